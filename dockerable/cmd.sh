@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The image's command. Chooses what runs from the environment:
+#   ENV=DEV            -> Django's runserver on 0.0.0.0:8000, reloading on code changes
+#   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
+#   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
+# Started as root (as the compose files do), it first copies the environment's
+# secrets.json and TLS key, which are 0600 and owned by the host user, into a
+# private tmpfs for the app user, then drops to that user: no Django code runs as
+# root, and the host files keep their mode. Started as the app user it uses them in place.
+set -Eeuo pipefail
+
+readonly APP_USER=app
+readonly PRIVATE_DIR=/run/dockerable
+readonly SETTINGS_ROOT=/app
+
+die() {
+    echo "cmd.sh: $*" >&2
+    exit 64
+}
+
+require_settings_module() {
+    [[ -n "${DJANGO_SETTINGS_MODULE:-}" ]] \
+        || die "DJANGO_SETTINGS_MODULE is not set (e.g. project.settings.example.settings)"
+}
+
+# The secrets.json beside the environment's settings.py, unless DJANGO_SECRETS_FILE names one.
+secrets_source() {
+    local module_dir
+    module_dir="${SETTINGS_ROOT}/$(dirname "${DJANGO_SETTINGS_MODULE//.//}")"
+    echo "${DJANGO_SECRETS_FILE:-${module_dir}/secrets.json}"
+}
+
+# As root: copy one host-owned file into the private dir, readable by the app user only.
+hand_over() {
+    local source="$1" name="$2"
+    [[ -r "$source" ]] || die "cannot read ${source}"
+    install -m 0400 -o "$APP_USER" -g "$APP_USER" "$source" "${PRIVATE_DIR}/${name}"
+    echo "${PRIVATE_DIR}/${name}"
+}
+
+prepare_private_files() {
+    local with_tls="$1" secrets
+    secrets="$(secrets_source)"
+    [[ -e "$secrets" ]] || die "secrets file ${secrets} not found (is the environment folder mounted?)"
+    if [[ "$with_tls" == yes ]]; then
+        [[ -e "$SSL_CERT" ]] || die "certificate ${SSL_CERT} not found (mount the environment's ssl/ at /ssl)"
+        [[ -e "$SSL_KEY" ]] || die "private key ${SSL_KEY} not found (mount the environment's ssl/ at /ssl)"
+    fi
+    if [[ "$(id -u)" != 0 ]]; then
+        return 0
+    fi
+    install -d -m 0700 -o "$APP_USER" -g "$APP_USER" "$PRIVATE_DIR"
+    DJANGO_SECRETS_FILE="$(hand_over "$secrets" secrets.json)"
+    export DJANGO_SECRETS_FILE
+    if [[ "$with_tls" == yes ]]; then
+        SSL_KEY="$(hand_over "$SSL_KEY" server.key)"
+    fi
+}
+
+# exec the long-running process as the app user, so that it is the container's
+# main process and receives SIGTERM from `docker stop` directly.
+exec_as_app() {
+    if [[ "$(id -u)" == 0 ]]; then
+        exec setpriv --reuid="$APP_USER" --regid="$APP_USER" --clear-groups --inh-caps=-all -- "$@"
+    fi
+    exec "$@"
+}
+
+run_manage() {
+    require_settings_module
+    prepare_private_files no
+    exec_as_app python /app/manage.py "$@"
+}
+
+run_dev() {
+    prepare_private_files no
+    exec_as_app python /app/manage.py runserver "0.0.0.0:8000"
+}
+
+run_prod() {
+    SSL_CERT="${SSL_CERT:-/ssl/server.crt}"
+    SSL_KEY="${SSL_KEY:-/ssl/server.key}"
+    prepare_private_files yes
+    export SSL_CERT SSL_KEY
+    # Defaults measured on 2 cores (bench/README.md); override per environment.
+    export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
+    export UWSGI_THREADS="${UWSGI_THREADS:-1}"
+    exec_as_app uwsgi --ini /dockerable/uwsgi.ini
+}
+
+main() {
+    if [[ "${1:-}" == manage ]]; then
+        shift
+        run_manage "$@"
+    fi
+    require_settings_module
+    case "${ENV:-PROD}" in
+        DEV) run_dev ;;
+        PROD) run_prod ;;
+        *) die "unknown ENV='${ENV}' (use DEV for runserver or PROD for uWSGI)" ;;
+    esac
+}
+
+main "$@"

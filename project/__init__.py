@@ -1,0 +1,1 @@
+"""Dockerable Django: the project package (settings, URLs, WSGI entry point, apps)."""

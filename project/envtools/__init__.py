@@ -1,0 +1,1 @@
+"""Management commands that create, check and ship environment folders."""

@@ -1,0 +1,7 @@
+"""Guestbook entries in the Django admin."""
+
+from django.contrib import admin
+
+from project.guestbook.models import Entry
+
+admin.site.register(Entry)

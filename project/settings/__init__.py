@@ -1,0 +1,1 @@
+"""Settings package: `base` is shared by all environments; each sub-package is one environment."""

@@ -1,0 +1,166 @@
+"""Settings every environment shares; importable alone for check, collectstatic and shell."""
+
+from pathlib import Path
+
+from django.core.management.utils import get_random_secret_key
+
+from project.settings.env_vars import env_bool, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# GENERAL
+# ------------------------------------------------------------------------------
+# The mode cmd.sh runs in: DEV is runserver with live code; anything else is production.
+ENV = env_str("ENV", "PROD")
+# https://docs.djangoproject.com/en/5.2/ref/settings/#debug
+# On in development mode only; DJANGO_DEBUG (strict: "0"/"false" are false)
+# overrides it either way.
+DEBUG = env_bool("DJANGO_DEBUG", default=ENV == "DEV")
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+# A throw-away key so that check/collectstatic/shell run with no environment.
+# Random per process on purpose: nothing signed with it can outlive the process,
+# and there is no well-known key to leak. Every environment sets its own.
+SECRET_KEY = get_random_secret_key()
+# https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
+ALLOWED_HOSTS: list[str] = []
+# https://docs.djangoproject.com/en/5.2/ref/settings/#language-code
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# URLS AND WSGI
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#root-urlconf
+ROOT_URLCONF = "project.urls"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#wsgi-application
+WSGI_APPLICATION = "project.wsgi.application"
+
+# APPS
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#installed-apps
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "project.guestbook",
+    "project.envtools",
+]
+
+# MIDDLEWARE
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/http/middleware/
+MIDDLEWARE = [
+    # First, so that probes from inside the container or the compose network
+    # (Host: 127.0.0.1, a container IP) are answered before ALLOWED_HOSTS and
+    # the HTTPS redirect would turn them away.
+    "project.health.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# DATABASES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+# The engine is shared; credentials come from each environment's secrets.json.
+# DB_HOST/DB_PORT override where it is, so that runserver on the host can reach
+# the development stack's published port without /etc/hosts edits.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": env_str("DB_HOST", "postgres"),
+        "PORT": env_str("DB_PORT", "5432"),
+        # Reuse connections across requests instead of paying the TCP+auth
+        # handshake on every one; health checks drop ones the server closed.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 5},
+    }
+}
+# https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# TEMPLATES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#templates
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# PASSWORDS
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#auth-password-validators
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# STATIC FILES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#static-root
+# Collected into the image at build time; uWSGI serves this folder directly.
+STATIC_ROOT = BASE_DIR / "static"
+STATIC_URL = "/static/"
+# https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
+# Hashed file names are what make the year-long cache lifetimes safe.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+    },
+}
+
+# SECURITY
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-ssl-redirect
+# Production serves HTTPS only (uWSGI terminates TLS, so Django sees the
+# https scheme directly); development is runserver on plain HTTP.
+SECURE_SSL_REDIRECT = not DEBUG
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-secure
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-hsts-seconds
+# One year, as `check --deploy` asks. Preload only declares consent: a domain
+# enters browsers' preload lists when its owner submits it, not by this header.
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+# https://docs.djangoproject.com/en/5.2/ref/clickjacking/
+X_FRAME_OPTIONS = "DENY"
+
+# LOGGING
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+# Everything to the console: the container runtime collects and rotates it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+}

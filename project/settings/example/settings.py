@@ -1,0 +1,35 @@
+"""Settings of the `example` environment: base plus this folder's secrets and host names."""
+
+from pathlib import Path
+
+from project.settings.base import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from project.settings.base import DATABASES
+from project.settings.env_vars import env_str
+from project.settings.secrets_file import load_secrets
+
+# ENVIRONMENT
+# ------------------------------------------------------------------------------
+ENVIRONMENT_NAME = "example"
+# The public name this environment serves; ssl/server.crt covers it and localhost.
+DOMAIN = "example.dockerable.test"
+# $DJANGO_SECRETS_FILE points elsewhere (e.g. /run/secrets/...) when set.
+SECRETS = load_secrets(Path(__file__).with_name("secrets.json"))
+
+# GENERAL
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = SECRETS["SECRET_KEY"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
+# localhost stays so that the stack can be tried on this machine, as the certificate allows.
+ALLOWED_HOSTS = [DOMAIN, "localhost", "127.0.0.1"]
+
+# DATABASES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+DATABASES["default"].update(
+    NAME=SECRETS["DB_NAME"],
+    USER=SECRETS["DB_USER"],
+    PASSWORD=SECRETS["DB_PASSWORD"],
+    # DB_HOST/DB_PORT from the environment win, for runserver on the host.
+    HOST=env_str("DB_HOST", SECRETS.get("DB_HOST", "postgres")),
+)

@@ -1,0 +1,9 @@
+"""Root URL configuration (/healthz is answered by project.health's middleware)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("project.guestbook.urls")),
+]

@@ -1,0 +1,75 @@
+"""Shared fixtures: a real PostgreSQL for the unit tests and the real image for the Docker tests."""
+
+import secrets
+import shutil
+import stat
+import uuid
+
+import pytest
+
+from tests.docker_stack import REPO, TEST_IMAGE, Stack, copy_checkout, free_port, run, wait_for
+
+
+def _require_docker():
+    """Every test here runs on the real engine: no engine is a failure, never a skip."""
+    if shutil.which("docker") is None or run("docker", "info", check=False).returncode != 0:
+        pytest.fail("Docker engine not reachable: run ../shared/containers/setup first (see README)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away postgres:17 container published on a free 127.0.0.1 port."""
+    _require_docker()
+    name = f"dockerable-tests-pg-{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(16)
+    port = free_port()
+    run("docker", "run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={password}",
+        "-p", f"127.0.0.1:{port}:5432", "postgres:17")
+    try:
+        wait_for(
+            lambda: run("docker", "exec", name, "pg_isready", "-h", "127.0.0.1", "-q",
+                        check=False).returncode == 0,
+            timeout=90, what="the test PostgreSQL to accept connections",
+        )
+        yield {"HOST": "127.0.0.1", "PORT": str(port), "USER": "postgres", "PASSWORD": password}
+    finally:
+        run("docker", "rm", "-f", "-v", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(postgres_server):
+    """pytest-django's hook: point the test database at the container started above."""
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
+    settings.DATABASES["default"].update(NAME="postgres", **postgres_server)
+
+
+@pytest.fixture(scope="session")
+def test_image():
+    """The real image, built once per session through the build-only compose file."""
+    _require_docker()
+    build = Stack(REPO / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
+    build.compose("build", timeout=1200)
+    yield TEST_IMAGE
+    # The layers stay in the build cache, so the next session rebuilds in seconds.
+    run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
+
+
+def make_private(path):
+    """chmod 0600, as newenv leaves secrets and keys on a real host."""
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A private copy of this checkout, with the sample's secrets and key at mode 0600."""
+    root = copy_checkout(tmp_path_factory.mktemp("checkout"))
+    example = root / "project" / "settings" / "example"
+    make_private(example / "secrets.json")
+    make_private(example / "ssl" / "server.key")
+    return root
+
+
+def unique_project(prefix: str) -> str:
+    """A compose project name no other stack on this machine uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,98 @@
+"""Drive real `docker compose` stacks for the tests: unique project names, free ports, cleanup."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# The tests build and run their own tag, never the user's `dockerable-django:latest`.
+TEST_IMAGE = "dockerable-django:test"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(*args, check=True, env=None, cwd=None, timeout=600, input_text=None):
+    """Run a command, capturing text output; on failure the error carries that output."""
+    result = subprocess.run(
+        args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
+        check=False, input=input_text,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def copy_checkout(target: Path) -> Path:
+    """Copy the files git knows about (tracked or not ignored) into `target`."""
+    listed = run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
+    for name in filter(None, listed.stdout.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    return target
+
+
+class Stack:
+    """One compose project: a compose file, a unique project name, its ports and variables."""
+
+    def __init__(self, compose_file: Path, project: str, **variables: str):
+        self.compose_file = Path(compose_file)
+        self.project = project
+        self.env = {**os.environ, "DOCKERABLE_IMAGE": TEST_IMAGE, "PUBLISH_ADDRESS": "127.0.0.1"}
+        self.env.update({key: str(value) for key, value in variables.items()})
+        self.extra_files: list[Path] = []
+
+    def compose(self, *args, check=True, timeout=600):
+        """Run `docker compose` on this stack's files and project name."""
+        files = [arg for path in [self.compose_file, *self.extra_files] for arg in ("-f", str(path))]
+        return run("docker", "compose", "-p", self.project, *files, *args,
+                   check=check, env=self.env, timeout=timeout)
+
+    def up(self, *args):
+        """`up -d --wait`: returns once every service is healthy or has completed."""
+        return self.compose("up", "-d", "--wait", "--wait-timeout", "180", *args)
+
+    def down(self, volumes=False):
+        """Stop and remove the containers (and the named volumes with volumes=True)."""
+        return self.compose("down", "--remove-orphans", *(["-v"] if volumes else []), check=False)
+
+    def logs(self, service: str) -> str:
+        """Everything a service printed so far."""
+        return self.compose("logs", "--no-color", "--no-log-prefix", service).stdout
+
+    def exec(self, service: str, *args, check=True):
+        """Run a command in a running service container."""
+        return self.compose("exec", "-T", service, *args, check=check)
+
+    def containers(self, service: str, all_states=True) -> list[str]:
+        """IDs of this service's containers."""
+        args = ["ps", "-q", *(["-a"] if all_states else []), service]
+        return self.compose(*args).stdout.split()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Poll `predicate` until it returns a true value; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError as exc:
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")

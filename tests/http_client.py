@@ -1,0 +1,64 @@
+"""Tiny HTTP(S) client for the tests that also reports the certificate the server presented."""
+
+import http.client
+import ssl
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Response:
+    """What one request got back."""
+
+    status: int
+    headers: dict
+    body: bytes
+    peer_cert_der: bytes | None = None
+    cookies: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text."""
+        return self.body.decode("utf-8", "replace")
+
+
+def tls_context(ca_file=None) -> ssl.SSLContext:
+    """Verify against `ca_file` (the environment's own certificate) or not at all."""
+    if ca_file is None:
+        return ssl._create_unverified_context()  # pylint: disable=protected-access
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+def request(method: str, url: str, *, ca_file=None, server_name="localhost",
+            headers=None, body=None, timeout=10) -> Response:
+    """Send one request; HTTPS URLs verify against `ca_file` with SNI/host `server_name`."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    if parts.scheme == "https":
+        sock = ssl_connection(parts.hostname, parts.port, ca_file, server_name, timeout)
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout)
+        conn.sock = sock
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    all_headers = {"Host": f"{server_name}:{parts.port}"}
+    all_headers.update(headers or {})
+    try:
+        conn.request(method, path, body=body, headers=all_headers)
+        raw = conn.getresponse()
+        payload = raw.read()
+        peer = conn.sock.getpeercert(binary_form=True) if parts.scheme == "https" else None
+        cookies = {}
+        for value in raw.headers.get_all("Set-Cookie") or []:
+            name, _, rest = value.partition("=")
+            cookies[name.strip()] = rest.split(";", 1)[0]
+        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, payload, peer, cookies)
+    finally:
+        conn.close()
+
+
+def ssl_connection(host, port, ca_file, server_name, timeout):
+    """A TLS socket to host:port, verifying the certificate against `ca_file` for `server_name`."""
+    raw = http.client.socket.create_connection((host, port), timeout=timeout)
+    return tls_context(ca_file).wrap_socket(raw, server_hostname=server_name)

@@ -1,0 +1,44 @@
+"""/healthz against a real PostgreSQL: 200 when it answers, 503 when it does not."""
+
+import pytest
+from django.db import connection
+
+from tests.docker_stack import free_port
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_with_json_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_any_host_so_probes_are_not_turned_away(client):
+    response = client.get("/healthz", HTTP_HOST="172.18.0.5:443")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_when_the_database_does_not_answer(client):
+    original_port = connection.settings_dict["PORT"]
+    connection.close()
+    # A real refused connection: nothing listens on this port.
+    connection.settings_dict["PORT"] = str(free_port())
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = original_port
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+    # And it recovers as soon as the database is back.
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_guestbook_saves_and_lists_entries(client):
+    response = client.post("/", {"text": "hello from the tests"}, secure=True)
+    assert response.status_code == 302
+    page = client.get("/", secure=True)
+    assert "hello from the tests" in page.content.decode()
