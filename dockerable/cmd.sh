@@ -57,6 +57,14 @@ prepare_private_files() {
     fi
 }
 
+# The checkout is bind-mounted in development mode: fail clearly if it is private.
+require_readable_code() {
+    if [[ "$(id -u)" == 0 ]] && ! setpriv --reuid="$APP_USER" --regid="$APP_USER" --clear-groups \
+            test -r /app/manage.py; then
+        die "the app user (uid 10001) cannot read /app/manage.py: make the checkout readable (chmod -R a+rX)"
+    fi
+}
+
 # exec the long-running process as the app user, so that it is the container's
 # main process and receives SIGTERM from `docker stop` directly.
 exec_as_app() {
@@ -68,11 +76,13 @@ exec_as_app() {
 
 run_manage() {
     require_settings_module
+    require_readable_code
     prepare_private_files no
     exec_as_app python /app/manage.py "$@"
 }
 
 run_dev() {
+    require_readable_code
     prepare_private_files no
     exec_as_app python /app/manage.py runserver "0.0.0.0:8000"
 }

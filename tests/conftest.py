@@ -3,7 +3,9 @@
 import secrets
 import shutil
 import stat
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -61,13 +63,18 @@ def make_private(path):
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory):
+def checkout():
     """A private copy of this checkout, with the sample's secrets and key at mode 0600."""
-    root = copy_checkout(tmp_path_factory.mktemp("checkout"))
+    # Not under pytest's tmp_path: its 0700 folders would hide the bind-mounted
+    # source from the container's app user, which an ordinary checkout does not.
+    root = Path(tempfile.mkdtemp(prefix="dockerable-checkout-"))
+    root.chmod(0o755)
+    copy_checkout(root)
     example = root / "project" / "settings" / "example"
     make_private(example / "secrets.json")
     make_private(example / "ssl" / "server.key")
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def unique_project(prefix: str) -> str:

@@ -1,0 +1,72 @@
+"""Development mode on real Docker: runserver over the bind-mounted checkout, and host-side runserver."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import unique_project
+from tests.docker_stack import Stack, free_port, run, wait_for
+from tests.http_client import request
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def dev(test_image, checkout):  # pylint: disable=unused-argument
+    """The example environment's development stack, up with one command from a private copy."""
+    # The helpers the image needs live in /dockerable, outside the /app bind mount:
+    # removing them from the mounted checkout proves the mount hides nothing needed.
+    for helper in ("cmd.sh", "healthcheck.py", "uwsgi.ini"):
+        (checkout / "dockerable" / helper).unlink()
+    stack = Stack(checkout / "project" / "settings" / "example" / "docker-compose-dev.yml",
+                  unique_project("dd-dev"), DEV_PORT=free_port(), DB_PORT=free_port())
+    stack.checkout = checkout
+    stack.url = f"http://127.0.0.1:{stack.env['DEV_PORT']}"
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down(volumes=True)
+
+
+def test_root_and_healthz_answer_200(dev):
+    assert request("GET", dev.url + "/healthz", server_name="localhost").status == 200
+    page = request("GET", dev.url + "/", server_name="localhost")
+    assert page.status == 200 and "Dockerable Django" in page.text
+
+
+def test_debug_is_on_in_development_mode(dev):
+    missing = request("GET", dev.url + "/no-such-page/", server_name="localhost")
+    assert missing.status == 404
+    assert "Using the URLconf defined in" in missing.text  # Django's DEBUG 404 page
+
+
+def test_a_python_change_is_served_without_a_restart(dev):
+    container = dev.containers("app")[0]
+    started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout
+    urls = dev.checkout / "project" / "urls.py"
+    urls.write_text(urls.read_text() + (
+        "\nfrom django.http import HttpResponse  # noqa: E402\n"
+        "urlpatterns.append(path('live-edit/', lambda request: HttpResponse('edited-live')))\n"))
+    wait_for(lambda: request("GET", dev.url + "/live-edit/", server_name="localhost").text == "edited-live",
+             timeout=30, what="runserver to serve the edited urls.py")
+    assert run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout == started
+
+
+def test_runserver_on_the_host_uses_the_stacks_database(dev):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(ENV="DEV", DB_HOST="127.0.0.1", DB_PORT=dev.env["DB_PORT"])
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
+         "--settings=project.settings.example.settings"],
+        cwd=dev.checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        response = wait_for(lambda: request("GET", f"http://127.0.0.1:{port}/healthz", server_name="localhost"),
+                            timeout=30, what="host runserver")
+        assert response.status == 200, response.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,103 @@
+"""The built image: what it must not hold, who it runs as, and cmd.sh's refusals."""
+
+import io
+import json
+import re
+import tarfile
+
+import pytest
+
+from tests.docker_stack import REPO, run
+
+pytestmark = pytest.mark.docker
+
+EXAMPLE = REPO / "project" / "settings" / "example"
+# A real PEM private key: the armour line followed by base64 (not code that mentions one).
+PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]{64}")
+
+
+def image_layers(image: str, tmp_path):
+    """Yield (layer name, tarfile) for every layer of `image`, as `docker save` writes them."""
+    archive = tmp_path / "image.tar"
+    run("docker", "save", "-o", str(archive), image)
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        for layer_name in manifest[0]["Layers"]:
+            data = outer.extractfile(layer_name).read()
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                yield layer_name, layer
+
+
+def base_layer_count(image: str) -> int:
+    """How many of the image's layers come from python:3.13-slim unchanged."""
+    ours = json.loads(run("docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", image).stdout)
+    base = json.loads(run("docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                          "python:3.13-slim").stdout)
+    assert ours[:len(base)] == base, "the image does not start from python:3.13-slim"
+    return len(base)
+
+
+def test_no_environment_secret_key_or_git_in_any_layer(test_image, tmp_path):
+    # The scan below would find the sample's key, were it anywhere in the image.
+    assert PEM_PRIVATE_KEY.search((EXAMPLE / "ssl" / "server.key").read_bytes())
+    skip = base_layer_count(test_image)
+    forbidden_names = []
+    private_keys = []
+    for index, (layer_name, layer) in enumerate(image_layers(test_image, tmp_path)):
+        for member in layer.getmembers():
+            name = member.name
+            if ("project/settings/example" in name or name.endswith("secrets.json")
+                    or "/.git/" in f"/{name}/" or name.endswith(("/.git", ".key", "/ssl/server.crt"))):
+                forbidden_names.append(f"{layer_name}: {name}")
+            # Every file our own layers add is read: a key is a key whatever its name.
+            if index >= skip and member.isfile():
+                content = layer.extractfile(member).read()
+                if PEM_PRIVATE_KEY.search(content):
+                    private_keys.append(f"{layer_name}: {name}")
+    assert not forbidden_names, forbidden_names
+    assert not private_keys, private_keys
+
+
+def test_runs_as_a_non_root_user_with_a_healthcheck(test_image):
+    config = json.loads(run("docker", "image", "inspect", "--format", "{{json .Config}}", test_image).stdout)
+    assert config["User"] not in ("", "root", "0", "0:0")
+    assert config["Healthcheck"]["Test"][-1] == "/dockerable/healthcheck.py"
+    whoami = run("docker", "run", "--rm", "--entrypoint", "id", test_image, "-u").stdout.strip()
+    assert whoami == "10001"
+
+
+def test_final_stage_has_no_compiler_but_uwsgi_speaks_https(test_image):
+    compilers = run("docker", "run", "--rm", test_image, "sh", "-c", "command -v gcc cc c99",
+                    check=False)
+    assert compilers.returncode != 0 and compilers.stdout.strip() == ""
+    help_text = run("docker", "run", "--rm", test_image, "uwsgi", "--help").stdout
+    assert "--https " in help_text and "--http-to-https" in help_text
+
+
+def cmd_sh(test_image, *docker_args):
+    """Run the image's default command with extra `docker run` arguments; return the result."""
+    return run("docker", "run", "--rm", *docker_args, test_image, check=False, timeout=60)
+
+
+def assert_one_line_failure(result, *words):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_cmd_refuses_an_unknown_env(test_image):
+    result = cmd_sh(test_image, "-e", "ENV=bogus", "-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings")
+    assert_one_line_failure(result, "ENV='bogus'")
+
+
+def test_cmd_refuses_a_missing_settings_module(test_image):
+    assert_one_line_failure(cmd_sh(test_image), "DJANGO_SETTINGS_MODULE")
+    assert_one_line_failure(cmd_sh(test_image, "-e", "ENV=DEV"), "DJANGO_SETTINGS_MODULE")
+
+
+def test_cmd_refuses_a_missing_certificate(test_image):
+    result = cmd_sh(test_image, "-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings",
+                    "-v", f"{EXAMPLE}:/app/project/settings/example:ro")
+    assert_one_line_failure(result, "/ssl/server.crt")

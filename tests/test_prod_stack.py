@@ -1,0 +1,145 @@
+"""Production mode on real Docker: HTTPS by uWSGI with the environment's certificate, and its data."""
+
+import re
+import ssl
+
+import pytest
+
+from tests.conftest import unique_project
+from tests.docker_stack import Stack, free_port, wait_for
+from tests.http_client import request
+
+pytestmark = pytest.mark.docker
+
+HOST = "example.dockerable.test"
+
+
+@pytest.fixture(scope="module")
+def prod(test_image, checkout):  # pylint: disable=unused-argument
+    """The example environment's production stack, up from a copy whose key is 0600."""
+    example = checkout / "project" / "settings" / "example"
+    stack = Stack(example / "docker-compose.yml", unique_project("dd-prod"),
+                  HTTPS_PORT=free_port(), HTTP_PORT=free_port())
+    stack.example = example
+    stack.https = f"https://127.0.0.1:{stack.env['HTTPS_PORT']}"
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down(volumes=True)
+
+
+def get(stack, path, **kwargs):
+    """GET over HTTPS, trusting only the environment's own certificate, as HOST."""
+    return request("GET", stack.https + path, ca_file=stack.example / "ssl" / "server.crt",
+                   server_name=HOST, **kwargs)
+
+
+def test_healthz_over_https_with_the_environments_certificate(prod):
+    response = get(prod, "/healthz")
+    assert response.status == 200
+    assert response.text == '{"status": "ok", "database": "ok"}'
+    served = ssl.DER_cert_to_PEM_cert(response.peer_cert_der)
+    on_disk = (prod.example / "ssl" / "server.crt").read_text()
+    assert served.strip() in on_disk
+    # The key stayed 0600 on the host; the app read it without loosening that.
+    assert (prod.example / "ssl" / "server.key").stat().st_mode & 0o077 == 0
+
+
+def test_http_answers_a_permanent_redirect_to_https(prod):
+    response = request("GET", f"http://127.0.0.1:{prod.env['HTTP_PORT']}/x", server_name=HOST)
+    assert response.status == 301
+    assert response.headers["location"] == f"https://{HOST}/x"
+
+
+def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):
+    page = get(prod, "/")
+    assert page.status == 200
+    # The hashed name that ManifestStaticFilesStorage gave it at build time.
+    href = re.search(r'href="(/static/guestbook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    css = get(prod, href)
+    assert css.status == 200 and b"font-family" in css.body
+    max_age = int(re.search(r"max-age=(\d+)", css.headers["cache-control"]).group(1))
+    assert max_age >= 86_400
+    assert "expires" in css.headers
+
+
+def test_django_sees_https_and_sets_secure_headers(prod):
+    response = get(prod, "/")
+    assert "max-age=31536000" in response.headers["strict-transport-security"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_deploy_check_passes_with_no_warning_inside_the_container(prod):
+    result = prod.exec("app", "/dockerable/cmd.sh", "manage", "check", "--deploy", "--fail-level", "WARNING")
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_no_django_process_runs_as_root(prod):
+    # Real uid of every uWSGI process (master, workers, HTTP router) in the container.
+    listing = prod.exec("app", "sh", "-c",
+                        'for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
+                        'awk \'/^Uid:/ {print $2, $3}\' "$p/status";; esac; done').stdout.split("\n")
+    uids = {line for line in listing if line}
+    assert uids == {"10001 10001"}, uids
+
+
+def test_migrations_run_once_by_the_migrate_service(prod):
+    assert "Applying guestbook.0001_initial... OK" in prod.logs("migrate")
+    assert "Running migrations" not in prod.logs("app")
+    assert len(prod.containers("migrate")) == 1
+
+
+def post_entry(stack, text):
+    """Sign the guestbook through the real form, CSRF token and all."""
+    page = get(stack, "/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    cookie = f"csrftoken={page.cookies['csrftoken']}"
+    body = f"csrfmiddlewaretoken={token}&text={text}"
+    response = request("POST", stack.https + "/", ca_file=stack.example / "ssl" / "server.crt",
+                       server_name=HOST, body=body, headers={
+                           "Cookie": cookie, "Referer": f"https://{HOST}:{stack.env['HTTPS_PORT']}/",
+                           "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 302, response.text[:500]
+
+
+def test_healthz_is_503_while_the_database_is_down(prod):
+    prod.compose("stop", "postgres")
+    try:
+        assert get(prod, "/healthz").status == 503
+    finally:
+        prod.compose("start", "postgres")
+    wait_for(lambda: get(prod, "/healthz").status == 200, timeout=60, what="/healthz back to 200")
+
+
+def test_data_survives_down_and_up(prod):
+    post_entry(prod, "written-before-down")
+    prod.down(volumes=False)
+    prod.up()
+    assert "written-before-down" in get(prod, "/").text
+    # The second `up` ran the migrate service again, and it found nothing to do.
+    assert "No migrations to apply." in prod.logs("migrate")
+
+
+def test_replicas_share_one_migration_run(prod, tmp_path):
+    # Replicas cannot all publish the same host ports: drop them for this check.
+    override = tmp_path / "no-ports.yml"
+    override.write_text("services:\n  app:\n    ports: !reset []\n")
+    prod.extra_files = [override]
+    try:
+        prod.down(volumes=True)
+        prod.up("--scale", "app=3")
+        assert len(prod.containers("app")) == 3
+        assert len(prod.containers("migrate")) == 1
+        assert prod.logs("migrate").count("Applying guestbook.0001_initial... OK") == 1
+        assert "Running migrations" not in prod.logs("app")
+    finally:
+        prod.extra_files = []
+
+
+def test_sigterm_stops_uwsgi_gracefully(prod):
+    prod.compose("stop", "app")
+    exit_codes = prod.compose("ps", "-a", "--format", "{{.ExitCode}}", "app").stdout.split()
+    assert exit_codes and set(exit_codes) == {"0"}, exit_codes
+    assert "goodbye to uWSGI" in prod.logs("app")
