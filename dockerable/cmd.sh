@@ -4,9 +4,9 @@
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
 # Started as root (as the compose files do), it first copies the environment's
-# secrets.json and TLS key, which are 0600 and owned by the host user, into a
+# secrets.json and TLS files (0600 and owned by the host user) into a
 # private tmpfs for the app user, then drops to that user: no Django code runs as
-# root, and the host files keep their mode. Started as the app user it uses them in place.
+# root, and the host files and folders keep their modes. Started as the app user it uses them in place.
 set -Eeuo pipefail
 
 readonly APP_USER=app
@@ -53,6 +53,7 @@ prepare_private_files() {
     DJANGO_SECRETS_FILE="$(hand_over "$secrets" secrets.json)"
     export DJANGO_SECRETS_FILE
     if [[ "$with_tls" == yes ]]; then
+        SSL_CERT="$(hand_over "$SSL_CERT" server.crt)"
         SSL_KEY="$(hand_over "$SSL_KEY" server.key)"
     fi
 }

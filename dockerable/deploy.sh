@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Deploys an unpacked bundle made by `manage.py shipenv NAME` (no source checkout needed):
+#   tar -xf NAME-*.bundle.tar && dockerable-NAME/deploy.sh
+# Loads the bundle's image into Docker, then brings the environment's production
+# stack up and waits until it is healthy. The database lives in the named volume
+# of the compose project (dockerable-NAME): deploying a newer bundle, from any
+# folder, replaces the containers and keeps the data.
+set -Eeuo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+die() {
+    echo "deploy.sh: $*" >&2
+    exit 1
+}
+
+read_bundle() {
+    [[ -r "${here}/bundle.env" ]] || die "${here}/bundle.env is missing: is this an unpacked bundle?"
+    # shellcheck source=/dev/null
+    source "${here}/bundle.env"
+    [[ -n "${ENV_NAME:-}" && -n "${DOCKERABLE_IMAGE:-}" ]] || die "${here}/bundle.env lacks ENV_NAME or DOCKERABLE_IMAGE"
+    compose_file="${here}/project/settings/${ENV_NAME}/docker-compose.yml"
+    [[ -f "$compose_file" ]] || die "${compose_file} is missing"
+}
+
+load_image() {
+    command -v docker >/dev/null || die "docker is not installed on this host"
+    [[ -r "${here}/image.tar" ]] || die "${here}/image.tar is missing"
+    docker load --input "${here}/image.tar"
+}
+
+main() {
+    read_bundle
+    load_image
+    export DOCKERABLE_IMAGE
+    # --no-build: the image came in the bundle; there is no source here to build from.
+    exec docker compose -f "$compose_file" up --detach --no-build --wait --remove-orphans "$@"
+}
+
+main "$@"

@@ -1,0 +1,101 @@
+"""Make a deployable bundle: the image (docker save) and an environment folder in one tar."""
+
+import datetime
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import CommandError
+
+from project.envtools.layout import existing_env
+
+DEFAULT_IMAGE = "dockerable-django:latest"
+BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
+DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
+# Never carried to a host: caches, and the env file whose image line we rewrite.
+SKIPPED = {"__pycache__", ".env"}
+
+
+@dataclass
+class Bundle:
+    """What shipenv made."""
+
+    path: Path
+    image: str
+    root: str
+
+
+def docker(*args: str) -> str:
+    """Run a docker command; a failure becomes one CommandError line."""
+    try:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise CommandError("docker is not installed (shipenv builds and saves the image with it)") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise CommandError(f"docker {args[0]} failed: {last}")
+    return result.stdout
+
+
+def release_tag(name: str) -> str:
+    """A tag unique to this bundle, so a host can tell (and roll back between) releases."""
+    repository = os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE).rsplit(":", 1)[0]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+    return f"{repository}:{name}-{stamp}"
+
+
+def build_image(tag: str) -> None:
+    """Build the image from this checkout (cached layers make it quick) and give it the release tag."""
+    base = Path(settings.BASE_DIR)
+    docker("compose", "-f", str(base / BUILD_FILE), "build")
+    docker("tag", os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE), tag)
+
+
+def env_file_lines(folder: Path, tag: str) -> str:
+    """The environment's .env (ports and the like), with DOCKERABLE_IMAGE set to this release."""
+    existing = folder / ".env"
+    lines = existing.read_text().splitlines() if existing.is_file() else []
+    kept = [line for line in lines if not line.startswith("DOCKERABLE_IMAGE=")]
+    return "\n".join([*kept, f"DOCKERABLE_IMAGE={tag}"]) + "\n"
+
+
+def add_text(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) -> None:
+    """Add a generated file to the archive."""
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    info.mtime = int(datetime.datetime.now().timestamp())
+    archive.addfile(info, fileobj=io.BytesIO(data))
+
+
+def make_bundle(name: str, output_dir: Path) -> Bundle:
+    """Build, tag and save the image, and pack it with the environment folder."""
+    folder = existing_env(name)
+    base = Path(settings.BASE_DIR)
+    tag = release_tag(name)
+    root = f"dockerable-{name}"
+    build_image(tag)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / f"{tag.rsplit(':', 1)[1]}.bundle.tar"
+    with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
+        image_tar = Path(work) / "image.tar"
+        docker("save", "--output", str(image_tar), tag)
+        partial = target.with_suffix(".partial")
+        with tarfile.open(partial, "w") as archive:
+            archive.add(image_tar, f"{root}/image.tar")
+            archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
+            archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+            archive.add(folder, f"{root}/project/settings/{name}",
+                        filter=lambda info: None if Path(info.name).name in SKIPPED else info)
+            add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)
+            add_text(archive, f"{root}/bundle.env", f"ENV_NAME={name}\nDOCKERABLE_IMAGE={tag}\n")
+        # The bundle holds secrets: owner-only, and only complete bundles get the final name.
+        partial.chmod(0o600)
+        shutil.move(partial, target)
+    return Bundle(path=target, image=tag, root=root)

@@ -1,0 +1,207 @@
+"""The checks behind `manage.py checkenv`: each returns findings with a severity."""
+
+import ast
+import datetime
+import importlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
+from django.core.exceptions import ImproperlyConfigured
+
+from project.envtools import certificates
+from project.envtools.layout import SAMPLE_ENV, env_dir
+from project.envtools.scaffold import DOMAIN_LINE
+from project.envtools.secret_values import is_secret, looks_public, sample_values
+
+ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
+EXPIRY_WARNING = datetime.timedelta(days=30)
+# What the environment means to commit, and what must stay out of git.
+COMMITTED_FILES = ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml")
+PRIVATE_FILES = ("secrets.json", "ssl/server.key")
+
+
+@dataclass
+class Finding:
+    """One line of checkenv's table."""
+
+    severity: str
+    check: str
+    detail: str
+
+
+def required_keys(settings_py: Path) -> tuple[set[str], set[str]]:
+    """Keys settings.py reads as SECRETS["KEY"] (required) and SECRETS.get("KEY", ...) (optional)."""
+    required, optional = set(), set()
+    for node in ast.walk(ast.parse(settings_py.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                and node.value.id == "SECRETS" and isinstance(node.slice, ast.Constant)):
+            required.add(node.slice.value)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and isinstance(node.func.value, ast.Name) and node.func.value.id == "SECRETS"
+              and node.func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant)):
+            optional.add(node.args[0].value)
+    return required, optional
+
+
+def read_secrets(folder: Path) -> tuple[dict, list[Finding]]:
+    """The secrets file's contents, or an error finding."""
+    path = folder / "secrets.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, [Finding(ERROR, "secrets", f"{path} is missing")]
+    except ValueError as exc:
+        return {}, [Finding(ERROR, "secrets", f"{path}: invalid JSON: {exc}")]
+    if not isinstance(data, dict):
+        return {}, [Finding(ERROR, "secrets", f"{path}: not a JSON object")]
+    return data, []
+
+
+def check_keys(folder: Path, data: dict) -> list[Finding]:
+    """Every key the settings read is present and non-empty."""
+    required, _ = required_keys(folder / "settings.py")
+    missing = sorted(key for key in required if not data.get(key))
+    if missing:
+        return [Finding(ERROR, "secrets", f"secrets.json lacks {', '.join(missing)} (read by settings.py)")]
+    return [Finding(OK, "secrets", f"all {len(required)} keys settings.py reads are present")]
+
+
+def check_public_values(folder: Path, data: dict, dev: bool) -> list[Finding]:
+    """No secret equals the sample's, a known default, or a value marked as a sample."""
+    sample = sample_values(env_dir(SAMPLE_ENV) / "secrets.json")
+    public = sorted(key for key, value in data.items()
+                    if is_secret(key) and isinstance(value, str) and looks_public(value, sample))
+    if not public:
+        return [Finding(OK, "secret values", "no secret is the sample's or a known default")]
+    severity = WARNING if dev else ERROR
+    return [Finding(severity, "secret values",
+                    f"{key} in {folder / 'secrets.json'} is public (the sample's or a known default); "
+                    "make a new one (newenv does)") for key in public]
+
+
+def check_secret_key(data: dict) -> list[Finding]:
+    """SECRET_KEY is as long and varied as Django's deploy check asks."""
+    key = data.get("SECRET_KEY", "")
+    if not key:
+        return []  # Reported by check_keys.
+    if (len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or key.startswith(SECRET_KEY_INSECURE_PREFIX)):
+        return [Finding(ERROR, "SECRET_KEY", f"too weak: needs {SECRET_KEY_MIN_LENGTH}+ characters, "
+                        f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS}+ distinct, no '{SECRET_KEY_INSECURE_PREFIX}'")]
+    return [Finding(OK, "SECRET_KEY", f"{len(key)} characters, {len(set(key))} distinct")]
+
+
+def check_modes(folder: Path) -> list[Finding]:
+    """Secret files and the key are readable by their owner only."""
+    findings = []
+    for name in PRIVATE_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            findings.append(Finding(ERROR, "file modes", f"{path} is mode {mode:o}: run chmod 600 {path}"))
+    return findings or [Finding(OK, "file modes", "secrets.json and ssl/server.key are private (0600)")]
+
+
+def check_certificate(folder: Path, hosts: list[str]) -> list[Finding]:
+    """Certificate and key match, are in date, and cover the host names."""
+    cert, key = folder / "ssl" / "server.crt", folder / "ssl" / "server.key"
+    for path in (cert, key):
+        if not path.is_file():
+            return [Finding(ERROR, "certificate", f"{path} is missing")]
+    try:
+        facts = certificates.inspect(cert, key)
+    except ValueError as exc:
+        return [Finding(ERROR, "certificate", f"{cert} or {key} unreadable: {exc}")]
+    findings = []
+    if not facts.matches_key:
+        findings.append(Finding(ERROR, "certificate", f"{cert} does not match {key}"))
+    left = facts.not_after - datetime.datetime.now(datetime.timezone.utc)
+    if left.total_seconds() <= 0:
+        findings.append(Finding(ERROR, "certificate", f"{cert} expired on {facts.not_after:%Y-%m-%d}"))
+    elif left < EXPIRY_WARNING:
+        findings.append(Finding(WARNING, "certificate", f"{cert} expires in {left.days} days "
+                                f"({facts.not_after:%Y-%m-%d})"))
+    uncovered = [host for host in hosts if not certificates.covers(facts, host)]
+    if uncovered:
+        findings.append(Finding(ERROR, "certificate", f"{cert} does not cover {', '.join(uncovered)}"))
+    return findings or [Finding(OK, "certificate", f"matches its key, valid until {facts.not_after:%Y-%m-%d}, "
+                                f"covers {', '.join(hosts)}")]
+
+
+def check_git(folder: Path) -> list[Finding]:
+    """Private files are ignored by git; the files meant to be committed are not."""
+    def ignored(path: Path) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=folder,
+                              capture_output=True, check=False).returncode == 0
+
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=folder,
+                            capture_output=True, text=True, check=False)
+    if inside.returncode != 0:
+        return [Finding(WARNING, "git", f"{folder} is not in a git checkout; ignore rules not checked")]
+    if folder.name == SAMPLE_ENV:
+        return [Finding(OK, "git", "the sample's files are committed on purpose")]
+    findings = [Finding(ERROR, "git", f"{folder / name} is not ignored by git: it would be committed")
+                for name in PRIVATE_FILES if (folder / name).exists() and not ignored(folder / name)]
+    findings += [Finding(WARNING, "git", f"{folder / name} is ignored by git, but is meant to be committed")
+                 for name in COMMITTED_FILES if (folder / name).exists() and ignored(folder / name)]
+    return findings or [Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
+
+
+def load_settings_module(name: str):
+    """Import the environment's settings as a plain module, for its ALLOWED_HOSTS and DOMAIN."""
+    module_name = f"project.settings.{name}.settings"
+    sys.modules.pop(module_name, None)
+    return importlib.import_module(module_name)
+
+
+def check_deploy(name: str) -> list[Finding]:
+    """`manage.py check --deploy --fail-level WARNING` on the production settings, in a fresh process."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DJANGO_", "DB_")) and key != "ENV"}
+    env["ENV"] = "PROD"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+         f"--settings=project.settings.{name}.settings"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        issues = [line for line in lines if line.startswith("?:") or "security." in line] or lines[-3:]
+        return [Finding(ERROR, "check --deploy", issue) for issue in issues]
+    return [Finding(OK, "check --deploy", "no issues in production mode")]
+
+
+def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]:
+    """DOMAIN and ALLOWED_HOSTS of the settings; if they do not load, the DOMAIN line they declare."""
+    try:
+        module = load_settings_module(name)
+    except ImproperlyConfigured as exc:
+        match = DOMAIN_LINE.search((folder / "settings.py").read_text(encoding="utf-8"))
+        return ([match.group(1)] if match else []), [Finding(ERROR, "settings", str(exc))]
+    hosts = dict.fromkeys([getattr(module, "DOMAIN", None), *module.ALLOWED_HOSTS])
+    return [host for host in hosts if host], []
+
+
+def run_checks(name: str, dev: bool = False) -> list[Finding]:
+    """Every check on environment `name`, in the order they are printed."""
+    folder = env_dir(name)
+    data, findings = read_secrets(folder)
+    if data:
+        findings += check_keys(folder, data) + check_public_values(folder, data, dev) + check_secret_key(data)
+    findings += check_modes(folder)
+    hosts, host_findings = configured_hosts(name, folder)
+    findings += host_findings + check_certificate(folder, hosts)
+    findings += check_git(folder)
+    findings += check_deploy(name)
+    return findings

@@ -1,0 +1,37 @@
+"""`manage.py newenv NAME`: a new environment folder with its own secrets and certificate."""
+
+from django.core.management.base import BaseCommand
+
+from project.envtools.layout import SAMPLE_ENV
+from project.envtools.scaffold import create_environment
+
+
+class Command(BaseCommand):
+    """Create project/settings/NAME from an existing environment (the sample by default)."""
+
+    help = ("Create project/settings/NAME: settings, both compose files, fresh secrets.json and a "
+            "self-signed certificate for --domain and localhost. Never overwrites.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="environment name: lowercase letters, digits, underscores")
+        parser.add_argument("--domain", help="the FQDN it serves (default: NAME.localhost)")
+        parser.add_argument("--from", dest="source", default=SAMPLE_ENV,
+                            help=f"environment to copy settings and compose files from (default: {SAMPLE_ENV})")
+
+    def handle(self, *args, **options):
+        made = create_environment(options["name"], options["domain"], options["source"])
+        base = made.folder.parent.parent.parent
+        self.stdout.write(f"Created environment '{made.name}' for {made.domain}:")
+        for path in made.files:
+            mode = path.stat().st_mode & 0o777
+            self.stdout.write(f"  {path.relative_to(base)}  ({mode:o})")
+        compose = f"project/settings/{made.name}"
+        self.stdout.write(
+            "Next:\n"
+            f"  python manage.py checkenv {made.name}\n"
+            f"  docker compose -f {compose}/docker-compose-dev.yml up        # development\n"
+            f"  docker compose -f {compose}/docker-compose.yml up -d         # production mode\n"
+            f"  python manage.py shipenv {made.name}                          # bundle for a host\n"
+            "The certificate is self-signed; replace ssl/server.crt and ssl/server.key with real ones "
+            "(keep server.key mode 0600)."
+        )

@@ -1,0 +1,35 @@
+"""`manage.py shipenv NAME`: one tar with the image and the environment, ready for a host."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from project.envtools.bundle import make_bundle
+from project.envtools.checks import ERROR, run_checks
+from project.envtools.layout import existing_env
+
+
+class Command(BaseCommand):
+    """Check the environment, build and save the image, and pack both into NAME-STAMP.bundle.tar."""
+
+    help = ("Make a deployable bundle of an environment: the image (docker save) and the environment "
+            "folder in one tar. Refuses an environment that checkenv reports errors for.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the environment under project/settings/")
+        parser.add_argument("--output", default="dist", help="folder for the bundle (default: dist)")
+
+    def handle(self, *args, **options):
+        name = options["name"]
+        existing_env(name)
+        errors = [finding for finding in run_checks(name) if finding.severity == ERROR]
+        if errors:
+            raise CommandError(f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
+                               f"run `python manage.py checkenv {name}` for all")
+        bundle = make_bundle(name, Path(options["output"]))
+        self.stdout.write(
+            f"Made {bundle.path} (image {bundle.image}). It holds the environment's secrets: copy it "
+            "only to the host.\nOn the host, with Docker and no checkout:\n"
+            f"  tar -xf {bundle.path.name} && {bundle.root}/deploy.sh\n"
+            "Deploying a newer bundle the same way upgrades the stack and keeps the database."
+        )

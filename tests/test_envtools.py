@@ -1,0 +1,181 @@
+"""newenv and checkenv on a private git checkout: what they make, refuse and report."""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from project.envtools.certificates import self_signed
+from tests.docker_stack import REPO, Stack, copy_checkout, run
+
+SAMPLE = REPO / "project" / "settings" / "example"
+
+
+@pytest.fixture(scope="module")
+def repo():
+    """A copy of the checkout that is a git repository of its own (for checkenv's ignore check)."""
+    root = Path(tempfile.mkdtemp(prefix="dockerable-envtools-"))
+    root.chmod(0o755)
+    copy_checkout(root)
+    run("git", "init", "-q", cwd=root)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def manage(repo_root, *args):
+    """manage.py in `repo_root`, on base settings, with a clean environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_")) and k != "ENV"}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+def secrets_of(folder: Path) -> dict:
+    return json.loads((folder / "secrets.json").read_text())
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under `folder` with its bytes and mode."""
+    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mode) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def one_error_line(result) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_newenv_makes_a_complete_private_environment(repo):
+    result = manage(repo, "newenv", "staging", "--domain", "staging.example.test")
+    assert result.returncode == 0, result.stderr
+    assert "checkenv staging" in result.stdout  # it tells the next commands
+    staging = repo / "project" / "settings" / "staging"
+    for name in ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
+                 "secrets.json", "ssl/server.crt", "ssl/server.key"):
+        assert (staging / name).is_file(), name
+    assert (staging / "secrets.json").stat().st_mode & 0o777 == 0o600
+    assert (staging / "ssl" / "server.key").stat().st_mode & 0o777 == 0o600
+    ours, sample = secrets_of(staging), secrets_of(SAMPLE)
+    assert set(ours) - {"_comment"} == set(sample) - {"_comment"}
+    assert ours["SECRET_KEY"] != sample["SECRET_KEY"] and ours["DB_PASSWORD"] != sample["DB_PASSWORD"]
+    for name in ("settings.py", "docker-compose.yml", "docker-compose-dev.yml"):
+        text = (staging / name).read_text()
+        assert "example" not in text.replace("staging.example.test", ""), name
+        assert "SAMPLE" not in text, name
+    assert "name: dockerable-staging" in (staging / "docker-compose.yml").read_text()
+    cert = x509.load_pem_x509_certificate((staging / "ssl" / "server.crt").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"staging.example.test", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
+    assert (staging / "ssl" / "server.key").read_bytes() != (SAMPLE / "ssl" / "server.key").read_bytes()
+
+
+def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, test_image):  # pylint: disable=unused-argument
+    settings_dir = repo / "project" / "settings"
+    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
+    build.compose("run", "--rm", "--no-deps", "--user", f"{os.getuid()}:{os.getgid()}",
+                  "-v", f"{settings_dir}:/app/project/settings", "app",
+                  "python", "manage.py", "newenv", "other")
+    other, staging = settings_dir / "other", settings_dir / "staging"
+    assert secrets_of(other)["SECRET_KEY"] != secrets_of(staging)["SECRET_KEY"]
+    assert secrets_of(other)["DB_PASSWORD"] != secrets_of(staging)["DB_PASSWORD"]
+    assert (other / "ssl" / "server.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_newenv_refuses_an_existing_name_and_changes_nothing(repo):
+    staging = repo / "project" / "settings" / "staging"
+    before = snapshot(staging)
+    line = one_error_line(manage(repo, "newenv", "staging"))
+    assert "already exists" in line and "staging" in line
+    assert snapshot(staging) == before
+
+
+def leftovers(repo) -> list[str]:
+    return [p.name for p in (repo / "project" / "settings").iterdir() if p.name.endswith(".partial")]
+
+
+def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
+    line = one_error_line(manage(repo, "newenv", "bad-name"))
+    assert "'bad-name' is not a valid environment name" in line
+    assert not (repo / "project" / "settings" / "bad-name").exists()
+    assert "reserved" in one_error_line(manage(repo, "newenv", "base"))
+    assert not leftovers(repo)
+
+
+def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, test_image):  # pylint: disable=unused-argument
+    # Read-only even for root (CI runs as root, for whom chmod 555 is no barrier).
+    settings_dir = repo / "project" / "settings"
+    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
+    result = build.compose("run", "--rm", "--no-deps", "-v", f"{settings_dir}:/app/project/settings:ro",
+                           "app", "python", "manage.py", "newenv", "blocked", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "CommandError" in line]
+    assert len(errors) == 1 and "cannot create the environment" in errors[0], result.stderr
+    assert not (settings_dir / "blocked").exists() and not leftovers(repo)
+
+
+def test_checkenv_passes_a_new_environment(repo):
+    result = manage(repo, "checkenv", "staging")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stdout
+    assert "no issues in production mode" in result.stdout
+
+
+def test_checkenv_reports_the_sample_secrets_as_errors(repo):
+    result = manage(repo, "checkenv", "example")
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert any("SECRET_KEY" in line and "public" in line for line in errors), result.stdout
+    assert any("DB_PASSWORD" in line and "public" in line for line in errors), result.stdout
+
+
+def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
+    assert manage(repo, "newenv", "broken").returncode == 0
+    broken = repo / "project" / "settings" / "broken"
+    # An expired certificate made with another key: mismatched and expired at once.
+    long_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=400)
+    _, expired_cert = self_signed("broken.localhost", days=30, not_before=long_ago)
+    (broken / "ssl" / "server.crt").write_bytes(expired_cert)
+    secrets = secrets_of(broken)
+    del secrets["SECRET_KEY"]
+    (broken / "secrets.json").write_text(json.dumps(secrets))
+    (broken / "secrets.json").chmod(0o644)
+    result = manage(repo, "checkenv", "broken")
+    assert result.returncode == 1
+    errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
+    assert "does not match" in errors, result.stdout
+    assert "expired on" in errors, result.stdout
+    assert "lacks SECRET_KEY" in errors, result.stdout
+    assert "secrets.json is mode 644" in errors, result.stdout
+
+
+def test_checkenv_warns_of_a_certificate_near_expiry(repo):
+    assert manage(repo, "newenv", "soon").returncode == 0
+    soon = repo / "project" / "settings" / "soon"
+    key, cert = self_signed("soon.localhost", days=10)
+    (soon / "ssl" / "server.crt").write_bytes(cert)
+    (soon / "ssl" / "server.key").write_bytes(key)
+    result = manage(repo, "checkenv", "soon")
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
+    assert any("expires in" in line for line in warnings), result.stdout
+    assert result.returncode == 0, result.stdout
+
+
+def test_checkenv_reports_secrets_that_git_would_commit(repo):
+    assert manage(repo, "newenv", "leaky").returncode == 0
+    gitignore = repo / ".gitignore"
+    original = gitignore.read_text()
+    gitignore.write_text(original + "!project/settings/leaky/secrets.json\n")
+    try:
+        result = manage(repo, "checkenv", "leaky")
+    finally:
+        gitignore.write_text(original)
+    assert result.returncode == 1
+    assert any(line.startswith("ERROR") and "not ignored by git" in line for line in result.stdout.splitlines())

@@ -1,0 +1,133 @@
+"""shipenv and deploy.sh: a bundle deploys on a host with no checkout, and upgrades keep the data."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.docker_stack import copy_checkout, free_port, run
+from tests.http_client import request
+
+pytestmark = pytest.mark.docker
+
+DOMAIN = "staging.example.test"
+
+
+class Host:
+    """A deployment target: folders outside the checkout, its ports and compose project."""
+
+    def __init__(self):
+        self.project = f"dd-ship-{uuid.uuid4().hex[:8]}"
+        self.env = {**os.environ, "COMPOSE_PROJECT_NAME": self.project, "PUBLISH_ADDRESS": "127.0.0.1",
+                    "HTTPS_PORT": str(free_port()), "HTTP_PORT": str(free_port())}
+        self.folders: list[Path] = []
+        self.images: set[str] = set()
+
+    def deploy(self, bundle: Path) -> Path:
+        """Unpack the bundle in a new folder and run its deploy.sh, as an operator would."""
+        folder = Path(tempfile.mkdtemp(prefix="dockerable-host-"))
+        self.folders.append(folder)
+        with tarfile.open(bundle) as archive:
+            archive.extractall(folder, filter="tar")
+        (root,) = folder.iterdir()
+        run(str(root / "deploy.sh"), env=self.env, timeout=600)
+        return root
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.env['HTTPS_PORT']}{path}"
+
+    def cleanup(self):
+        for folder in self.folders[-1:]:
+            compose = next(folder.glob("*/project/settings/*/docker-compose.yml"))
+            run("docker", "compose", "-f", str(compose), "down", "-v", env=self.env, check=False)
+        for image in self.images:
+            run("docker", "image", "rm", "-f", image, check=False)
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def workspace(test_image):  # pylint: disable=unused-argument
+    """A checkout with a `staging` environment, and a host to deploy it to."""
+    root = Path(tempfile.mkdtemp(prefix="dockerable-ship-"))
+    root.chmod(0o755)
+    copy_checkout(root)
+    host = Host()
+    try:
+        yield root, host
+    finally:
+        host.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def manage(root: Path, *args, image: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_")) and k != "ENV"}
+    env["DOCKERABLE_IMAGE"] = image
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+
+
+def ship(root: Path, host: Host, marker: str) -> Path:
+    """Change the page (so each release is its own image), ship, and remove the image from the engine."""
+    template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
+    template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
+    build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
+    result = manage(root, "shipenv", "staging", "--output", str(root / "dist"), image=build_tag)
+    assert result.returncode == 0, result.stderr
+    release = re.search(r"\(image ([^)]+)\)", result.stdout).group(1)
+    bundle = Path(re.search(r"Made (\S+)", result.stdout).group(1))
+    assert bundle.stat().st_mode & 0o777 == 0o600  # it holds secrets
+    host.images |= {build_tag, release}
+    run("docker", "image", "rm", build_tag, release)
+    assert run("docker", "image", "inspect", release, check=False).returncode != 0
+    return bundle
+
+
+def get(host: Host, root: Path, path: str):
+    return request("GET", host.url(path), ca_file=root / "project/settings/staging/ssl/server.crt",
+                   server_name=DOMAIN)
+
+
+def sign(host: Host, root: Path, text: str):
+    page = get(host, root, "/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = request("POST", host.url("/"), ca_file=root / "project/settings/staging/ssl/server.crt",
+                       server_name=DOMAIN, body=f"csrfmiddlewaretoken={token}&text={text}",
+                       headers={"Cookie": f"csrftoken={page.cookies['csrftoken']}",
+                                "Referer": f"https://{DOMAIN}:{host.env['HTTPS_PORT']}/",
+                                "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 302
+
+
+def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
+    root, host = workspace
+    made = manage(root, "newenv", "staging", "--domain", DOMAIN, image="unused")
+    assert made.returncode == 0, made.stderr
+
+    first = host.deploy(ship(root, host, "release-one"))
+    assert not (first / "manage.py").exists() and not (first / "project" / "guestbook").exists()
+    health = get(host, first, "/healthz")
+    assert health.status == 200 and b'"ok"' in health.body
+    assert "release-one" in get(host, first, "/").text
+    sign(host, first, "kept-across-upgrades")
+
+    second = host.deploy(ship(root, host, "release-two"))
+    page = get(host, second, "/")
+    assert "release-two" in page.text  # the new image serves...
+    assert "kept-across-upgrades" in page.text  # ...the old data
+
+
+def test_shipenv_refuses_an_environment_with_errors(workspace):
+    root, _ = workspace
+    result = manage(root, "shipenv", "example", image="unused")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "checkenv example reports" in lines[0], result.stderr
+    assert not (root / "dist").exists()
