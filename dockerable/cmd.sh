@@ -93,7 +93,7 @@ run_prod() {
     SSL_KEY="${SSL_KEY:-/ssl/server.key}"
     prepare_private_files yes
     export SSL_CERT SSL_KEY
-    # Defaults measured on 2 cores (bench/README.md); override per environment.
+    # Two per core: Django views mostly wait on PostgreSQL. Override per environment.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     exec_as_app uwsgi --ini /dockerable/uwsgi.ini
