@@ -1,5 +1,6 @@
 """Drive real `docker compose` stacks for the tests: unique project names, free ports, cleanup."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -64,6 +65,15 @@ class Stack:
     def up(self, *args):
         """`up -d --wait`: returns once every service is healthy or has completed."""
         return self.compose("up", "-d", "--wait", "--wait-timeout", "180", *args)
+
+    @contextlib.contextmanager
+    def running(self, *up_args):
+        """Up for the length of a `with` block; down, volumes and all, however it ends."""
+        try:
+            self.up(*up_args)
+            yield self
+        finally:
+            self.down(volumes=True)
 
     def down(self, volumes=False):
         """Stop and remove the containers (and the named volumes with volumes=True)."""

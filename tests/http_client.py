@@ -1,6 +1,7 @@
 """Tiny HTTP(S) client for the tests that also reports the certificate the server presented."""
 
 import http.client
+import re
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -62,3 +63,16 @@ def ssl_connection(host, port, ca_file, server_name, timeout):
     """A TLS socket to host:port, verifying the certificate against `ca_file` for `server_name`."""
     raw = http.client.socket.create_connection((host, port), timeout=timeout)
     return tls_context(ca_file).wrap_socket(raw, server_hostname=server_name)
+
+
+def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
+    """Write through the app as a browser would: GET the form, POST it back with its CSRF token."""
+    page = request("GET", base_url + "/", ca_file=ca_file, server_name=server_name)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    port = urlsplit(base_url).port
+    response = request("POST", base_url + "/", ca_file=ca_file, server_name=server_name,
+                       body=f"csrfmiddlewaretoken={token}&text={text}",
+                       headers={"Cookie": f"csrftoken={page.cookies['csrftoken']}",
+                                "Referer": f"https://{server_name}:{port}/",
+                                "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 302, response.text[:500]

@@ -24,11 +24,8 @@ def dev(test_image, checkout):  # pylint: disable=unused-argument
                   unique_project("dd-dev"), DEV_PORT=free_port(), DB_PORT=free_port())
     stack.checkout = checkout
     stack.url = f"http://127.0.0.1:{stack.env['DEV_PORT']}"
-    try:
-        stack.up()
+    with stack.running():
         yield stack
-    finally:
-        stack.down(volumes=True)
 
 
 def test_root_and_healthz_answer_200(dev):

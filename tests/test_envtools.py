@@ -4,8 +4,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from cryptography import x509
 
 from project.envtools.certificates import self_signed
 from tests.docker_stack import REPO, Stack, copy_checkout, run
+from tests.manage_cli import manage
 
 SAMPLE = REPO / "project" / "settings" / "example"
 
@@ -27,13 +26,6 @@ def repo():
     run("git", "init", "-q", cwd=root)
     yield root
     shutil.rmtree(root, ignore_errors=True)
-
-
-def manage(repo_root, *args):
-    """manage.py in `repo_root`, on base settings, with a clean environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_")) and k != "ENV"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=180, check=False)
 
 
 def secrets_of(folder: Path) -> dict:
@@ -54,7 +46,7 @@ def one_error_line(result) -> str:
 
 
 def test_newenv_makes_a_complete_private_environment(repo):
-    result = manage(repo, "newenv", "staging", "--domain", "staging.example.test")
+    result = manage("newenv", "staging", "--domain", "staging.example.test", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert "checkenv staging" in result.stdout  # it tells the next commands
     staging = repo / "project" / "settings" / "staging"
@@ -92,7 +84,7 @@ def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, test_
 def test_newenv_refuses_an_existing_name_and_changes_nothing(repo):
     staging = repo / "project" / "settings" / "staging"
     before = snapshot(staging)
-    line = one_error_line(manage(repo, "newenv", "staging"))
+    line = one_error_line(manage("newenv", "staging", cwd=repo))
     assert "already exists" in line and "staging" in line
     assert snapshot(staging) == before
 
@@ -102,10 +94,10 @@ def leftovers(repo) -> list[str]:
 
 
 def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
-    line = one_error_line(manage(repo, "newenv", "bad-name"))
+    line = one_error_line(manage("newenv", "bad-name", cwd=repo))
     assert "'bad-name' is not a valid environment name" in line
     assert not (repo / "project" / "settings" / "bad-name").exists()
-    assert "reserved" in one_error_line(manage(repo, "newenv", "base"))
+    assert "reserved" in one_error_line(manage("newenv", "base", cwd=repo))
     assert not leftovers(repo)
 
 
@@ -122,14 +114,14 @@ def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, test_image
 
 
 def test_checkenv_passes_a_new_environment(repo):
-    result = manage(repo, "checkenv", "staging")
+    result = manage("checkenv", "staging", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
     assert "no issues in production mode" in result.stdout
 
 
 def test_checkenv_reports_the_sample_secrets_as_errors(repo):
-    result = manage(repo, "checkenv", "example")
+    result = manage("checkenv", "example", cwd=repo)
     assert result.returncode == 1
     errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
     assert any("SECRET_KEY" in line and "public" in line for line in errors), result.stdout
@@ -137,7 +129,7 @@ def test_checkenv_reports_the_sample_secrets_as_errors(repo):
 
 
 def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
-    assert manage(repo, "newenv", "broken").returncode == 0
+    assert manage("newenv", "broken", cwd=repo).returncode == 0
     broken = repo / "project" / "settings" / "broken"
     # An expired certificate made with another key: mismatched and expired at once.
     long_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=400)
@@ -147,7 +139,7 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     del secrets["SECRET_KEY"]
     (broken / "secrets.json").write_text(json.dumps(secrets))
     (broken / "secrets.json").chmod(0o644)
-    result = manage(repo, "checkenv", "broken")
+    result = manage("checkenv", "broken", cwd=repo)
     assert result.returncode == 1
     errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
     assert "does not match" in errors, result.stdout
@@ -157,24 +149,24 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
 
 
 def test_checkenv_warns_of_a_certificate_near_expiry(repo):
-    assert manage(repo, "newenv", "soon").returncode == 0
+    assert manage("newenv", "soon", cwd=repo).returncode == 0
     soon = repo / "project" / "settings" / "soon"
     key, cert = self_signed("soon.localhost", days=10)
     (soon / "ssl" / "server.crt").write_bytes(cert)
     (soon / "ssl" / "server.key").write_bytes(key)
-    result = manage(repo, "checkenv", "soon")
+    result = manage("checkenv", "soon", cwd=repo)
     warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
     assert any("expires in" in line for line in warnings), result.stdout
     assert result.returncode == 0, result.stdout
 
 
 def test_checkenv_reports_secrets_that_git_would_commit(repo):
-    assert manage(repo, "newenv", "leaky").returncode == 0
+    assert manage("newenv", "leaky", cwd=repo).returncode == 0
     gitignore = repo / ".gitignore"
     original = gitignore.read_text()
     gitignore.write_text(original + "!project/settings/leaky/secrets.json\n")
     try:
-        result = manage(repo, "checkenv", "leaky")
+        result = manage("checkenv", "leaky", cwd=repo)
     finally:
         gitignore.write_text(original)
     assert result.returncode == 1

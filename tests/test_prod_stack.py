@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import unique_project
 from tests.docker_stack import Stack, free_port, wait_for
-from tests.http_client import request
+from tests.http_client import request, sign_guestbook
 
 pytestmark = pytest.mark.docker
 
@@ -22,11 +22,8 @@ def prod(test_image, checkout):  # pylint: disable=unused-argument
                   HTTPS_PORT=free_port(), HTTP_PORT=free_port())
     stack.example = example
     stack.https = f"https://127.0.0.1:{stack.env['HTTPS_PORT']}"
-    try:
-        stack.up()
+    with stack.running():
         yield stack
-    finally:
-        stack.down(volumes=True)
 
 
 def get(stack, path, **kwargs):
@@ -91,19 +88,6 @@ def test_migrations_run_once_by_the_migrate_service(prod):
     assert len(prod.containers("migrate")) == 1
 
 
-def post_entry(stack, text):
-    """Sign the guestbook through the real form, CSRF token and all."""
-    page = get(stack, "/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    cookie = f"csrftoken={page.cookies['csrftoken']}"
-    body = f"csrfmiddlewaretoken={token}&text={text}"
-    response = request("POST", stack.https + "/", ca_file=stack.example / "ssl" / "server.crt",
-                       server_name=HOST, body=body, headers={
-                           "Cookie": cookie, "Referer": f"https://{HOST}:{stack.env['HTTPS_PORT']}/",
-                           "Content-Type": "application/x-www-form-urlencoded"})
-    assert response.status == 302, response.text[:500]
-
-
 def test_healthz_is_503_while_the_database_is_down(prod):
     prod.compose("stop", "postgres")
     try:
@@ -114,7 +98,7 @@ def test_healthz_is_503_while_the_database_is_down(prod):
 
 
 def test_data_survives_down_and_up(prod):
-    post_entry(prod, "written-before-down")
+    sign_guestbook(prod.https, prod.example / "ssl" / "server.crt", HOST, "written-before-down")
     prod.down(volumes=False)
     prod.up()
     assert "written-before-down" in get(prod, "/").text

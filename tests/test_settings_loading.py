@@ -1,16 +1,14 @@
 """Settings: the secrets loader's errors, strict booleans, and base working with no environment."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from project.settings.env_vars import env_bool, parse_bool
 from project.settings.secrets_file import SECRETS_FILE_VARIABLE, load_secrets
-from tests.docker_stack import REPO, copy_checkout
+from tests.docker_stack import copy_checkout
+from tests.manage_cli import manage
 
 
 def one_line(exc: Exception) -> str:
@@ -94,15 +92,6 @@ def test_env_bool_reads_the_environment(monkeypatch):
     assert env_bool("DOCKERABLE_TEST_FLAG", default=True) is True
     monkeypatch.setenv("DOCKERABLE_TEST_FLAG", "0")
     assert env_bool("DOCKERABLE_TEST_FLAG", default=True) is False
-
-
-def manage(*args, cwd=REPO, **env):
-    """Run manage.py in a clean environment (no DJANGO_SETTINGS_MODULE unless given)."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("DJANGO_", "DB_")) and k != "ENV"}
-    clean.update(env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env=clean,
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_base_alone_runs_check_and_shell():

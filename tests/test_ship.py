@@ -3,8 +3,6 @@
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 import uuid
@@ -13,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.docker_stack import copy_checkout, free_port, run
-from tests.http_client import request
+from tests.http_client import request, sign_guestbook
+from tests.manage_cli import manage
 
 pytestmark = pytest.mark.docker
 
@@ -67,19 +66,12 @@ def workspace(test_image):  # pylint: disable=unused-argument
         shutil.rmtree(root, ignore_errors=True)
 
 
-def manage(root: Path, *args, image: str):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DB_")) and k != "ENV"}
-    env["DOCKERABLE_IMAGE"] = image
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
-
-
 def ship(root: Path, host: Host, marker: str) -> Path:
     """Change the page (so each release is its own image), ship, and remove the image from the engine."""
     template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
     template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
     build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
-    result = manage(root, "shipenv", "staging", "--output", str(root / "dist"), image=build_tag)
+    result = manage("shipenv", "staging", "--output", str(root / "dist"), cwd=root, DOCKERABLE_IMAGE=build_tag)
     assert result.returncode == 0, result.stderr
     release = re.search(r"\(image ([^)]+)\)", result.stdout).group(1)
     bundle = Path(re.search(r"Made (\S+)", result.stdout).group(1))
@@ -95,20 +87,9 @@ def get(host: Host, root: Path, path: str):
                    server_name=DOMAIN)
 
 
-def sign(host: Host, root: Path, text: str):
-    page = get(host, root, "/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = request("POST", host.url("/"), ca_file=root / "project/settings/staging/ssl/server.crt",
-                       server_name=DOMAIN, body=f"csrfmiddlewaretoken={token}&text={text}",
-                       headers={"Cookie": f"csrftoken={page.cookies['csrftoken']}",
-                                "Referer": f"https://{DOMAIN}:{host.env['HTTPS_PORT']}/",
-                                "Content-Type": "application/x-www-form-urlencoded"})
-    assert response.status == 302
-
-
 def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
     root, host = workspace
-    made = manage(root, "newenv", "staging", "--domain", DOMAIN, image="unused")
+    made = manage("newenv", "staging", "--domain", DOMAIN, cwd=root, DOCKERABLE_IMAGE="unused")
     assert made.returncode == 0, made.stderr
 
     first = host.deploy(ship(root, host, "release-one"))
@@ -116,7 +97,8 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
     health = get(host, first, "/healthz")
     assert health.status == 200 and b'"ok"' in health.body
     assert "release-one" in get(host, first, "/").text
-    sign(host, first, "kept-across-upgrades")
+    sign_guestbook(host.url(""), first / "project/settings/staging/ssl/server.crt", DOMAIN,
+                   "kept-across-upgrades")
 
     second = host.deploy(ship(root, host, "release-two"))
     page = get(host, second, "/")
@@ -126,7 +108,7 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
 
 def test_shipenv_refuses_an_environment_with_errors(workspace):
     root, _ = workspace
-    result = manage(root, "shipenv", "example", image="unused")
+    result = manage("shipenv", "example", cwd=root, DOCKERABLE_IMAGE="unused")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], result.stderr

@@ -39,17 +39,30 @@ class Finding:
     detail: str
 
 
+def _subscripted_key(node) -> str | None:
+    """"KEY" for a SECRETS["KEY"] expression, else None."""
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and node.value.id == "SECRETS" and isinstance(node.slice, ast.Constant)):
+        return node.slice.value
+    return None
+
+
+def _got_key(node) -> str | None:
+    """"KEY" for a SECRETS.get("KEY", ...) call, else None."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+        return None
+    target = node.func.value
+    if isinstance(target, ast.Name) and target.id == "SECRETS" and node.func.attr == "get" \
+            and isinstance(node.args[0], ast.Constant):
+        return node.args[0].value
+    return None
+
+
 def required_keys(settings_py: Path) -> tuple[set[str], set[str]]:
     """Keys settings.py reads as SECRETS["KEY"] (required) and SECRETS.get("KEY", ...) (optional)."""
-    required, optional = set(), set()
-    for node in ast.walk(ast.parse(settings_py.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-                and node.value.id == "SECRETS" and isinstance(node.slice, ast.Constant)):
-            required.add(node.slice.value)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and isinstance(node.func.value, ast.Name) and node.func.value.id == "SECRETS"
-              and node.func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant)):
-            optional.add(node.args[0].value)
+    nodes = list(ast.walk(ast.parse(settings_py.read_text(encoding="utf-8"))))
+    required = {key for key in map(_subscripted_key, nodes) if key}
+    optional = {key for key in map(_got_key, nodes) if key}
     return required, optional
 
 
@@ -136,8 +149,8 @@ def check_certificate(folder: Path, hosts: list[str]) -> list[Finding]:
     uncovered = [host for host in hosts if not certificates.covers(facts, host)]
     if uncovered:
         findings.append(Finding(ERROR, "certificate", f"{cert} does not cover {', '.join(uncovered)}"))
-    return findings or [Finding(OK, "certificate", f"matches its key, valid until {facts.not_after:%Y-%m-%d}, "
-                                f"covers {', '.join(hosts)}")]
+    summary = f"matches its key, valid until {facts.not_after:%Y-%m-%d}, covers {', '.join(hosts)}"
+    return findings or [Finding(OK, "certificate", summary)]
 
 
 def check_git(folder: Path) -> list[Finding]:
@@ -156,7 +169,8 @@ def check_git(folder: Path) -> list[Finding]:
                 for name in PRIVATE_FILES if (folder / name).exists() and not ignored(folder / name)]
     findings += [Finding(WARNING, "git", f"{folder / name} is ignored by git, but is meant to be committed")
                  for name in COMMITTED_FILES if (folder / name).exists() and ignored(folder / name)]
-    return findings or [Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
+    return findings or [
+        Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
 
 
 def load_settings_module(name: str):

@@ -33,7 +33,8 @@ def validate_new_name(name: str) -> None:
             "underscores, starting with a letter (it becomes a Python package and a compose project name)"
         )
     if name in RESERVED_NAMES:
-        raise CommandError(f"'{name}' is reserved (it names a module of project/settings); choose another name")
+        raise CommandError(
+            f"'{name}' is reserved (it names a module of project/settings); choose another name")
 
 
 def existing_env(name: str) -> Path:

@@ -15,8 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="environment name: lowercase letters, digits, underscores")
         parser.add_argument("--domain", help="the FQDN it serves (default: NAME.localhost)")
-        parser.add_argument("--from", dest="source", default=SAMPLE_ENV,
-                            help=f"environment to copy settings and compose files from (default: {SAMPLE_ENV})")
+        parser.add_argument(
+            "--from", dest="source", default=SAMPLE_ENV,
+            help=f"environment to copy settings and compose files from (default: {SAMPLE_ENV})")
 
     def handle(self, *args, **options):
         made = create_environment(options["name"], options["domain"], options["source"])
