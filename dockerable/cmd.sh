@@ -96,6 +96,8 @@ run_prod() {
     # Two per core: Django views mostly wait on PostgreSQL. Override per environment.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
+    # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
+    exec 2>&1
     exec_as_app uwsgi --ini /dockerable/uwsgi.ini
 }
 

@@ -6,7 +6,7 @@ import ssl
 import pytest
 
 from tests.conftest import unique_project
-from tests.docker_stack import Stack, free_port, wait_for
+from tests.docker_stack import Stack, free_port, run, wait_for
 from tests.http_client import request, sign_guestbook
 
 pytestmark = pytest.mark.docker
@@ -66,6 +66,14 @@ def test_django_sees_https_and_sets_secure_headers(prod):
     assert "max-age=31536000" in response.headers["strict-transport-security"]
     assert response.headers["x-frame-options"] == "DENY"
     assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_request_log_goes_to_stdout(prod):
+    get(prod, "/healthz?from-the-log-test")
+    container = prod.containers("app")[0]
+    # docker logs keeps the streams apart: .stdout holds only what went to stdout.
+    wait_for(lambda: "from-the-log-test" in run("docker", "logs", container).stdout,
+             timeout=10, what="the request in the stdout log")
 
 
 def test_deploy_check_passes_with_no_warning_inside_the_container(prod):

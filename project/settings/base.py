@@ -156,11 +156,13 @@ X_FRAME_OPTIONS = "DENY"
 # LOGGING
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/logging/
-# Everything to the console: the container runtime collects and rotates it.
+# Everything to stdout: the container runtime collects and rotates it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
