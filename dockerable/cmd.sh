@@ -2,6 +2,7 @@
 # The image's command. Chooses what runs from the environment:
 #   ENV=DEV            -> Django's runserver on 0.0.0.0:8000, reloading on code changes
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
+#   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on 3031, no TLS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
 # Started as root (as the compose files do), it first copies the environment's
 # secrets.json and TLS files (0600 and owned by the host user) into a
@@ -88,17 +89,28 @@ run_dev() {
     exec_as_app python /app/manage.py runserver "0.0.0.0:8000"
 }
 
-run_prod() {
-    SSL_CERT="${SSL_CERT:-/ssl/server.crt}"
-    SSL_KEY="${SSL_KEY:-/ssl/server.key}"
-    prepare_private_files yes
-    export SSL_CERT SSL_KEY
+# uWSGI with the shared settings plus those of one front ([https] or [socket]).
+run_uwsgi() {
+    local front="$1"
     # Two per core: Django views mostly wait on PostgreSQL. Override per environment.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
-    exec_as_app uwsgi --ini /dockerable/uwsgi.ini
+    exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}"
+}
+
+run_prod() {
+    SSL_CERT="${SSL_CERT:-/ssl/server.crt}"
+    SSL_KEY="${SSL_KEY:-/ssl/server.key}"
+    prepare_private_files yes
+    export SSL_CERT SSL_KEY
+    run_uwsgi https
+}
+
+run_proxied() {
+    prepare_private_files no
+    run_uwsgi socket
 }
 
 main() {
@@ -110,7 +122,8 @@ main() {
     case "${ENV:-PROD}" in
         DEV) run_dev ;;
         PROD) run_prod ;;
-        *) die "unknown ENV='${ENV}' (use DEV for runserver or PROD for uWSGI)" ;;
+        PROXY) run_proxied ;;
+        *) die "unknown ENV='${ENV}' (use DEV for runserver, PROD for uWSGI HTTPS, PROXY behind nginx)" ;;
     esac
 }
 

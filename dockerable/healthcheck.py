@@ -7,9 +7,12 @@ import sys
 
 
 def main() -> int:
-    """Probe runserver (ENV=DEV) on 8000 or uWSGI's HTTPS on 443."""
-    if os.environ.get("ENV", "PROD") == "DEV":
+    """Probe runserver (ENV=DEV) on 8000, uWSGI's loopback HTTP (ENV=PROXY) or its HTTPS on 443."""
+    mode = os.environ.get("ENV", "PROD")
+    if mode == "DEV":
         conn = http.client.HTTPConnection("127.0.0.1", 8000, timeout=4)
+    elif mode == "PROXY":
+        conn = http.client.HTTPConnection("127.0.0.1", 8081, timeout=4)
     else:
         # Our own server over loopback: its certificate names the public host,
         # not 127.0.0.1, so identity is not what this probe checks.

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -9,6 +10,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# `compose logs` writes terminal escapes (erase-line) even with --no-color.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The tests build and run their own tag, never the user's `dockerable-django:latest`.
 TEST_IMAGE = "dockerable-django:test"
 
@@ -81,7 +84,7 @@ class Stack:
 
     def logs(self, service: str) -> str:
         """Everything a service printed so far."""
-        return self.compose("logs", "--no-color", "--no-log-prefix", service).stdout
+        return ANSI_ESCAPE.sub("", self.compose("logs", "--no-color", "--no-log-prefix", service).stdout)
 
     def exec(self, service: str, *args, check=True):
         """Run a command in a running service container."""

@@ -37,8 +37,11 @@ def request(method: str, url: str, *, ca_file=None, server_name="localhost",
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    peer = None
     if parts.scheme == "https":
         sock = ssl_connection(parts.hostname, parts.port, ca_file, server_name, timeout)
+        # Read now: http.client drops its socket once a `Connection: close` response is read.
+        peer = sock.getpeercert(binary_form=True)
         conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout)
         conn.sock = sock
     else:
@@ -49,7 +52,6 @@ def request(method: str, url: str, *, ca_file=None, server_name="localhost",
         conn.request(method, path, body=body, headers=all_headers)
         raw = conn.getresponse()
         payload = raw.read()
-        peer = conn.sock.getpeercert(binary_form=True) if parts.scheme == "https" else None
         cookies = {}
         for value in raw.headers.get_all("Set-Cookie") or []:
             name, _, rest = value.partition("=")

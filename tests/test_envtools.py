@@ -58,11 +58,12 @@ def test_newenv_makes_a_complete_private_environment(repo):
     ours, sample = secrets_of(staging), secrets_of(SAMPLE)
     assert set(ours) - {"_comment"} == set(sample) - {"_comment"}
     assert ours["SECRET_KEY"] != sample["SECRET_KEY"] and ours["DB_PASSWORD"] != sample["DB_PASSWORD"]
-    for name in ("settings.py", "docker-compose.yml", "docker-compose-dev.yml"):
+    for name in ("settings.py", "docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml"):
         text = (staging / name).read_text()
         assert "example" not in text.replace("staging.example.test", ""), name
         assert "SAMPLE" not in text, name
     assert "name: dockerable-staging" in (staging / "docker-compose.yml").read_text()
+    assert "ACME_DOMAINS: staging.example.test" in (staging / "docker-compose-proxy.yml").read_text()
     cert = x509.load_pem_x509_certificate((staging / "ssl" / "server.crt").read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"staging.example.test", "localhost"} <= set(names.get_values_for_type(x509.DNSName))

@@ -6,7 +6,8 @@ from pathlib import Path
 from tests.docker_stack import REPO, run
 
 BIN = Path(sys.executable).parent
-SHELL_SCRIPTS = ["dockerable/cmd.sh", "dockerable/deploy.sh", "tests/run", ".ci/run"]
+SHELL_SCRIPTS = ["dockerable/cmd.sh", "dockerable/deploy.sh", "dockerable/proxy/nginx-tls.sh",
+                 "dockerable/proxy/certbot.sh", "tests/run", ".ci/run"]
 
 
 def test_pylint_with_pylint_django_passes_on_project():

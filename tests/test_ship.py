@@ -34,7 +34,11 @@ class Host:
         folder = Path(tempfile.mkdtemp(prefix="dockerable-host-"))
         self.folders.append(folder)
         with tarfile.open(bundle) as archive:
+            names = archive.getnames()
             archive.extractall(folder, filter="tar")
+        # Everything any of the environment's modes mounts travels with it.
+        assert any(name.endswith("dockerable/proxy/nginx.conf.template") for name in names)
+        assert any(name.endswith("docker-compose-proxy.yml") for name in names)
         (root,) = folder.iterdir()
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
         return root

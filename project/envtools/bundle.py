@@ -18,6 +18,8 @@ from project.envtools.layout import existing_env
 DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
+# What proxy mode's compose file mounts into nginx and certbot.
+PROXY_DIR = Path("dockerable") / "proxy"
 # Never carried to a host: caches, and the env file whose image line we rewrite.
 SKIPPED = {"__pycache__", ".env"}
 
@@ -91,6 +93,7 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
             archive.add(image_tar, f"{root}/image.tar")
             archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
             archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+            archive.add(base / PROXY_DIR, f"{root}/{PROXY_DIR}")
             archive.add(folder, f"{root}/project/settings/{name}",
                         filter=lambda info: None if Path(info.name).name in SKIPPED else info)
             add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)

@@ -26,7 +26,8 @@ from project.envtools.secret_values import is_secret, looks_public, sample_value
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 # What the environment means to commit, and what must stay out of git.
-COMMITTED_FILES = ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml")
+COMMITTED_FILES = ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
+                   "docker-compose-proxy.yml")
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
 
 

@@ -15,6 +15,8 @@ from project.envtools.layout import env_dir, existing_env, settings_dir, validat
 from project.envtools.secret_values import fresh_value, is_secret
 
 TEXT_FILES = ("settings.py", "docker-compose.yml", "docker-compose-dev.yml")
+# Copied when the source has it (environments made before proxy mode may not).
+OPTIONAL_TEXT_FILES = ("docker-compose-proxy.yml",)
 DOMAIN_LINE = re.compile(r'^DOMAIN = "([^"]+)"$', re.MULTILINE)
 # The sample labels itself; a copy must not claim to be a public sample.
 SAMPLE_NOTE = re.compile(r" ?\(SAMPLE[^)]*\)")
@@ -80,7 +82,8 @@ def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
     settings_text = (source / "settings.py").read_text(encoding="utf-8")
     old_domain = source_domain(settings_text, source)
-    for file_name in TEXT_FILES:
+    present = [name for name in OPTIONAL_TEXT_FILES if (source / name).is_file()]
+    for file_name in (*TEXT_FILES, *present):
         text = (source / file_name).read_text(encoding="utf-8")
         (work / file_name).write_text(adapt(text, source.name, name, old_domain, domain), encoding="utf-8")
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by manage.py newenv)."""\n')

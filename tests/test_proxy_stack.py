@@ -1,0 +1,212 @@
+"""Proxy mode on real Docker: nginx in front, certificates from Pebble (a real ACME server) via certbot."""
+
+import json
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from tests.conftest import unique_project
+from tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from tests.http_client import request
+
+pytestmark = pytest.mark.docker
+
+DOMAIN = "example.dockerable.test"
+PEBBLE_IMAGE = "ghcr.io/letsencrypt/pebble:latest"
+# Pebble's HTTP-01 checks go to port 80 of the domain: nginx, reached by its network alias.
+PEBBLE_CONFIG = {"pebble": {
+    "listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
+    "certificate": "/test/certs/localhost/cert.pem", "privateKey": "/test/certs/localhost/key.pem",
+    "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+OVERRIDE = """
+services:
+  pebble:
+    image: {pebble}
+    command: ["-config", "/pebble.json"]
+    environment: {{PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0"}}
+    volumes: ["{dir}/pebble.json:/pebble.json:ro"]
+  nginx:
+    environment: {{TLS_WATCH_INTERVAL: "1"}}
+    networks:
+      default:
+        aliases: [{domain}]
+  certbot:
+    environment:
+      ACME_DIRECTORY: https://pebble:14000/dir
+      REQUESTS_CA_BUNDLE: /pebble-ca.pem
+      ATTEMPT_TIMEOUT: "20"
+    volumes: ["{dir}/pebble-ca.pem:/pebble-ca.pem:ro"]
+    healthcheck: {{interval: 2s, start_interval: 1s}}
+"""
+
+
+@pytest.fixture(scope="module")
+def proxy(test_image, checkout):  # pylint: disable=unused-argument
+    """The example environment's proxy stack with Pebble as its ACME server (started per test step)."""
+    acme = Path(tempfile.mkdtemp(prefix="dockerable-pebble-"))
+    acme.chmod(0o755)
+    (acme / "pebble.json").write_text(json.dumps(PEBBLE_CONFIG))
+    ca = run("docker", "run", "--rm", "--entrypoint", "cat", PEBBLE_IMAGE, "/test/certs/pebble.minica.pem")
+    (acme / "pebble-ca.pem").write_text(ca.stdout)
+    (acme / "override.yml").write_text(OVERRIDE.format(pebble=PEBBLE_IMAGE, dir=acme, domain=DOMAIN))
+    example = checkout / "project" / "settings" / "example"
+    stack = Stack(example / "docker-compose-proxy.yml", unique_project("dd-proxy"),
+                  HTTPS_PORT=free_port(), HTTP_PORT=free_port())
+    stack.extra_files = [acme / "override.yml"]
+    stack.https = f"https://127.0.0.1:{stack.env['HTTPS_PORT']}"
+    try:
+        yield stack
+    finally:
+        stack.down(volumes=True)
+        shutil.rmtree(acme, ignore_errors=True)
+
+
+def served_certificate(stack, alpn=("h2", "http/1.1")):
+    """(certificate, negotiated ALPN protocol) that nginx presents for DOMAIN."""
+    context = ssl._create_unverified_context()  # pylint: disable=protected-access
+    context.set_alpn_protocols(list(alpn))
+    with socket.create_connection(("127.0.0.1", int(stack.env["HTTPS_PORT"])), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=DOMAIN) as tls:
+            der = tls.getpeercert(binary_form=True)
+            return x509.load_der_x509_certificate(der), tls.selected_alpn_protocol()
+
+
+def issuer(cert) -> str:
+    return cert.issuer.rfc4514_string()
+
+
+def get(stack, path, **kwargs):
+    return request("GET", stack.https + path, server_name=DOMAIN, **kwargs)
+
+
+def test_nginx_starts_before_any_certificate_exists(proxy):
+    proxy.up("--scale", "certbot=0", "--scale", "pebble=0")
+    redirect = request("GET", f"http://127.0.0.1:{proxy.env['HTTP_PORT']}/x", server_name=DOMAIN)
+    assert redirect.status == 301 and redirect.headers["location"] == f"https://{DOMAIN}/x"
+    with pytest.raises(ssl.SSLError):
+        served_certificate(proxy)
+
+
+def test_certificate_is_issued_by_the_acme_server_and_served_over_http2(proxy):
+    proxy.up()
+    cert, protocol = wait_for(lambda: (lambda c: c if "Pebble" in issuer(c[0]) else None)(served_certificate(proxy)),
+                              timeout=90, what="nginx to serve a certificate issued by Pebble")
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert DOMAIN in names.get_values_for_type(x509.DNSName)
+    assert protocol == "h2"
+    curl = run("curl", "--http2", "-sk", "--resolve", f"{DOMAIN}:{proxy.env['HTTPS_PORT']}:127.0.0.1",
+               "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+               f"https://{DOMAIN}:{proxy.env['HTTPS_PORT']}/healthz")
+    assert curl.stdout == "2 200"
+
+
+def test_static_files_come_from_nginx_compressed_and_cached(proxy):
+    login = get(proxy, "/admin/login/")
+    assert login.status == 200
+    href = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.text).group(1)
+    css = get(proxy, href, headers={"Accept-Encoding": "gzip"})
+    assert css.status == 200
+    assert css.headers["content-encoding"] == "gzip"
+    max_age = int(re.search(r"max-age=(\d+)", css.headers["cache-control"]).group(1))
+    assert max_age >= 86_400
+    # uWSGI never saw it: nginx answered from the static volume.
+    assert href not in proxy.logs("app")
+
+
+def test_django_sees_https_and_the_real_client(proxy):
+    page = get(proxy, "/?canonical-check")
+    canonical = re.search(r'rel="canonical" href="([^"]+)"', page.text).group(1)
+    assert canonical.startswith(f"https://{DOMAIN}")
+    assert page.headers["strict-transport-security"].count("max-age") == 1
+    assert "permissions-policy" in page.headers
+    # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's.
+    nginx_ip = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                   proxy.containers("nginx")[0]).stdout.strip()
+    line = next(line for line in proxy.logs("app").splitlines() if "canonical-check" in line)
+    client = line.split()[0]
+    assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
+
+
+def test_forced_renewal_is_served_without_a_failed_request(proxy):
+    before, _ = served_certificate(proxy)
+    results = {"ok": 0, "failed": []}
+    stop = threading.Event()
+
+    def keep_requesting():
+        while not stop.is_set():
+            try:
+                status = get(proxy, "/healthz", timeout=5).status
+                if status == 200:
+                    results["ok"] += 1
+                else:
+                    results["failed"].append(status)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # Anything at all counts as a failed request, never as a dead thread.
+                results["failed"].append(repr(exc))
+
+    client = threading.Thread(target=keep_requesting)
+    client.start()
+    try:
+        time.sleep(1)
+        renewed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal")
+        assert renewed.returncode == 0
+        after = wait_for(lambda: (lambda c: c if c.serial_number != before.serial_number else None)(
+            served_certificate(proxy)[0]), timeout=30, what="nginx to serve the renewed certificate")
+        time.sleep(2)
+    finally:
+        stop.set()
+        client.join()
+    assert "Pebble" in issuer(after)
+    assert results["failed"] == [] and results["ok"] > 20, results
+
+
+def test_renewal_failure_is_visible_and_the_site_keeps_serving(proxy):
+    serving, _ = served_certificate(proxy)
+    proxy.compose("stop", "pebble")
+    failed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal",
+                        check=False)
+    assert failed.returncode != 0
+    assert "ERROR: certificate request" in failed.stderr + failed.stdout
+    container = proxy.containers("certbot")[0]
+    wait_for(lambda: run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
+             == "unhealthy", timeout=30, what="certbot's healthcheck to report the failure")
+    assert get(proxy, "/healthz").status == 200
+    assert served_certificate(proxy)[0].serial_number == serving.serial_number
+
+
+def test_down_and_up_reuse_the_certificate_without_the_acme_server(proxy):
+    serving, _ = served_certificate(proxy)
+    proxy.down(volumes=False)
+    # No ACME server at all: were certbot to ask one, it would fail and `up --wait` with it.
+    proxy.up("--scale", "pebble=0")
+    assert served_certificate(proxy)[0].serial_number == serving.serial_number
+    assert "No renewals were attempted" in proxy.logs("certbot")
+
+
+def test_an_environment_can_bring_its_own_certificate(proxy):
+    proxy.down(volumes=False)
+    proxy.env["TLS_SOURCE"] = "files"
+    try:
+        proxy.up("--scale", "pebble=0", "--scale", "certbot=0")
+        served, _ = served_certificate(proxy)
+        own = x509.load_pem_x509_certificate((proxy.compose_file.parent / "ssl" / "server.crt").read_bytes())
+        assert served == own
+        assert get(proxy, "/healthz").status == 200
+    finally:
+        del proxy.env["TLS_SOURCE"]
+
+
+def test_no_service_mounts_the_docker_socket():
+    for compose_file in sorted((REPO / "project" / "settings").glob("*/docker-compose*.yml")):
+        config = json.loads(run("docker", "compose", "-f", str(compose_file), "config", "--format", "json").stdout)
+        for name, service in config["services"].items():
+            sources = [volume.get("source", "") for volume in service.get("volumes", [])]
+            assert not any("docker.sock" in source for source in sources), (compose_file, name)
