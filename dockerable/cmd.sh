@@ -4,6 +4,8 @@
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
 #   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on 3031, no TLS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
+# In PROD and PROXY modes, arguments are extra uWSGI options applied after the
+# shipped ones (e.g. `cmd.sh --processes 8`): the benchmark's grid uses this.
 # Started as root (as the compose files do), it first copies the environment's
 # secrets.json and TLS files (0600 and owned by the host user) into a
 # private tmpfs for the app user, then drops to that user: no Django code runs as
@@ -92,12 +94,14 @@ run_dev() {
 # uWSGI with the shared settings plus those of one front ([https] or [socket]).
 run_uwsgi() {
     local front="$1"
-    # Two per core: Django views mostly wait on PostgreSQL. Override per environment.
+    shift
+    # Two per core, one thread: the best of the benchmark's grid (tests/bench, 2 cores,
+    # 2026-11-25: 1473 req/s on /healthz; 2 processes 1363, 8 processes 1062, 4x2 threads 1114).
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
-    exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}"
+    exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"
 }
 
 run_prod() {
@@ -105,12 +109,12 @@ run_prod() {
     SSL_KEY="${SSL_KEY:-/ssl/server.key}"
     prepare_private_files yes
     export SSL_CERT SSL_KEY
-    run_uwsgi https
+    run_uwsgi https "$@"
 }
 
 run_proxied() {
     prepare_private_files no
-    run_uwsgi socket
+    run_uwsgi socket "$@"
 }
 
 main() {
@@ -121,8 +125,8 @@ main() {
     require_settings_module
     case "${ENV:-PROD}" in
         DEV) run_dev ;;
-        PROD) run_prod ;;
-        PROXY) run_proxied ;;
+        PROD) run_prod "$@" ;;
+        PROXY) run_proxied "$@" ;;
         *) die "unknown ENV='${ENV}' (use DEV for runserver, PROD for uWSGI HTTPS, PROXY behind nginx)" ;;
     esac
 }

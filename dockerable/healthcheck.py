@@ -23,15 +23,22 @@ def main() -> int:
         response = conn.getresponse()
         response.read()
         status = response.status
-        if isinstance(conn.sock, ssl.SSLSocket):
-            # Say goodbye at the TLS level: a bare close makes uWSGI log a reset every probe.
-            conn.sock.unwrap()
     except OSError as exc:
         print(f"healthcheck: {exc}", file=sys.stderr)
         return 1
     finally:
-        conn.close()
+        say_goodbye(conn)
     return 0 if status == 200 else 1
+
+
+def say_goodbye(conn) -> None:
+    """Close at the TLS level where the server still listens (a bare close makes uWSGI log a reset)."""
+    if isinstance(conn.sock, ssl.SSLSocket):
+        try:
+            conn.sock.unwrap()
+        except OSError:
+            pass  # The server closed first (no keep-alive): nothing left to say.
+    conn.close()
 
 
 if __name__ == "__main__":

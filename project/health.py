@@ -22,6 +22,16 @@ def health_response() -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+def with_length(response: JsonResponse) -> JsonResponse:
+    """Content-Length, which CommonMiddleware would add had this not answered before it.
+
+    Without it uWSGI's HTTP router has to chunk the body, which cost more than half
+    the throughput of /healthz (tests/bench, 2 cores: 664 req/s without, 1515 with).
+    """
+    response["Content-Length"] = str(len(response.content))
+    return response
+
+
 class HealthCheckMiddleware:
     """Answer /healthz before host validation and HTTPS redirects, which probes cannot satisfy."""
 
@@ -30,5 +40,5 @@ class HealthCheckMiddleware:
 
     def __call__(self, request):
         if request.path == HEALTH_PATH:
-            return health_response()
+            return with_length(health_response())
         return self.get_response(request)

@@ -14,6 +14,12 @@ def test_healthz_is_200_with_json_when_the_database_answers(client):
 
 
 @pytest.mark.django_db
+def test_healthz_says_its_length_so_servers_need_not_chunk_it(client):
+    response = client.get("/healthz")
+    assert response["Content-Length"] == str(len(response.content))
+
+
+@pytest.mark.django_db
 def test_healthz_answers_any_host_so_probes_are_not_turned_away(client):
     response = client.get("/healthz", HTTP_HOST="172.18.0.5:443")
     assert response.status_code == 200

@@ -7,7 +7,7 @@ from tests.docker_stack import REPO, run
 
 BIN = Path(sys.executable).parent
 SHELL_SCRIPTS = ["dockerable/cmd.sh", "dockerable/deploy.sh", "dockerable/proxy/nginx-tls.sh",
-                 "dockerable/proxy/certbot.sh", "tests/run", ".ci/run"]
+                 "dockerable/proxy/certbot.sh", "tests/run", "tests/bench/run", ".ci/run"]
 
 
 def test_pylint_with_pylint_django_passes_on_project():

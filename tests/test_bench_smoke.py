@@ -1,0 +1,32 @@
+"""The benchmark machinery, run for a few seconds so that it cannot rot unnoticed (shape, never speed)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.docker_stack import REPO
+
+pytestmark = pytest.mark.docker
+
+TARGETS = 11
+
+
+def test_bench_smoke_prints_the_table_and_writes_json(tmp_path, test_image):  # pylint: disable=unused-argument
+    output = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "tests.bench.suite", "--smoke", "--seconds", "2",
+                             "--json", str(output)], cwd=REPO, capture_output=True, text=True,
+                            timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert table[0] == "| configuration | endpoint | req/s | p50 ms | p99 ms | errors | CPU s | peak MB |"
+    row = table[2].split("|")[1:-1]
+    assert [cell.strip() for cell in row[:2]] == ["prod (uWSGI HTTPS)", "/healthz"]
+    assert float(row[2]) > 0 and float(row[6]) > 0 and float(row[7]) > 0
+    results = [line.rsplit("|", 2)[1].strip() for line in table if line.endswith(("PASS |", "FAIL |", "n/a |"))]
+    assert len(results) == TARGETS
+    report = json.loads(output.read_text())
+    assert report["meta"]["smoke"] is True
+    assert report["rows"][0]["requests_per_second"] > 0 and report["rows"][0]["errors"] == 0
+    assert len(report["targets"]) == TARGETS
