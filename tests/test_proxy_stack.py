@@ -127,10 +127,15 @@ def test_django_sees_https_and_the_real_client(proxy):
     assert canonical.startswith(f"https://{DOMAIN}")
     assert page.headers["strict-transport-security"].count("max-age") == 1
     assert "permissions-policy" in page.headers
-    # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's.
+    # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's. Behind nginx,
+    # uWSGI logs only what went wrong, so ask for a page that is not there.
+    assert get(proxy, "/client-address-check/").status == 404
     nginx_ip = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                    proxy.containers("nginx")[0]).stdout.strip()
-    line = next(line for line in proxy.logs("app").splitlines() if "canonical-check" in line)
+    # uWSGI's request line (log-format in uwsgi.ini) starts with the address.
+    line = wait_for(lambda: next((line for line in proxy.logs("app").splitlines()
+                                  if "client-address-check" in line and re.match(r"\d", line)), None),
+                    timeout=10, what="uWSGI to log the 404")
     client = line.split()[0]
     assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
 
