@@ -89,16 +89,21 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
         image_tar = Path(work) / "image.tar"
         docker("save", "--output", str(image_tar), tag)
         partial = target.with_suffix(".partial")
-        with tarfile.open(partial, "w") as archive:
-            archive.add(image_tar, f"{root}/image.tar")
-            archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
-            archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
-            archive.add(base / PROXY_DIR, f"{root}/{PROXY_DIR}")
-            archive.add(folder, f"{root}/project/settings/{name}",
-                        filter=lambda info: None if Path(info.name).name in SKIPPED else info)
-            add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)
-            add_text(archive, f"{root}/bundle.env", f"ENV_NAME={name}\nDOCKERABLE_IMAGE={tag}\n")
-        # The bundle holds secrets: owner-only, and only complete bundles get the final name.
-        partial.chmod(0o600)
+        # The bundle holds secrets: owner-only from its first byte, removed if
+        # packing fails, and only a complete bundle gets the final name.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
+                archive.add(image_tar, f"{root}/image.tar")
+                archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
+                archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+                archive.add(base / PROXY_DIR, f"{root}/{PROXY_DIR}")
+                archive.add(folder, f"{root}/project/settings/{name}",
+                            filter=lambda info: None if Path(info.name).name in SKIPPED else info)
+                add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)
+                add_text(archive, f"{root}/bundle.env", f"ENV_NAME={name}\nDOCKERABLE_IMAGE={tag}\n")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         shutil.move(partial, target)
     return Bundle(path=target, image=tag, root=root)

@@ -48,23 +48,10 @@ def _subscripted_key(node) -> str | None:
     return None
 
 
-def _got_key(node) -> str | None:
-    """"KEY" for a SECRETS.get("KEY", ...) call, else None."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
-        return None
-    target = node.func.value
-    if isinstance(target, ast.Name) and target.id == "SECRETS" and node.func.attr == "get" \
-            and isinstance(node.args[0], ast.Constant):
-        return node.args[0].value
-    return None
-
-
-def required_keys(settings_py: Path) -> tuple[set[str], set[str]]:
-    """Keys settings.py reads as SECRETS["KEY"] (required) and SECRETS.get("KEY", ...) (optional)."""
-    nodes = list(ast.walk(ast.parse(settings_py.read_text(encoding="utf-8"))))
-    required = {key for key in map(_subscripted_key, nodes) if key}
-    optional = {key for key in map(_got_key, nodes) if key}
-    return required, optional
+def required_keys(settings_py: Path) -> set[str]:
+    """Keys settings.py reads as SECRETS["KEY"] (SECRETS.get("KEY", default) ones are optional)."""
+    nodes = ast.walk(ast.parse(settings_py.read_text(encoding="utf-8")))
+    return {key for key in map(_subscripted_key, nodes) if key}
 
 
 def read_secrets(folder: Path) -> tuple[dict, list[Finding]]:
@@ -83,7 +70,7 @@ def read_secrets(folder: Path) -> tuple[dict, list[Finding]]:
 
 def check_keys(folder: Path, data: dict) -> list[Finding]:
     """Every key the settings read is present and non-empty."""
-    required, _ = required_keys(folder / "settings.py")
+    required = required_keys(folder / "settings.py")
     missing = sorted(key for key in required if not data.get(key))
     if missing:
         return [Finding(ERROR, "secrets", f"secrets.json lacks {', '.join(missing)} (read by settings.py)")]

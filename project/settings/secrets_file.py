@@ -31,10 +31,6 @@ class Secrets:
         """The value of `key`, or `default` when the file does not have it."""
         return self[key] if key in self._values else default
 
-    def keys(self):
-        """The keys present in the file (comment keys starting with '_' included)."""
-        return self._values.keys()
-
 
 def secrets_path(default: Path) -> Path:
     """The file to read: $DJANGO_SECRETS_FILE when set, else the environment's own file."""
