@@ -17,13 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.bench import cgroup
 from tests.bench.load import WRK_IMAGE, run_wrk
-from tests.docker_stack import REPO, Stack, copy_checkout, free_port, run
+from tests.docker_stack import Stack, copy_checkout, free_port, run, wait_for
 from tests.http_client import request
 
 HERE = Path(__file__).resolve().parent
@@ -135,15 +134,8 @@ def timed(action) -> float:
 
 def first_200(url: str, timeout: float = 120) -> None:
     """Poll `url` from the host until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if request("GET", url, server_name="localhost", timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} never answered 200 within {timeout}s")
+    wait_for(lambda: request("GET", url, server_name="localhost", timeout=2).status == 200,
+             timeout=timeout, interval=0.05, what=f"{url} to answer 200")
 
 
 def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
@@ -256,16 +248,9 @@ def bench_development(checkout: Path, report: Report, seconds: int) -> None:
             def edit_and_wait():
                 urls.write_text(original + "\nfrom django.http import HttpResponse  # noqa: E402\n"
                                 f"urlpatterns.append(path('bench-edit/', lambda r: HttpResponse('{marker}')))\n")
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    try:
-                        with urllib.request.urlopen(f"http://127.0.0.1:{dev_port}/bench-edit/", timeout=2) as answer:
-                            if answer.read().decode() == marker:
-                                return
-                    except OSError:
-                        pass
-                    time.sleep(0.05)
-                raise RuntimeError("runserver never served the edited file")
+                wait_for(lambda: request("GET", f"http://127.0.0.1:{dev_port}/bench-edit/", server_name="localhost",
+                                         timeout=2).text == marker,
+                         timeout=60, interval=0.05, what="runserver to serve the edited file")
             report.measures["dev_edit_to_served_s"] = timed(edit_and_wait)
         finally:
             urls.write_text(original)
