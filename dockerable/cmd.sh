@@ -95,10 +95,13 @@ run_dev() {
 run_uwsgi() {
     local front="$1"
     shift
-    # Two per core, one thread: the best of the benchmark's grid (tests/bench, 2 cores,
-    # 2026-11-25: 1473 req/s on /healthz; 2 processes 1363, 8 processes 1062, 4x2 threads 1114).
-    export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(( $(nproc) * 2 ))}"
-    export UWSGI_THREADS="${UWSGI_THREADS:-1}"
+    # One process per core, two threads each. The benchmark's grid (tests/bench, 2 cores,
+    # 2026-11-25; geometric mean of /healthz and / req/s over three runs): 1 per core with
+    # 1 thread 656, with 2 threads 634, 2 per core with 1 thread (the old default) 611,
+    # 4 per core 528. One thread and two tie within noise; two keep as many requests in
+    # flight as the old default did, for views that wait on I/O.
+    export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
+    export UWSGI_THREADS="${UWSGI_THREADS:-2}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
     exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"

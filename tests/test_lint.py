@@ -11,7 +11,7 @@ SHELL_SCRIPTS = ["dockerable/cmd.sh", "dockerable/deploy.sh", "dockerable/proxy/
 
 
 def test_pylint_with_pylint_django_passes_on_project():
-    result = run(str(BIN / "pylint"), "--load-plugins=pylint_django", "project", "manage.py",
+    result = run(str(BIN / "pylint"), "--load-plugins=pylint_django", "project", "manage.py", "tests/bench",
                  cwd=REPO, check=False)
     assert result.returncode == 0, result.stdout
 

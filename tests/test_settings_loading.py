@@ -140,6 +140,14 @@ def test_dev_mode_turns_debug_on_and_https_settings_off():
     assert last_line(forced_off)[0] == "False"
 
 
+def test_runserver_does_not_keep_database_connections_but_uwsgi_does():
+    code = "from django.conf import settings as s; print(s.DATABASES['default']['CONN_MAX_AGE'])"
+    dev = manage("shell", "-c", code, "--settings=project.settings.example.settings", ENV="DEV")
+    prod = manage("shell", "-c", code, "--settings=project.settings.example.settings")
+    assert last_line(dev) == ["0"], dev.stderr
+    assert last_line(prod) == ["60"], prod.stderr
+
+
 def last_line(result) -> list[str]:
     """Words of the last line printed (shell prints a note about auto-imports first)."""
     return result.stdout.strip().splitlines()[-1].split()

@@ -83,7 +83,11 @@ DATABASES = {
         "PORT": env_str("DB_PORT", "5432"),
         # Reuse connections across requests instead of paying the TCP+auth
         # handshake on every one; health checks drop ones the server closed.
-        "CONN_MAX_AGE": 60,
+        # Not under runserver (ENV=DEV): it starts a thread per connection, and
+        # each thread's connection would stay open after it ends, until PostgreSQL
+        # refuses new clients (the benchmark hit that in seconds). Django's docs:
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#caveats
+        "CONN_MAX_AGE": 0 if ENV == "DEV" else 60,
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {"connect_timeout": 5},
     }

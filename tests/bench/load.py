@@ -45,7 +45,8 @@ def parse(report: str) -> LoadResult:
     return LoadResult(rps, p50, p99, requests, errors)
 
 
-def run_wrk(network: str, url: str, seconds: int, connections: int = 32, host: str = "localhost") -> LoadResult:
+def run_wrk(network: str, url: str, seconds: int, connections: int = 32,
+            host: str = "localhost") -> LoadResult:
     """wrk with keep-alive (its default) for `seconds`, from a container on `network`."""
     command = ["docker", "run", "--rm", "--network", network, WRK_IMAGE,
                "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",

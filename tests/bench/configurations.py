@@ -1,0 +1,156 @@
+"""What the suite compares: the uWSGI grid and the baselines, as extra services of the prod stack.
+
+Every variant runs at the same time as the shipped `app`, as its own service of the same
+compose project (same image, same database), so the rounds can alternate between them
+without restarting anything: the ratios are taken side by side.
+"""
+
+import configparser
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+GUNICORN_IMAGE = "dockerable-bench-gunicorn:latest"
+# The shipped default (cmd.sh): one process per core, two threads each.
+WORKERS = os.cpu_count() or 1
+THREADS = 2
+SHIPPED = f"p{WORKERS} t{THREADS}"
+BOTH = ("/healthz", "/")
+# Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
+CLOSE = "--add-header=Connection: close"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One extra service of the prod stack: a row label, its command and what else differs from `app`."""
+
+    name: str
+    service: str
+    command: list[str]
+    base_url: str
+    endpoints: tuple[str, ...] = BOTH
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def grid(self) -> bool:
+        """Part of the grid the shipped settings are judged against."""
+        return self.name.startswith("grid: ")
+
+
+def uwsgi(*options: str) -> list[str]:
+    """cmd.sh with extra uWSGI options (--option=value: some options take an optional value)."""
+    return ["/dockerable/cmd.sh", *options]
+
+
+def grid_variant(label: str, service: str, *options: str, **kwargs) -> Variant:
+    """A grid row: the shipped command with `options` appended, on HTTPS port 443."""
+    return Variant(f"grid: {label}", service, uwsgi(*options), f"https://{service}", **kwargs)
+
+
+def without_cmd_sh() -> dict:
+    """What a variant started as plain `uwsgi` needs: cmd.sh's variables, and to run as the app
+    user (the bench makes the sample's secrets readable in place)."""
+    return {"user": "10001:10001",
+            "environment": {"UWSGI_PROCESSES": str(WORKERS), "UWSGI_THREADS": str(THREADS)}}
+
+
+def https_front(**replace: str) -> list[str]:
+    """The shipped [https] section of uwsgi.ini as command-line options, some replaced.
+
+    A variant that differs in one option, and cannot drift from the rest of the file.
+    """
+    ini = configparser.ConfigParser(delimiters=("=",), comment_prefixes=(";",), interpolation=None,
+                                    strict=False)
+    ini.read_string((REPO / "dockerable" / "uwsgi.ini").read_text())
+    paths = {"$(SSL_CERT)": "/ssl/server.crt", "$(SSL_KEY)": "/ssl/server.key"}
+    arguments = []
+    for key, value in {**dict(ini["https"]), **replace}.items():
+        for placeholder, path in paths.items():
+            value = value.replace(placeholder, path)
+        # On the command line a flag takes no value (`--http-auto-chunked`, not `=true`).
+        arguments.append(f"--{key}" if value == "true" else f"--{key}={value}")
+    return arguments
+
+
+def variants() -> list[Variant]:
+    """The grid (processes x threads, keep-alive, offload threads, socket kind) and the baselines."""
+    double, quadruple = WORKERS * 2, WORKERS * 4
+    return [
+        # The shipped settings again, under the same conditions as the rest of the grid
+        # (no published ports, started together): the grid compares like with like.
+        grid_variant(f"{SHIPPED} (shipped)", "grid-shipped"),
+        grid_variant(f"p{WORKERS} t1", "grid-t1", "--threads=1"),
+        grid_variant(f"p{WORKERS} t4", "grid-t4", "--threads=4"),
+        # The default before this grid: two processes per core, one thread each.
+        grid_variant(f"p{double} t1", "grid-double-t1", f"--processes={double}", "--threads=1"),
+        grid_variant(f"p{double} t2", "grid-double-t2", f"--processes={double}"),
+        grid_variant(f"p{quadruple} t1", "grid-quadruple-t1", f"--processes={quadruple}", "--threads=1"),
+        grid_variant(f"{SHIPPED} no keep-alive", "grid-no-keepalive", "--http-keepalive=0", CLOSE),
+        grid_variant(f"{SHIPPED} offload 0", "grid-offload-0", "--offload-threads=0"),
+        grid_variant(f"{SHIPPED} offload 2", "grid-offload-2", "--offload-threads=2"),
+        # Socket kinds, started without cmd.sh, which always loads the shipped [https] section.
+        # The router reaching the workers over TCP on loopback (uWSGI's default) instead of
+        # the shipped abstract UNIX socket:
+        Variant(f"grid: {SHIPPED} router over TCP", "grid-router-tcp",
+                ["uwsgi", "--ini", "/dockerable/uwsgi.ini", *https_front(socket="127.0.0.1:0")],
+                "https://grid-router-tcp", extra=without_cmd_sh()),
+        # No router: the workers terminate TLS themselves. uWSGI 2.0's https-socket has no keep-alive.
+        Variant(f"grid: {SHIPPED} https-socket", "grid-https-socket",
+                ["uwsgi", "--ini", "/dockerable/uwsgi.ini",
+                 "--https-socket=:443,/ssl/server.crt,/ssl/server.key", CLOSE], "https://grid-https-socket",
+                extra=without_cmd_sh()),
+        # Not a setting but a choice: uWSGI logging only 4xx/5xx, not every request (each line
+        # passes through Docker's logging driver). Shows what the shipped request log costs.
+        Variant("prod, errors-only request log (reference)", "quiet-log",
+                uwsgi("--disable-logging", "--log-4xx", "--log-5xx"), "https://quiet-log",
+                endpoints=("/healthz",)),
+        # The same shipped settings with a plain-HTTP router beside the HTTPS one.
+        Variant("prod over plain HTTP", "plain-http", uwsgi("--http=:8080"), "http://plain-http:8080",
+                endpoints=("/healthz",)),
+        # The framework-free ceiling: the same uWSGI settings, a 12-byte WSGI app.
+        Variant("bare WSGI hello (uWSGI HTTPS)", "hello",
+                uwsgi("--module=hello:application", "--pythonpath=/bench"), "https://hello",
+                endpoints=("/healthz",), extra={"volumes": [f"{HERE}:/bench:ro"]}),
+        # gunicorn sync workers, same app and worker count, as other templates run it: plain
+        # HTTP behind their proxy (sync workers do not keep connections alive).
+        Variant("gunicorn sync (HTTP)", "gunicorn",
+                ["python", "-m", "gunicorn", "project.wsgi:application", "--workers", str(WORKERS),
+                 "--worker-class", "sync", "--bind", "0.0.0.0:8000", "--access-logfile", "-"],
+                "http://gunicorn:8000", endpoints=("/healthz",),
+                extra={"image": GUNICORN_IMAGE, "user": "10001:10001", "healthcheck": {
+                    "test": ["CMD", "python", "-c", "import urllib.request; "
+                             "urllib.request.urlopen('http://127.0.0.1:8000/healthz')"],
+                    "start_interval": "1s"}}),
+    ]
+
+
+# Healthchecks keep their fast start-up probes, then probe hourly instead of every 10-30 s:
+# with some 20 containers up, their probes (a Python start each) would land inside other
+# configurations' runs as random CPU bursts.
+QUIET_HEALTHCHECK = {"interval": "1h"}
+
+
+def quiet(services: list[str]) -> str:
+    """Compose YAML that only slows the healthchecks of `services` once they are healthy."""
+    lines = ["services:"]
+    for service in services:
+        lines += [f"  {service}:", f"    healthcheck: {json.dumps(QUIET_HEALTHCHECK)}"]
+    return "\n".join(lines) + "\n"
+
+
+def override(compose_file: Path, all_variants: list[Variant]) -> str:
+    """Compose YAML adding each variant as a copy of `app` that publishes no port (JSON values are YAML)."""
+    lines = [quiet(["postgres", "app"]).rstrip("\n")]
+    for variant in all_variants:
+        extra = {"healthcheck": QUIET_HEALTHCHECK, **variant.extra}
+        extra["healthcheck"] = {**extra["healthcheck"], **QUIET_HEALTHCHECK}
+        lines += [f"  {variant.service}:",
+                  f"    extends: {json.dumps({'file': str(compose_file), 'service': 'app'})}",
+                  # Only `app` publishes: the load comes from inside the network.
+                  "    ports: !reset []",
+                  f"    command: {json.dumps(variant.command)}"]
+        lines += [f"    {key}: {json.dumps(value)}" for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
