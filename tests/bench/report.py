@@ -132,8 +132,8 @@ def ratio(numerator, denominator):
 def grid_scores(report: Report) -> dict[str, float]:
     """Each grid configuration's geometric mean of req/s over /healthz and /, the shipped one included.
 
-    /healthz alone rewards the fewest processes (its work is too small to wait on anything);
-    the page, which waits on PostgreSQL, rewards more. A default has to serve both.
+    /healthz is mostly server overhead and the page mostly Django and PostgreSQL; they rank
+    the settings differently, and a default has to serve both.
     """
     scores = {}
     grid = [row.configuration for row in report.rows if row.configuration.startswith("grid: ")]
