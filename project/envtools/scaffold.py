@@ -82,7 +82,7 @@ def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
     settings_text = (source / "settings.py").read_text(encoding="utf-8")
     old_domain = source_domain(settings_text, source)
-    present = [name for name in OPTIONAL_TEXT_FILES if (source / name).is_file()]
+    present = [file_name for file_name in OPTIONAL_TEXT_FILES if (source / file_name).is_file()]
     for file_name in (*TEXT_FILES, *present):
         text = (source / file_name).read_text(encoding="utf-8")
         (work / file_name).write_text(adapt(text, source.name, name, old_domain, domain), encoding="utf-8")

@@ -145,8 +145,8 @@ def override(compose_file: Path, all_variants: list[Variant]) -> str:
     """Compose YAML adding each variant as a copy of `app` that publishes no port (JSON values are YAML)."""
     lines = [quiet(["postgres", "app"]).rstrip("\n")]
     for variant in all_variants:
-        extra = {"healthcheck": QUIET_HEALTHCHECK, **variant.extra}
-        extra["healthcheck"] = {**extra["healthcheck"], **QUIET_HEALTHCHECK}
+        healthcheck = {**variant.extra.get("healthcheck", {}), **QUIET_HEALTHCHECK}
+        extra = {**variant.extra, "healthcheck": healthcheck}
         lines += [f"  {variant.service}:",
                   f"    extends: {json.dumps({'file': str(compose_file), 'service': 'app'})}",
                   # Only `app` publishes: the load comes from inside the network.

@@ -55,9 +55,13 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def measure(load: Load, seconds: int) -> Run:
-    """wrk against the load's URL from inside its network; CPU and memory of its server containers."""
-    containers = [load.stack.containers(service, all_states=False)[0] for service in load.services]
+def server_containers(load: Load) -> list[str]:
+    """IDs of the containers whose CPU and memory count for `load`."""
+    return [load.stack.containers(service, all_states=False)[0] for service in load.services]
+
+
+def measure(load: Load, containers: list[str], seconds: int) -> Run:
+    """wrk against the load's URL from inside its network; CPU and memory of its server `containers`."""
     before = {container: cgroup.counters(container)[0] for container in containers}
     result = run_wrk(f"{load.stack.project}_default", load.url, seconds)
     after = {container: cgroup.counters(container) for container in containers}
@@ -74,12 +78,15 @@ def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int) -> 
     log(f"warming up {len(loads)} loads")
     for load in loads:
         run_wrk(f"{load.stack.project}_default", load.url, WARM_UP_SECONDS)
+    # Looked up once: nothing restarts a container between rounds.
+    containers = [server_containers(load) for load in loads]
     for number in range(rounds):
         for index in range(len(loads)):
-            load = loads[(index + number) % len(loads)]
+            position = (index + number) % len(loads)
+            load = loads[position]
             log(f"round {number + 1}/{rounds}: {load.configuration} {load.endpoint}, {seconds}s of load")
             try:
-                outcome = measure(load, seconds)
+                outcome = measure(load, containers[position], seconds)
             except (AssertionError, RuntimeError, OSError) as exc:
                 # A configuration that fails is a run with errors -1, not an abort.
                 log(f"{load.configuration} {load.endpoint} FAILED: {str(exc).splitlines()[0]}")
