@@ -19,6 +19,9 @@ WORKERS = os.cpu_count() or 1
 THREADS = 1
 SHIPPED = f"p{WORKERS} t{THREADS}"
 BOTH = ("/healthz", "/")
+# The rows the targets compare with the shipped settings (report.py).
+PLAIN_HTTP = "prod over plain HTTP"
+GUNICORN = "gunicorn sync (HTTP)"
 # Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
 CLOSE = "--add-header=Connection: close"
 
@@ -108,7 +111,7 @@ def variants() -> list[Variant]:
                 uwsgi("--disable-logging", "--log-4xx", "--log-5xx"), "https://quiet-log",
                 endpoints=("/healthz",)),
         # The same shipped settings with a plain-HTTP router beside the HTTPS one.
-        Variant("prod over plain HTTP", "plain-http", uwsgi("--http=:8080"), "http://plain-http:8080",
+        Variant(PLAIN_HTTP, "plain-http", uwsgi("--http=:8080"), "http://plain-http:8080",
                 endpoints=("/healthz",)),
         # The framework-free ceiling: the same uWSGI settings, a 12-byte WSGI app.
         Variant("bare WSGI hello (uWSGI HTTPS)", "hello",
@@ -116,7 +119,7 @@ def variants() -> list[Variant]:
                 endpoints=("/healthz",), extra={"volumes": [f"{HERE}:/bench:ro"]}),
         # gunicorn sync workers, same app and worker count, as other templates run it: plain
         # HTTP behind their proxy (sync workers do not keep connections alive).
-        Variant("gunicorn sync (HTTP)", "gunicorn",
+        Variant(GUNICORN, "gunicorn",
                 ["python", "-m", "gunicorn", "project.wsgi:application", "--workers", str(WORKERS),
                  "--worker-class", "sync", "--bind", "0.0.0.0:8000", "--access-logfile", "-"],
                 "http://gunicorn:8000", endpoints=("/healthz",),

@@ -2,38 +2,28 @@
 
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 WRK_IMAGE = "dockerable-bench-wrk:latest"
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+# The image's entrypoint runs wrk with this script (Dockerfile.wrk).
+SCRIPT = "quantiles.lua"
 
 
 @dataclass
 class LoadResult:
-    """One wrk run: throughput, latency (ms) and every kind of error."""
+    """One wrk run: throughput, every kind of error, and its requests' latencies as a histogram."""
 
     requests_per_second: float
-    p50_ms: float
-    p99_ms: float
     requests: int
     errors: int
-
-    def as_dict(self) -> dict:
-        """For the JSON report."""
-        return asdict(self)
-
-
-def milliseconds(text: str) -> float:
-    """'1.23ms' -> 1.23; '850.00us' -> 0.85."""
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * UNITS[unit]
+    # {microseconds: requests}: percentiles of separate runs cannot be pooled, histograms can.
+    histogram: dict[int, int]
 
 
 def parse(report: str) -> LoadResult:
-    """The numbers of a `wrk --latency` report; errors are socket errors plus non-2xx/3xx answers."""
+    """The numbers of a wrk report and its histogram lines; errors are socket errors plus
+    non-2xx/3xx answers."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))
-    p50 = milliseconds(re.search(r"^\s+50%\s+(\S+)", report, re.MULTILINE).group(1))
-    p99 = milliseconds(re.search(r"^\s+99%\s+(\S+)", report, re.MULTILINE).group(1))
     requests = int(re.search(r"(\d+) requests in", report).group(1))
     errors = 0
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
@@ -42,14 +32,34 @@ def parse(report: str) -> LoadResult:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     if bad:
         errors += int(bad.group(1))
-    return LoadResult(rps, p50, p99, requests, errors)
+    quantiles = [(float(level), int(microseconds))
+                 for level, microseconds in re.findall(r"^quantile ([\d.]+) (\d+)$", report, re.MULTILINE)]
+    if requests and not quantiles:
+        raise RuntimeError(f"wrk printed no quantile lines (is {SCRIPT} its --script?)")
+    return LoadResult(rps, requests, errors, histogram(quantiles, requests))
+
+
+def histogram(quantiles: list[tuple[float, int]], requests: int) -> dict[int, int]:
+    """{microseconds: requests} from ascending (level %, microseconds) quantiles of `requests`.
+
+    The requests ranked between two levels are counted at the upper level's latency, which
+    is at most one level step (0.1%, or 0.01% above 99%) away from their own rank.
+    """
+    counts: dict[int, int] = {}
+    counted = 0
+    for level, microseconds in quantiles:
+        rank = min(requests, round(level / 100 * requests))
+        if rank > counted:
+            counts[microseconds] = counts.get(microseconds, 0) + rank - counted
+            counted = rank
+    return counts
 
 
 def run_wrk(network: str, url: str, seconds: int, connections: int = 32,
             host: str = "localhost") -> LoadResult:
     """wrk with keep-alive (its default) for `seconds`, from a container on `network`."""
     command = ["docker", "run", "--rm", "--network", network, WRK_IMAGE,
-               "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
+               "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
                "-H", f"Host: {host}", url]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if result.returncode != 0 or "Requests/sec" not in result.stdout:

@@ -3,8 +3,9 @@
 Every load run is wrk with keep-alive from a container inside the stack's own
 compose network (so Docker's port forwarding is not measured), bounded by
 --seconds. All stacks and variants run at once, idle except the one under
-load, and each round visits every configuration in turn: figures on a shared
-2-core machine drift, and the targets are ratios taken side by side.
+load, and each round visits every configuration once, in a shuffled order:
+figures on a shared 2-core machine drift, and the targets are ratios taken
+side by side.
 """
 
 import argparse
@@ -22,10 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench import cgroup
+from tests.bench import cgroup, host_cpu
 from tests.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from tests.bench.load import WRK_IMAGE, run_wrk
-from tests.bench.report import DEV, PROD, PROXY, Report, Run, evaluate, markdown
+from tests.bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
 from tests.docker_stack import Stack, copy_checkout, free_port, run, wait_for
 from tests.http_client import request
 
@@ -37,6 +38,10 @@ SEED_ROWS = 50
 STARTS = 3
 EDITS = 5
 WARM_UP_SECONDS = 1
+# Before each run the machine must be this quiet (share of all cores busy over 0.25 s): the
+# last run's queued requests and closing connections are not charged to the next one.
+QUIET_BELOW = 0.15
+QUIET_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -63,16 +68,35 @@ def server_containers(load: Load) -> list[str]:
 def measure(load: Load, containers: list[str], seconds: int) -> Run:
     """wrk against the load's URL from inside its network; CPU and memory of its server `containers`."""
     before = {container: cgroup.counters(container)[0] for container in containers}
+    host_before = host_cpu.sample()
     result = run_wrk(f"{load.stack.project}_default", load.url, seconds)
+    host_after = host_cpu.sample()
     after = {container: cgroup.counters(container) for container in containers}
     cpu = sum(after[c][0] - before[c] for c in containers)
     peak = sum(after[c][1] for c in containers) / 1_048_576
-    return Run(round(result.requests_per_second, 1), round(result.p50_ms, 2), round(result.p99_ms, 2),
-               result.errors, round(cpu, 2), round(peak, 1))
+    return Run(round(result.requests_per_second, 1), result.errors, round(cpu, 2), round(peak, 1),
+               result.requests, result.histogram, host_cpu.steal_seconds(host_before, host_after))
 
 
-def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int) -> None:
-    """Each round measures every load once, starting one further along each time: none always goes first."""
+def round_order(loads: list[Load], order: random.Random) -> list[int]:
+    """One round's order of `loads` (indices): the blocks shuffled, and each block's loads within it.
+
+    Loads that a target compares share a block (report.block), so they run seconds apart.
+    A fixed order cost the load after runserver's about a tenth of its req/s in every round
+    (runserver's requests still in flight, its database connections closing).
+    """
+    blocks: dict[str, list[int]] = {}
+    for position, load in enumerate(loads):
+        blocks.setdefault(block(load.configuration, load.endpoint), []).append(position)
+    groups = order.sample(list(blocks.values()), len(blocks))
+    return [position for group in groups for position in order.sample(group, len(group))]
+
+
+def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int, order: random.Random) -> None:
+    """Each round measures every load once, in an order of its own (round_order)."""
+    # The table lists the rows in the loads' order, whatever order they run in.
+    for load in loads:
+        report.row(load.configuration, load.endpoint)
     # Unrecorded: each worker's first requests import the views and open its database
     # connection, which would otherwise land in whichever round comes first.
     log(f"warming up {len(loads)} loads")
@@ -81,16 +105,17 @@ def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int) -> 
     # Looked up once: nothing restarts a container between rounds.
     containers = [server_containers(load) for load in loads]
     for number in range(rounds):
-        for index in range(len(loads)):
-            position = (index + number) % len(loads)
+        for position in round_order(loads, order):
             load = loads[position]
+            if not host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT):
+                log(f"the machine stayed above {QUIET_BELOW:.0%} busy for {QUIET_TIMEOUT}s; measuring anyway")
             log(f"round {number + 1}/{rounds}: {load.configuration} {load.endpoint}, {seconds}s of load")
             try:
                 outcome = measure(load, containers[position], seconds)
             except (AssertionError, RuntimeError, OSError) as exc:
                 # A configuration that fails is a run with errors -1, not an abort.
                 log(f"{load.configuration} {load.endpoint} FAILED: {str(exc).splitlines()[0]}")
-                outcome = Run(0.0, 0.0, 0.0, -1, 0.0, 0.0)
+                outcome = Run(0.0, -1, 0.0, 0.0)
             report.row(load.configuration, load.endpoint).runs.append(outcome)
 
 
@@ -235,7 +260,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
             loads += [Load(PROXY, endpoint, proxy, ("app", "nginx"), f"https://nginx{endpoint}")
                       for endpoint in BOTH]
             loads += [Load(DEV, endpoint, dev, ("app",), f"http://app:8000{endpoint}") for endpoint in BOTH]
-        run_rounds(report, loads, rounds, options.seconds)
+        run_rounds(report, loads, rounds, options.seconds, random.Random(report.meta["seed"]))
         if options.smoke:
             return
         # Start-up timings on a quiet machine: one stack at a time.
@@ -259,12 +284,15 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="one short run of one configuration, no build or start-up timings "
                              "(the test suite's)")
+    parser.add_argument("--seed", type=int, default=random.randrange(1_000_000),
+                        help="seed of the rounds' order (printed in the JSON, to repeat a run's order)")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
     options = parser.parse_args(argv)
     report = Report(meta={
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}",
-        "seconds": options.seconds, "rounds": 1 if options.smoke else options.rounds, "smoke": options.smoke})
+        "seconds": options.seconds, "rounds": 1 if options.smoke else options.rounds, "smoke": options.smoke,
+        "seed": options.seed})
     started = time.monotonic()
     checkout = Path(tempfile.mkdtemp(prefix="dockerable-bench-"))
     checkout.chmod(0o755)
