@@ -2,7 +2,7 @@
 # The image's command. Chooses what runs from the environment:
 #   ENV=DEV            -> Django's runserver on 0.0.0.0:8000, reloading on code changes
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
-#   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on 3031, no TLS
+#   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on a UNIX socket, no TLS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the
 # shipped ones (e.g. `cmd.sh --processes 8`): the benchmark's grid uses this.
@@ -14,6 +14,8 @@ set -Eeuo pipefail
 
 readonly APP_USER=app
 readonly PRIVATE_DIR=/run/dockerable
+# Proxy mode: nginx mounts the same volume at /run/uwsgi and connects here.
+readonly PROXY_SOCKET=/run/uwsgi/app.sock
 readonly SETTINGS_ROOT=/app
 
 die() {
@@ -95,10 +97,11 @@ run_dev() {
 run_uwsgi() {
     local front="$1"
     shift
-    # One process per core, one thread each: the best of the benchmark's grid (tests/bench,
-    # 2 cores, 2026-11-25; geometric mean of /healthz and / req/s, averaged over three runs):
-    # 710, against 678 with 2 threads, 633 for the old default of 2 processes per core and
-    # 539 for 4 per core. Views that wait on slow I/O (remote APIs) want more threads.
+    # One process per core, one thread each: nothing in the benchmark's grid beat it by more
+    # than noise (tests/bench, 2 cores, 2026-11-25, two runs; its req/s over the other
+    # setting's, round by round, geometric mean of /healthz and /): 2 threads 1.09 and 0.98,
+    # 4 threads 1.17 and 1.12, 2 processes per core 1.10 and 1.11, 4 per core 1.34 and 1.12.
+    # Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
@@ -114,8 +117,24 @@ run_prod() {
     run_uwsgi https "$@"
 }
 
+# Replicas would share the one socket path, each new one silently taking it over from
+# the last, so a second app container of a proxy stack refuses to start.
+refuse_second_proxied_app() {
+    if python -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+            "$PROXY_SOCKET" 2>/dev/null; then
+        die "another app container already serves ${PROXY_SOCKET}: proxy mode runs one app container" \
+            "(set UWSGI_PROCESSES for more workers instead of --scale app)"
+    fi
+}
+
 run_proxied() {
     prepare_private_files no
+    refuse_second_proxied_app
+    if [[ "$(id -u)" == 0 ]]; then
+        # A volume that did not start as a copy of the image's folder (a bind mount, say).
+        install -d -m 0755 -o "$APP_USER" -g "$APP_USER" "$(dirname "$PROXY_SOCKET")"
+    fi
+    export PROXY_SOCKET
     run_uwsgi socket "$@"
 }
 

@@ -140,6 +140,9 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     del secrets["SECRET_KEY"]
     (broken / "secrets.json").write_text(json.dumps(secrets))
     (broken / "secrets.json").chmod(0o644)
+    # Proxy mode as environments had it when the app listened on TCP port 3031.
+    proxy = broken / "docker-compose-proxy.yml"
+    proxy.write_text(proxy.read_text().replace("UPSTREAM: unix:/run/uwsgi/app.sock", "UPSTREAM: app:3031"))
     result = manage("checkenv", "broken", cwd=repo)
     assert result.returncode == 1
     errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
@@ -147,6 +150,7 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     assert "expired on" in errors, result.stdout
     assert "lacks SECRET_KEY" in errors, result.stdout
     assert "secrets.json is mode 644" in errors, result.stdout
+    assert f"{proxy}: nginx's UPSTREAM is app:3031, but the app listens on unix:/run/uwsgi/app.sock" in errors
 
 
 def test_checkenv_warns_of_a_certificate_near_expiry(repo):

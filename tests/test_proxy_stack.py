@@ -1,5 +1,6 @@
 """Proxy mode on real Docker: nginx in front, certificates from Pebble (a real ACME server) via certbot."""
 
+import ipaddress
 import json
 import re
 import shutil
@@ -95,14 +96,6 @@ def test_nginx_starts_before_any_certificate_exists(proxy):
         served_certificate(proxy)
 
 
-def test_nginx_may_reuse_local_ports_for_its_connections_to_the_app(proxy):
-    # One upstream connection per request: without reuse, ports in TIME_WAIT run out
-    # at a few hundred requests/s (the benchmark's proxy rows show the effect).
-    settings = proxy.exec("nginx", "cat", "/proc/sys/net/ipv4/tcp_tw_reuse",
-                          "/proc/sys/net/ipv4/ip_local_port_range").stdout.split()
-    assert settings == ["1", "1024", "65535"]
-
-
 def test_certificate_is_issued_by_the_acme_server_and_served_over_http2(proxy):
     proxy.up()
     cert, protocol = wait_for(lambda: (lambda c: c if "Pebble" in issuer(c[0]) else None)(served_certificate(proxy)),
@@ -146,6 +139,44 @@ def test_django_sees_https_and_the_real_client(proxy):
                     timeout=10, what="uWSGI to log the 404")
     client = line.split()[0]
     assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
+
+
+def listening_tcp_addresses(stack, service):
+    """(address, port) of every TCP socket listening in a service's container, from /proc/net."""
+    tables = stack.exec(service, "cat", "/proc/net/tcp", "/proc/net/tcp6").stdout.splitlines()
+    listening = []
+    # Columns: sl local_address rem_address st ...; state 0A is LISTEN. The kernel writes
+    # addresses as hex 32-bit words in host (little-endian) order.
+    for fields in (line.split() for line in tables):
+        if len(fields) > 3 and fields[3] == "0A":
+            address, port = fields[1].split(":")
+            words = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+            listening.append((ipaddress.ip_address(words), int(port, 16)))
+    return listening
+
+
+def test_only_nginx_reaches_the_app(proxy):
+    # No TCP listener on the compose network: loopback only (the healthcheck's on 8081, and
+    # Docker's own DNS resolver on 127.0.0.11). nginx reaches uWSGI through the socket in
+    # their shared volume.
+    listening = listening_tcp_addresses(proxy, "app")
+    assert (ipaddress.ip_address("127.0.0.1"), 8081) in listening
+    assert all(address.is_loopback for address, _ in listening), listening
+    mode = proxy.exec("app", "stat", "-c", "%F %a", "/run/uwsgi/app.sock").stdout.strip()
+    assert mode == "socket 666"
+    mounts = json.loads(run("docker", "inspect", "-f", "{{json .Mounts}}", proxy.containers("nginx")[0]).stdout)
+    socket_volume = next(mount for mount in mounts if mount["Destination"] == "/run/uwsgi")
+    assert socket_volume["RW"] is False
+    assert get(proxy, "/healthz", timeout=5).status == 200
+
+
+def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
+    second = proxy.compose("run", "--rm", "--no-deps", "-T", "app", check=False)
+    assert second.returncode == 64, second.stdout + second.stderr
+    assert ("cmd.sh: another app container already serves /run/uwsgi/app.sock: proxy mode runs one app "
+            "container (set UWSGI_PROCESSES for more workers instead of --scale app)") in second.stderr
+    # The first one still has its socket and serves through nginx.
+    assert get(proxy, "/healthz", timeout=5).status == 200
 
 
 def test_forced_renewal_is_served_without_a_failed_request(proxy):

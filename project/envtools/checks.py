@@ -5,6 +5,7 @@ import datetime
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ EXPIRY_WARNING = datetime.timedelta(days=30)
 COMMITTED_FILES = ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
                    "docker-compose-proxy.yml")
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
+# Where proxy mode's nginx must send requests: the socket cmd.sh gives uWSGI.
+PROXY_UPSTREAM = "unix:/run/uwsgi/app.sock"
 
 
 @dataclass
@@ -161,6 +164,20 @@ def check_git(folder: Path) -> list[Finding]:
         Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
 
 
+def check_proxy_upstream(folder: Path) -> list[Finding]:
+    """Proxy mode's nginx points at the app's socket (environments made when it was TCP port 3031 do not)."""
+    path = folder / "docker-compose-proxy.yml"
+    if not path.exists():
+        return []
+    match = re.search(r"^\s*UPSTREAM:\s*(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    found = match.group(1) if match else "not set"
+    if found != PROXY_UPSTREAM:
+        return [Finding(ERROR, "proxy mode", f"{path}: nginx's UPSTREAM is {found}, but the app listens on "
+                        f"{PROXY_UPSTREAM}: take the app, nginx and volumes parts of the example's "
+                        "docker-compose-proxy.yml")]
+    return [Finding(OK, "proxy mode", f"nginx reaches the app at {PROXY_UPSTREAM}")]
+
+
 def load_settings_module(name: str):
     """Import the environment's settings as a plain module, for its ALLOWED_HOSTS and DOMAIN."""
     module_name = f"project.settings.{name}.settings"
@@ -204,6 +221,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += check_modes(folder)
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)
-    findings += check_git(folder)
+    findings += check_git(folder) + check_proxy_upstream(folder)
     findings += check_deploy(name)
     return findings
