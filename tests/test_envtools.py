@@ -28,6 +28,14 @@ def repo():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def image_run(repo, test_image):  # pylint: disable=unused-argument
+    """The build-only compose file, for `compose run` of the image; its network removed at the end."""
+    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
+    yield build
+    build.down()
+
+
 def secrets_of(folder: Path) -> dict:
     return json.loads((folder / "secrets.json").read_text())
 
@@ -70,10 +78,9 @@ def test_newenv_makes_a_complete_private_environment(repo):
     assert (staging / "ssl" / "server.key").read_bytes() != (SAMPLE / "ssl" / "server.key").read_bytes()
 
 
-def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, test_image):  # pylint: disable=unused-argument
+def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, image_run):
     settings_dir = repo / "project" / "settings"
-    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
-    build.compose("run", "--rm", "--no-deps", "--user", f"{os.getuid()}:{os.getgid()}",
+    image_run.compose("run", "--rm", "--no-deps", "--user", f"{os.getuid()}:{os.getgid()}",
                   "-v", f"{settings_dir}:/app/project/settings", "app",
                   "python", "manage.py", "newenv", "other")
     other, staging = settings_dir / "other", settings_dir / "staging"
@@ -102,11 +109,10 @@ def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
     assert not leftovers(repo)
 
 
-def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, test_image):  # pylint: disable=unused-argument
+def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run):
     # Read-only even for root (CI runs as root, for whom chmod 555 is no barrier).
     settings_dir = repo / "project" / "settings"
-    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
-    result = build.compose("run", "--rm", "--no-deps", "-v", f"{settings_dir}:/app/project/settings:ro",
+    result = image_run.compose("run", "--rm", "--no-deps", "-v", f"{settings_dir}:/app/project/settings:ro",
                            "app", "python", "manage.py", "newenv", "blocked", check=False)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "CommandError" in line]
