@@ -98,9 +98,9 @@ run_uwsgi() {
     local front="$1"
     shift
     # One process per core, one thread each: nothing in the benchmark's grid beat it by more
-    # than noise (tests/bench, 2 cores, 2026-11-25, two runs; its req/s over the other
-    # setting's, round by round, geometric mean of /healthz and /): 2 threads 1.09 and 0.98,
-    # 4 threads 1.17 and 1.12, 2 processes per core 1.10 and 1.11, 4 per core 1.34 and 1.12.
+    # than noise (tests/bench, 2 cores, 2026-11-25, three runs combined; its req/s over the
+    # other setting's, median of the rounds, geometric mean of /healthz and /): 2 threads
+    # 1.04, 4 threads 1.14, 2 processes per core 1.09, 4 per core 1.23.
     # Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"

@@ -271,10 +271,12 @@ def evaluate(report: Report) -> None:
 def markdown(report: Report) -> str:
     """The tables, as printed and as pasted into README.md."""
     meta = report.meta
-    lines = [f"Measured {meta['date']} on {meta['machine']}; {meta['rounds']} rounds of {meta['seconds']} s "
-             "runs, each round in its own shuffled order, with the runs a target compares back to back "
-             f"(seed {meta.get('seed', 'n/a')}); wrk -t2 -c32 with keep-alive from "
-             f"inside the compose network; {WORKERS} workers everywhere unless the row says otherwise. "
+    combined = f"{len(meta['combined'])} runs of the suite combined: " if meta.get("combined") else ""
+    lines = [f"{combined}Measured {meta['date']} on {meta['machine']}; "
+             f"{meta['rounds']} rounds of {meta['seconds']} s runs, each round in its own shuffled order, "
+             f"with the runs a target compares back to back (seed {meta.get('seed', 'n/a')}); "
+             "wrk -t2 -c32 with keep-alive from inside the compose network; "
+             f"{WORKERS} workers everywhere unless the row says otherwise. "
              "req/s and CPU s are medians over the rounds; p50, p99 and p99/p50 are over every request "
              "of every round; the worst round's p99/p50 is beside them; errors are the total. "
              "Target ratios are medians of per-round ratios.", "",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bench import cgroup, host_cpu
+from tests.bench.combine import CombineError, combine
 from tests.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from tests.bench.load import WRK_IMAGE, run_wrk
 from tests.bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
@@ -291,8 +292,19 @@ def main(argv=None) -> int:
                              "(the test suite's)")
     parser.add_argument("--seed", type=int, default=random.randrange(1_000_000),
                         help="seed of the rounds' order (printed in the JSON, to repeat a run's order)")
-    parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
+    parser.add_argument("--json", type=Path,
+                        help="where to write the JSON (default: results/latest.json; "
+                             "results/combined.json with --combine)")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="REPORT",
+                        help="measure nothing: judge these runs' JSON reports as one (rounds of them all)")
     options = parser.parse_args(argv)
+    if options.combine:
+        try:
+            report = combine(options.combine)
+        except CombineError as exc:
+            print(f"tests/bench/run: error: {exc}", file=sys.stderr)
+            return 2
+        return publish(report, options.json or RESULTS / "combined.json")
     report = Report(meta={
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}",
@@ -314,11 +326,16 @@ def main(argv=None) -> int:
         for image in (APP_IMAGE, GUNICORN_IMAGE, WRK_IMAGE):
             subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True, check=False)
     report.meta["minutes"] = round((time.monotonic() - started) / 60, 1)
+    return publish(report, options.json or RESULTS / "latest.json")
+
+
+def publish(report: Report, path: Path) -> int:
+    """Judge the targets, print the tables and write the JSON."""
     evaluate(report)
     print(markdown(report))
-    options.json.parent.mkdir(parents=True, exist_ok=True)
-    options.json.write_text(json.dumps(report.as_dict(), indent=2))
-    log(f"JSON written to {options.json}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), indent=2))
+    log(f"JSON written to {path}")
     return 0
 
 
