@@ -81,7 +81,6 @@ class Run(Latencies):
     steal_seconds: float = 0.0
 
 
-
 @dataclass
 class Row(Latencies):
     """Every run of one configuration on one endpoint."""

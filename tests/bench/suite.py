@@ -3,9 +3,9 @@
 Every load run is wrk with keep-alive from a container inside the stack's own
 compose network (so Docker's port forwarding is not measured), bounded by
 --seconds. All stacks and variants run at once, idle except the one under
-load, and each round visits every configuration once, in a shuffled order:
-figures on a shared 2-core machine drift, and the targets are ratios taken
-side by side.
+load, and each round visits every configuration once, in a shuffled order that
+keeps the runs a target compares back to back: figures on a shared 2-core
+machine drift, and the targets are ratios taken side by side, round by round.
 """
 
 import argparse
