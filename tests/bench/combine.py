@@ -25,11 +25,7 @@ def load(path: Path) -> Report:
     try:
         report = Report(measures=data["measures"], samples=data["samples"], meta=data["meta"])
         for row in data["rows"]:
-            runs = report.row(row["configuration"], row["endpoint"]).runs
-            for run in row["runs"]:
-                runs.append(Run(run["requests_per_second"], run["errors"], run["cpu_seconds"], run["peak_mb"],
-                                run["requests"], {int(us): count for us, count in run["histogram"].items()},
-                                run["steal_seconds"]))
+            report.row(row["configuration"], row["endpoint"]).runs.extend(map(Run.from_dict, row["runs"]))
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CombineError(f"{path}: not a benchmark report of this suite (at {exc!r})") from exc
     return report

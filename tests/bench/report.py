@@ -3,7 +3,7 @@
 import math
 import statistics
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from tests.bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, WORKERS
 
@@ -79,6 +79,13 @@ class Run(Latencies):
     # CPU seconds the hypervisor took from the whole VM during the run: a slow run with a
     # high figure here was slowed by the machine, not by the configuration.
     steal_seconds: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Run":
+        """A run as `Row.as_dict` wrote it (JSON made the histogram's keys strings)."""
+        run = cls(**{item.name: data[item.name] for item in fields(cls)})
+        run.histogram = {int(microseconds): count for microseconds, count in run.histogram.items()}
+        return run
 
 
 @dataclass
