@@ -11,6 +11,18 @@ import pytest
 
 from tests.docker_stack import REPO, TEST_IMAGE, Stack, copy_checkout, free_port, run, wait_for
 
+# Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
+DOCKER_FIXTURES = frozenset({"postgres_server", "test_image"})
+
+
+def pytest_collection_modifyitems(items):
+    """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says so."""
+    for item in items:
+        needs_engine = bool(DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                            or item.get_closest_marker("django_db"))
+        if needs_engine and not item.get_closest_marker("docker"):
+            raise pytest.UsageError(f"{item.nodeid} needs the Docker engine: mark it @pytest.mark.docker")
+
 
 def _require_docker():
     """Every test here runs on the real engine: no engine is a failure, never a skip."""

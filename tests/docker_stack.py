@@ -49,6 +49,10 @@ def copy_checkout(target: Path) -> Path:
     return target
 
 
+# The scheme each published-port variable of the compose files serves.
+PORT_SCHEMES = {"HTTPS_PORT": "https", "HTTP_PORT": "http", "DEV_PORT": "http"}
+
+
 class Stack:
     """One compose project: a compose file, a unique project name, its ports and variables."""
 
@@ -58,6 +62,15 @@ class Stack:
         self.env = {**os.environ, "DOCKERABLE_IMAGE": TEST_IMAGE, "PUBLISH_ADDRESS": "127.0.0.1"}
         self.env.update({key: str(value) for key, value in variables.items()})
         self.extra_files: list[Path] = []
+
+    @property
+    def folder(self) -> Path:
+        """The environment folder the compose file is in."""
+        return self.compose_file.parent
+
+    def url(self, path: str = "", port: str = "HTTPS_PORT") -> str:
+        """A URL on 127.0.0.1 at the host port that variable `port` publishes."""
+        return f"{PORT_SCHEMES[port]}://127.0.0.1:{self.env[port]}{path}"
 
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""

@@ -30,7 +30,7 @@ def tls_context(ca_file=None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
-def request(method: str, url: str, *, ca_file=None, server_name="localhost",
+def request(method: str, url: str, *, ca_file=None, server_name="localhost",  # pylint: disable=too-many-arguments,too-many-locals
             headers=None, body=None, timeout=10) -> Response:
     """Send one request; HTTPS URLs verify against `ca_file` with SNI/host `server_name`."""
     parts = urlsplit(url)

@@ -24,20 +24,23 @@ def dev(test_image, checkout):  # pylint: disable=unused-argument
         (checkout / "dockerable" / helper).unlink()
     stack = Stack(checkout / "project" / "settings" / "example" / "docker-compose-dev.yml",
                   unique_project("dd-dev"), DEV_PORT=free_port(), DB_PORT=free_port())
-    stack.checkout = checkout
-    stack.url = f"http://127.0.0.1:{stack.env['DEV_PORT']}"
     with stack.running():
         yield stack
 
 
+def get(stack, path):
+    """GET from runserver on its published port."""
+    return request("GET", stack.url(path, "DEV_PORT"), server_name="localhost")
+
+
 def test_root_and_healthz_answer_200(dev):
-    assert request("GET", dev.url + "/healthz", server_name="localhost").status == 200
-    page = request("GET", dev.url + "/", server_name="localhost")
+    assert get(dev, "/healthz").status == 200
+    page = get(dev, "/")
     assert page.status == 200 and "Dockerable Django" in page.text
 
 
 def test_debug_is_on_in_development_mode(dev):
-    missing = request("GET", dev.url + "/no-such-page/", server_name="localhost")
+    missing = get(dev, "/no-such-page/")
     assert missing.status == 404
     assert "Using the URLconf defined in" in missing.text  # Django's DEBUG 404 page
 
@@ -45,11 +48,11 @@ def test_debug_is_on_in_development_mode(dev):
 def test_a_python_change_is_served_without_a_restart(dev):
     container = dev.containers("app")[0]
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout
-    urls = dev.checkout / "project" / "urls.py"
+    urls = dev.folder.parents[1] / "urls.py"
     urls.write_text(urls.read_text() + (
         "\nfrom django.http import HttpResponse  # noqa: E402\n"
         "urlpatterns.append(path('live-edit/', lambda request: HttpResponse('edited-live')))\n"))
-    wait_for(lambda: request("GET", dev.url + "/live-edit/", server_name="localhost").text == "edited-live",
+    wait_for(lambda: get(dev, "/live-edit/").text == "edited-live",
              timeout=30, what="runserver to serve the edited urls.py")
     assert run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout == started
 
@@ -57,7 +60,7 @@ def test_a_python_change_is_served_without_a_restart(dev):
 def test_concurrent_clients_leave_no_database_connections_behind(dev):
     # runserver serves each connection on a thread of its own; with persistent
     # connections every finished thread left one open (90 requests: 67 left).
-    secrets = json.loads((dev.checkout / "project" / "settings" / "example" / "secrets.json").read_text())
+    secrets = json.loads((dev.folder / "secrets.json").read_text())
 
     def open_connections() -> int:
         return int(dev.exec("postgres", "psql", "-U", secrets["DB_USER"], "-d", secrets["DB_NAME"], "-Atc",
@@ -65,7 +68,7 @@ def test_concurrent_clients_leave_no_database_connections_behind(dev):
                             "WHERE usename = current_user AND pid <> pg_backend_pid()").stdout)
 
     with concurrent.futures.ThreadPoolExecutor(30) as pool:
-        statuses = list(pool.map(lambda _: request("GET", dev.url + "/healthz", server_name="localhost").status,
+        statuses = list(pool.map(lambda _: get(dev, "/healthz").status,
                                  range(90)))
     assert statuses == [200] * 90
     assert wait_for(lambda: open_connections() <= 2, timeout=10, what="runserver's connections to close")
@@ -78,9 +81,9 @@ def test_runserver_on_the_host_uses_the_stacks_database(dev):
     server = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
          "--settings=project.settings.example.settings"],
-        cwd=dev.checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cwd=dev.folder.parents[2], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        response = wait_for(lambda: request("GET", f"http://127.0.0.1:{port}/healthz", server_name="localhost"),
+        response = wait_for(lambda: request("GET", f"http://127.0.0.1:{port}/healthz"),
                             timeout=30, what="host runserver")
         assert response.status == 200, response.text
     finally:

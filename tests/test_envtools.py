@@ -1,20 +1,24 @@
-"""newenv and checkenv on a private git checkout: what they make, refuse and report."""
+"""newenv, checkenv and upgradeenv on a private git checkout: what they make, refuse and report."""
 
 import datetime
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from project.envtools.certificates import self_signed
+from project.envtools.compose import render
+from project.envtools.layout import COMPOSE_FILES
 from tests.docker_stack import REPO, Stack, copy_checkout, run
 from tests.manage_cli import manage
 
 SAMPLE = REPO / "project" / "settings" / "example"
+LEGACY = Path(__file__).resolve().parent / "data" / "legacy-environment"
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,14 @@ def repo():
     run("git", "init", "-q", cwd=root)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def staging(repo):
+    """`newenv staging` in the module's checkout: (its folder, newenv's result)."""
+    result = manage("newenv", "staging", "--domain", "staging.example.test", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    return repo / "project" / "settings" / "staging", result
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +65,9 @@ def one_error_line(result) -> str:
     return lines[0]
 
 
-def test_newenv_makes_a_complete_private_environment(repo):
-    result = manage("newenv", "staging", "--domain", "staging.example.test", cwd=repo)
-    assert result.returncode == 0, result.stderr
+def test_newenv_makes_a_complete_private_environment(staging):
+    staging, result = staging
     assert "checkenv staging" in result.stdout  # it tells the next commands
-    staging = repo / "project" / "settings" / "staging"
     for name in ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
                  "secrets.json", "ssl/server.crt", "ssl/server.key"):
         assert (staging / name).is_file(), name
@@ -66,31 +76,33 @@ def test_newenv_makes_a_complete_private_environment(repo):
     ours, sample = secrets_of(staging), secrets_of(SAMPLE)
     assert set(ours) - {"_comment"} == set(sample) - {"_comment"}
     assert ours["SECRET_KEY"] != sample["SECRET_KEY"] and ours["DB_PASSWORD"] != sample["DB_PASSWORD"]
-    for name in ("settings.py", "docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml"):
+    for name in ("settings.py", *COMPOSE_FILES):
         text = (staging / name).read_text()
         assert "example" not in text.replace("staging.example.test", ""), name
         assert "SAMPLE" not in text, name
     assert "name: dockerable-staging" in (staging / "docker-compose.yml").read_text()
     assert "ACME_DOMAINS: staging.example.test" in (staging / "docker-compose-proxy.yml").read_text()
+    assert "ENVIRONMENT_NAME" not in (staging / "settings.py").read_text()
     cert = x509.load_pem_x509_certificate((staging / "ssl" / "server.crt").read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"staging.example.test", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
     assert (staging / "ssl" / "server.key").read_bytes() != (SAMPLE / "ssl" / "server.key").read_bytes()
 
 
-def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, image_run):
+@pytest.mark.docker
+def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, staging, image_run):
     settings_dir = repo / "project" / "settings"
     image_run.compose("run", "--rm", "--no-deps", "--user", f"{os.getuid()}:{os.getgid()}",
                   "-v", f"{settings_dir}:/app/project/settings", "app",
                   "python", "manage.py", "newenv", "other")
-    other, staging = settings_dir / "other", settings_dir / "staging"
+    other, staging = settings_dir / "other", staging[0]
     assert secrets_of(other)["SECRET_KEY"] != secrets_of(staging)["SECRET_KEY"]
     assert secrets_of(other)["DB_PASSWORD"] != secrets_of(staging)["DB_PASSWORD"]
     assert (other / "ssl" / "server.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_newenv_refuses_an_existing_name_and_changes_nothing(repo):
-    staging = repo / "project" / "settings" / "staging"
+def test_newenv_refuses_an_existing_name_and_changes_nothing(repo, staging):
+    staging, _ = staging
     before = snapshot(staging)
     line = one_error_line(manage("newenv", "staging", cwd=repo))
     assert "already exists" in line and "staging" in line
@@ -109,6 +121,7 @@ def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
     assert not leftovers(repo)
 
 
+@pytest.mark.docker
 def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run):
     # Read-only even for root (CI runs as root, for whom chmod 555 is no barrier).
     settings_dir = repo / "project" / "settings"
@@ -120,7 +133,7 @@ def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run)
     assert not (settings_dir / "blocked").exists() and not leftovers(repo)
 
 
-def test_checkenv_passes_a_new_environment(repo):
+def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=unused-argument
     result = manage("checkenv", "staging", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
@@ -146,9 +159,6 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     del secrets["SECRET_KEY"]
     (broken / "secrets.json").write_text(json.dumps(secrets))
     (broken / "secrets.json").chmod(0o644)
-    # Proxy mode as environments had it when the app listened on TCP port 3031.
-    proxy = broken / "docker-compose-proxy.yml"
-    proxy.write_text(proxy.read_text().replace("UPSTREAM: unix:/run/uwsgi/app.sock", "UPSTREAM: app:3031"))
     result = manage("checkenv", "broken", cwd=repo)
     assert result.returncode == 1
     errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
@@ -156,7 +166,6 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     assert "expired on" in errors, result.stdout
     assert "lacks SECRET_KEY" in errors, result.stdout
     assert "secrets.json is mode 644" in errors, result.stdout
-    assert f"{proxy}: nginx's UPSTREAM is app:3031, but the app listens on unix:/run/uwsgi/app.sock" in errors
 
 
 def test_checkenv_warns_of_a_certificate_near_expiry(repo):
@@ -181,4 +190,86 @@ def test_checkenv_reports_secrets_that_git_would_commit(repo):
     finally:
         gitignore.write_text(original)
     assert result.returncode == 1
-    assert any(line.startswith("ERROR") and "not ignored by git" in line for line in result.stdout.splitlines())
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert any("not ignored by git" in line for line in errors), result.stdout
+
+
+def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
+    staging, _ = staging
+    total = sum(len((staging / name).read_text().splitlines()) for name in COMPOSE_FILES)
+    assert total <= 80, total
+    for name in COMPOSE_FILES:
+        assert "dockerable/compose/services.yml" in (staging / name).read_text(), name
+    # The sample is the template rendered for it, so the two cannot drift apart.
+    for name, text in render("example", "example.dockerable.test").items():
+        assert (SAMPLE / name).read_text() == text, name
+
+
+@pytest.mark.docker
+def test_every_mode_of_a_new_environment_resolves(staging):
+    for name in COMPOSE_FILES:
+        run("docker", "compose", "-f", str(staging[0] / name), "config", "--quiet")
+
+
+@pytest.mark.docker
+def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, staging):
+    shared = repo / "dockerable" / "compose" / "services.yml"
+    original = shared.read_text()
+    assert original.count('max-file: "5"') == 1
+    shared.write_text(original.replace('max-file: "5"', 'max-file: "3"'))
+    stack = Stack(staging[0] / "docker-compose.yml", f"dd-topology-{uuid.uuid4().hex[:8]}")
+    try:
+        stack.compose("up", "-d", "--wait", "postgres")
+        log_config = json.loads(run("docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}",
+                                    stack.containers("postgres")[0]).stdout)
+        assert log_config["Config"]["max-file"] == "3"
+    finally:
+        stack.down(volumes=True)
+        shared.write_text(original)
+
+
+@pytest.fixture
+def legacy(repo):
+    """An environment as earlier releases made it: compose files that copy the whole topology."""
+    name = f"legacy_{uuid.uuid4().hex[:6]}"
+    assert manage("newenv", name, cwd=repo).returncode == 0
+    folder = repo / "project" / "settings" / name
+    for path in LEGACY.iterdir():
+        text = path.read_text().replace("example.dockerable.test", f"{name}.localhost")
+        (folder / path.name).write_text(text.replace("example", name))
+    return name, folder
+
+
+@pytest.mark.docker
+def test_an_environment_from_an_earlier_release_still_resolves(legacy):
+    _, folder = legacy
+    for name in COMPOSE_FILES:
+        run("docker", "compose", "-f", str(folder / name), "config", "--quiet")
+
+
+def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applies_it(repo, legacy):
+    name, folder = legacy
+    before = {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES}
+    result = manage("checkenv", name, cwd=repo)
+    assert result.returncode == 0, result.stdout  # it still works: a warning, not an error
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 3, result.stdout
+    assert all(f"run `python manage.py upgradeenv {name}`" in line for line in warnings), warnings
+
+    upgraded = manage("upgradeenv", name, cwd=repo)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert {file_name: (folder / f"{file_name}.old").read_text() for file_name in COMPOSE_FILES} == before
+    assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == render(
+        name, f"{name}.localhost")
+    after = manage("checkenv", name, cwd=repo)
+    assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
+    assert "nothing to do" in manage("upgradeenv", name, cwd=repo).stdout
+
+
+def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):
+    name, folder = legacy
+    (folder / "docker-compose.yml.old").write_text("the user's own notes\n")
+    before = snapshot(folder)
+    line = one_error_line(manage("upgradeenv", name, cwd=repo))
+    assert f"{folder / 'docker-compose.yml.old'} already exists" in line
+    assert snapshot(folder) == before

@@ -5,6 +5,9 @@ from django.db import connection
 
 from tests.docker_stack import free_port
 
+# Against a real PostgreSQL, which the suite runs in a container.
+pytestmark = pytest.mark.docker
+
 
 @pytest.mark.django_db
 def test_healthz_is_200_with_json_when_the_database_answers(client):

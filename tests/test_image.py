@@ -88,7 +88,8 @@ def assert_one_line_failure(result, *words):
 
 
 def test_cmd_refuses_an_unknown_env(test_image):
-    result = cmd_sh(test_image, "-e", "ENV=bogus", "-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings")
+    result = cmd_sh(test_image, "-e", "ENV=bogus",
+                    "-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings")
     assert_one_line_failure(result, "ENV='bogus'")
 
 

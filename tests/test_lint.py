@@ -1,18 +1,21 @@
 """Linters the project promises to be clean under: pylint (with pylint_django), hadolint, shellcheck."""
 
-import sys
-from pathlib import Path
+import json
 
-from tests.docker_stack import REPO, run
+from tests.docker_stack import REPO
+from tests.linters import BIN, pylint, run, shellcheck
 
-BIN = Path(sys.executable).parent
-SHELL_SCRIPTS = ["dockerable/cmd.sh", "dockerable/deploy.sh", "dockerable/proxy/nginx-tls.sh",
-                 "dockerable/proxy/certbot.sh", "tests/run", "tests/bench/run", ".ci/run"]
+SHELL_SCRIPTS = [*sorted(str(path.relative_to(REPO)) for path in (REPO / "dockerable").rglob("*.sh")),
+                 "tests/run", ".ci/run"]
 
 
 def test_pylint_with_pylint_django_passes_on_project():
-    result = run(str(BIN / "pylint"), "--load-plugins=pylint_django", "project", "manage.py", "tests/bench",
-                 cwd=REPO, check=False)
+    result = pylint("project", "manage.py")
+    assert result.returncode == 0, result.stdout
+
+
+def test_pylint_passes_on_the_tests():
+    result = pylint("tests", tests=True)
     assert result.returncode == 0, result.stdout
 
 
@@ -22,13 +25,12 @@ def test_dockerfile_is_clean_under_hadolint():
 
 
 def test_shell_scripts_are_clean_under_shellcheck():
-    result = run(str(BIN / "shellcheck"), *SHELL_SCRIPTS, cwd=REPO, check=False)
+    assert "dockerable/compose/postgres-entrypoint.sh" in SHELL_SCRIPTS
+    result = shellcheck(*SHELL_SCRIPTS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_vscode_settings_use_current_keys():
-    import json  # pylint: disable=import-outside-toplevel
-
     settings = json.loads((REPO / ".vscode" / "settings.json").read_text())
     assert settings["python.defaultInterpreterPath"].endswith("python")
     assert "--load-plugins=pylint_django" in settings["pylint.args"]

@@ -17,18 +17,15 @@ HOST = "example.dockerable.test"
 @pytest.fixture(scope="module")
 def prod(test_image, checkout):  # pylint: disable=unused-argument
     """The example environment's production stack, up from a copy whose key is 0600."""
-    example = checkout / "project" / "settings" / "example"
-    stack = Stack(example / "docker-compose.yml", unique_project("dd-prod"),
-                  HTTPS_PORT=free_port(), HTTP_PORT=free_port())
-    stack.example = example
-    stack.https = f"https://127.0.0.1:{stack.env['HTTPS_PORT']}"
+    stack = Stack(checkout / "project" / "settings" / "example" / "docker-compose.yml",
+                  unique_project("dd-prod"), HTTPS_PORT=free_port(), HTTP_PORT=free_port())
     with stack.running():
         yield stack
 
 
 def get(stack, path, **kwargs):
     """GET over HTTPS, trusting only the environment's own certificate, as HOST."""
-    return request("GET", stack.https + path, ca_file=stack.example / "ssl" / "server.crt",
+    return request("GET", stack.url(path), ca_file=stack.folder / "ssl" / "server.crt",
                    server_name=HOST, **kwargs)
 
 
@@ -37,14 +34,14 @@ def test_healthz_over_https_with_the_environments_certificate(prod):
     assert response.status == 200
     assert response.text == '{"status": "ok", "database": "ok"}'
     served = ssl.DER_cert_to_PEM_cert(response.peer_cert_der)
-    on_disk = (prod.example / "ssl" / "server.crt").read_text()
+    on_disk = (prod.folder / "ssl" / "server.crt").read_text()
     assert served.strip() in on_disk
     # The key stayed 0600 on the host; the app read it without loosening that.
-    assert (prod.example / "ssl" / "server.key").stat().st_mode & 0o077 == 0
+    assert (prod.folder / "ssl" / "server.key").stat().st_mode & 0o077 == 0
 
 
 def test_http_answers_a_permanent_redirect_to_https(prod):
-    response = request("GET", f"http://127.0.0.1:{prod.env['HTTP_PORT']}/x", server_name=HOST)
+    response = request("GET", prod.url("/x", "HTTP_PORT"), server_name=HOST)
     assert response.status == 301
     assert response.headers["location"] == f"https://{HOST}/x"
 
@@ -83,9 +80,9 @@ def test_deploy_check_passes_with_no_warning_inside_the_container(prod):
 
 def test_no_django_process_runs_as_root(prod):
     # Real uid of every uWSGI process (master, workers, HTTP router) in the container.
-    listing = prod.exec("app", "sh", "-c",
-                        'for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
-                        'awk \'/^Uid:/ {print $2, $3}\' "$p/status";; esac; done').stdout.split("\n")
+    script = ('for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
+              'awk \'/^Uid:/ {print $2, $3}\' "$p/status";; esac; done')
+    listing = prod.exec("app", "sh", "-c", script).stdout.split("\n")
     uids = {line for line in listing if line}
     assert uids == {"10001 10001"}, uids
 
@@ -106,7 +103,7 @@ def test_healthz_is_503_while_the_database_is_down(prod):
 
 
 def test_data_survives_down_and_up(prod):
-    sign_guestbook(prod.https, prod.example / "ssl" / "server.crt", HOST, "written-before-down")
+    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-before-down")
     prod.down(volumes=False)
     prod.up()
     assert "written-before-down" in get(prod, "/").text
@@ -127,7 +124,9 @@ def test_replicas_share_one_migration_run(prod, tmp_path):
         assert prod.logs("migrate").count("Applying guestbook.0001_initial... OK") == 1
         assert "Running migrations" not in prod.logs("app")
     finally:
+        # Back to the stack as shipped (one app, ports published) for any test after this one.
         prod.extra_files = []
+        prod.up()
 
 
 def test_sigterm_stops_uwsgi_gracefully(prod):

@@ -62,7 +62,6 @@ def proxy(test_image, checkout):  # pylint: disable=unused-argument
     stack = Stack(example / "docker-compose-proxy.yml", unique_project("dd-proxy"),
                   HTTPS_PORT=free_port(), HTTP_PORT=free_port())
     stack.extra_files = [acme / "override.yml"]
-    stack.https = f"https://127.0.0.1:{stack.env['HTTPS_PORT']}"
     try:
         yield stack
     finally:
@@ -85,21 +84,31 @@ def issuer(cert) -> str:
 
 
 def get(stack, path, **kwargs):
-    return request("GET", stack.https + path, server_name=DOMAIN, **kwargs)
+    return request("GET", stack.url(path), server_name=DOMAIN, **kwargs)
+
+
+def issued_by_pebble(stack):
+    """Up with every service, once nginx serves a certificate from Pebble: (certificate, ALPN protocol)."""
+    stack.up()
+
+    def from_pebble():
+        served = served_certificate(stack)
+        return served if "Pebble" in issuer(served[0]) else None
+
+    return wait_for(from_pebble, timeout=90, what="nginx to serve a certificate issued by Pebble")
 
 
 def test_nginx_starts_before_any_certificate_exists(proxy):
+    proxy.down(volumes=True)  # no certificate from an earlier test
     proxy.up("--scale", "certbot=0", "--scale", "pebble=0")
-    redirect = request("GET", f"http://127.0.0.1:{proxy.env['HTTP_PORT']}/x", server_name=DOMAIN)
+    redirect = request("GET", proxy.url("/x", "HTTP_PORT"), server_name=DOMAIN)
     assert redirect.status == 301 and redirect.headers["location"] == f"https://{DOMAIN}/x"
     with pytest.raises(ssl.SSLError):
         served_certificate(proxy)
 
 
 def test_certificate_is_issued_by_the_acme_server_and_served_over_http2(proxy):
-    proxy.up()
-    cert, protocol = wait_for(lambda: (lambda c: c if "Pebble" in issuer(c[0]) else None)(served_certificate(proxy)),
-                              timeout=90, what="nginx to serve a certificate issued by Pebble")
+    cert, protocol = issued_by_pebble(proxy)
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert DOMAIN in names.get_values_for_type(x509.DNSName)
     assert protocol == "h2"
@@ -110,6 +119,7 @@ def test_certificate_is_issued_by_the_acme_server_and_served_over_http2(proxy):
 
 
 def test_static_files_come_from_nginx_compressed_and_cached(proxy):
+    issued_by_pebble(proxy)
     login = get(proxy, "/admin/login/")
     assert login.status == 200
     href = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.text).group(1)
@@ -123,6 +133,7 @@ def test_static_files_come_from_nginx_compressed_and_cached(proxy):
 
 
 def test_django_sees_https_and_the_real_client(proxy):
+    issued_by_pebble(proxy)
     page = get(proxy, "/?canonical-check")
     canonical = re.search(r'rel="canonical" href="([^"]+)"', page.text).group(1)
     assert canonical.startswith(f"https://{DOMAIN}")
@@ -156,6 +167,7 @@ def listening_tcp_addresses(stack, service):
 
 
 def test_only_nginx_reaches_the_app(proxy):
+    issued_by_pebble(proxy)
     # No TCP listener on the compose network: loopback only (the healthcheck's on 8081, and
     # Docker's own DNS resolver on 127.0.0.11). nginx reaches uWSGI through the socket in
     # their shared volume.
@@ -164,13 +176,15 @@ def test_only_nginx_reaches_the_app(proxy):
     assert all(address.is_loopback for address, _ in listening), listening
     mode = proxy.exec("app", "stat", "-c", "%F %a", "/run/uwsgi/app.sock").stdout.strip()
     assert mode == "socket 666"
-    mounts = json.loads(run("docker", "inspect", "-f", "{{json .Mounts}}", proxy.containers("nginx")[0]).stdout)
+    nginx = proxy.containers("nginx")[0]
+    mounts = json.loads(run("docker", "inspect", "-f", "{{json .Mounts}}", nginx).stdout)
     socket_volume = next(mount for mount in mounts if mount["Destination"] == "/run/uwsgi")
     assert socket_volume["RW"] is False
     assert get(proxy, "/healthz", timeout=5).status == 200
 
 
 def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
+    issued_by_pebble(proxy)
     second = proxy.compose("run", "--rm", "--no-deps", "-T", "app", check=False)
     assert second.returncode == 64, second.stdout + second.stderr
     assert ("cmd.sh: another app container already serves /run/uwsgi/app.sock: proxy mode runs one app "
@@ -180,6 +194,7 @@ def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
 
 
 def test_forced_renewal_is_served_without_a_failed_request(proxy):
+    issued_by_pebble(proxy)
     before, _ = served_certificate(proxy)
     results = {"ok": 0, "failed": []}
     stop = threading.Event()
@@ -202,31 +217,42 @@ def test_forced_renewal_is_served_without_a_failed_request(proxy):
         time.sleep(1)
         renewed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal")
         assert renewed.returncode == 0
-        after = wait_for(lambda: (lambda c: c if c.serial_number != before.serial_number else None)(
-            served_certificate(proxy)[0]), timeout=30, what="nginx to serve the renewed certificate")
+
+        def renewed_certificate():
+            served = served_certificate(proxy)[0]
+            return served if served.serial_number != before.serial_number else None
+
+        after = wait_for(renewed_certificate, timeout=30, what="nginx to serve the renewed certificate")
         time.sleep(2)
     finally:
         stop.set()
         client.join()
     assert "Pebble" in issuer(after)
-    assert results["failed"] == [] and results["ok"] > 20, results
+    assert not results["failed"] and results["ok"] > 20, results
 
 
 def test_renewal_failure_is_visible_and_the_site_keeps_serving(proxy):
+    issued_by_pebble(proxy)
     serving, _ = served_certificate(proxy)
     proxy.compose("stop", "pebble")
-    failed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal",
-                        check=False)
-    assert failed.returncode != 0
-    assert "ERROR: certificate request" in failed.stderr + failed.stdout
-    container = proxy.containers("certbot")[0]
-    wait_for(lambda: run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
-             == "unhealthy", timeout=30, what="certbot's healthcheck to report the failure")
-    assert get(proxy, "/healthz").status == 200
-    assert served_certificate(proxy)[0].serial_number == serving.serial_number
+    try:
+        failed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal",
+                            check=False)
+        assert failed.returncode != 0
+        assert "ERROR: certificate request" in failed.stderr + failed.stdout
+        container = proxy.containers("certbot")[0]
+        wait_for(lambda: run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
+                 == "unhealthy", timeout=30, what="certbot's healthcheck to report the failure")
+        assert get(proxy, "/healthz").status == 200
+        assert served_certificate(proxy)[0].serial_number == serving.serial_number
+    finally:
+        # A successful attempt makes certbot healthy again, for any test after this one.
+        proxy.compose("start", "pebble")
+        proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew")
 
 
 def test_down_and_up_reuse_the_certificate_without_the_acme_server(proxy):
+    issued_by_pebble(proxy)
     serving, _ = served_certificate(proxy)
     proxy.down(volumes=False)
     # No ACME server at all: were certbot to ask one, it would fail and `up --wait` with it.
@@ -241,7 +267,7 @@ def test_an_environment_can_bring_its_own_certificate(proxy):
     try:
         proxy.up("--scale", "pebble=0", "--scale", "certbot=0")
         served, _ = served_certificate(proxy)
-        own = x509.load_pem_x509_certificate((proxy.compose_file.parent / "ssl" / "server.crt").read_bytes())
+        own = x509.load_pem_x509_certificate((proxy.folder / "ssl" / "server.crt").read_bytes())
         assert served == own
         assert get(proxy, "/healthz").status == 200
     finally:
@@ -250,7 +276,8 @@ def test_an_environment_can_bring_its_own_certificate(proxy):
 
 def test_no_service_mounts_the_docker_socket():
     for compose_file in sorted((REPO / "project" / "settings").glob("*/docker-compose*.yml")):
-        config = json.loads(run("docker", "compose", "-f", str(compose_file), "config", "--format", "json").stdout)
+        config = json.loads(
+            run("docker", "compose", "-f", str(compose_file), "config", "--format", "json").stdout)
         for name, service in config["services"].items():
             sources = [volume.get("source", "") for volume in service.get("volumes", [])]
             assert not any("docker.sock" in source for source in sources), (compose_file, name)

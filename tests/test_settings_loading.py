@@ -97,7 +97,8 @@ def test_env_bool_reads_the_environment(monkeypatch):
 def test_base_alone_runs_check_and_shell():
     checked = manage("check")
     assert checked.returncode == 0, checked.stderr
-    shell = manage("shell", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)")
+    shell = manage("shell", "-c",
+                   "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)")
     assert shell.returncode == 0, shell.stderr
     assert "project.settings.base False" in shell.stdout
 

@@ -75,7 +75,8 @@ def ship(root: Path, host: Host, marker: str) -> Path:
     template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
     template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
     build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
-    result = manage("shipenv", "staging", "--output", str(root / "dist"), cwd=root, DOCKERABLE_IMAGE=build_tag)
+    result = manage("shipenv", "staging", "--output", str(root / "dist"), cwd=root,
+                    DOCKERABLE_IMAGE=build_tag)
     assert result.returncode == 0, result.stderr
     release = re.search(r"\(image ([^)]+)\)", result.stdout).group(1)
     bundle = Path(re.search(r"Made (\S+)", result.stdout).group(1))

@@ -18,8 +18,8 @@ from project.envtools.layout import existing_env
 DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
-# What proxy mode's compose file mounts into nginx and certbot.
-PROXY_DIR = Path("dockerable") / "proxy"
+# What the environment's thin compose files extend, and what those services mount.
+SHARED_DIRS = (Path("dockerable") / "compose", Path("dockerable") / "proxy")
 # Never carried to a host: caches, and the env file whose image line we rewrite.
 SKIPPED = {"__pycache__", ".env"}
 
@@ -67,6 +67,11 @@ def env_file_lines(folder: Path, tag: str) -> str:
     return "\n".join([*kept, f"DOCKERABLE_IMAGE={tag}"]) + "\n"
 
 
+def without_skipped(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """tarfile filter: leave out caches and the .env that the bundle writes anew."""
+    return None if Path(info.name).name in SKIPPED else info
+
+
 def add_text(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) -> None:
     """Add a generated file to the archive."""
     data = text.encode()
@@ -97,9 +102,9 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
                 archive.add(image_tar, f"{root}/image.tar")
                 archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
                 archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
-                archive.add(base / PROXY_DIR, f"{root}/{PROXY_DIR}")
-                archive.add(folder, f"{root}/project/settings/{name}",
-                            filter=lambda info: None if Path(info.name).name in SKIPPED else info)
+                for shared in SHARED_DIRS:
+                    archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
+                archive.add(folder, f"{root}/project/settings/{name}", filter=without_skipped)
                 add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)
                 add_text(archive, f"{root}/bundle.env", f"ENV_NAME={name}\nDOCKERABLE_IMAGE={tag}\n")
         except BaseException:

@@ -5,7 +5,6 @@ import datetime
 import importlib
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,18 +19,15 @@ from django.core.checks.security.base import (
 from django.core.exceptions import ImproperlyConfigured
 
 from project.envtools import certificates
-from project.envtools.layout import SAMPLE_ENV, env_dir
-from project.envtools.scaffold import DOMAIN_LINE
+from project.envtools.compose import SHARED_TOPOLOGY, extends_shared_topology
+from project.envtools.layout import COMPOSE_FILES, SAMPLE_ENV, declared_domain, env_dir
 from project.envtools.secret_values import is_secret, looks_public, sample_values
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 # What the environment means to commit, and what must stay out of git.
-COMMITTED_FILES = ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
-                   "docker-compose-proxy.yml")
+COMMITTED_FILES = ("__init__.py", "settings.py", *COMPOSE_FILES)
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
-# Where proxy mode's nginx must send requests: the socket cmd.sh gives uWSGI.
-PROXY_UPSTREAM = "unix:/run/uwsgi/app.sock"
 
 
 @dataclass
@@ -164,18 +160,18 @@ def check_git(folder: Path) -> list[Finding]:
         Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
 
 
-def check_proxy_upstream(folder: Path) -> list[Finding]:
-    """Proxy mode's nginx points at the app's socket (environments made when it was TCP port 3031 do not)."""
-    path = folder / "docker-compose-proxy.yml"
-    if not path.exists():
-        return []
-    match = re.search(r"^\s*UPSTREAM:\s*(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
-    found = match.group(1) if match else "not set"
-    if found != PROXY_UPSTREAM:
-        return [Finding(ERROR, "proxy mode", f"{path}: nginx's UPSTREAM is {found}, but the app listens on "
-                        f"{PROXY_UPSTREAM}: take the app, nginx and volumes parts of the example's "
-                        "docker-compose-proxy.yml")]
-    return [Finding(OK, "proxy mode", f"nginx reaches the app at {PROXY_UPSTREAM}")]
+def check_compose_layout(name: str, folder: Path) -> list[Finding]:
+    """Each mode's compose file is there and extends the shared topology (older environments copied it)."""
+    fix = f"run `python manage.py upgradeenv {name}` (it keeps the old files as *.old)"
+    findings = []
+    for file_name in COMPOSE_FILES:
+        path = folder / file_name
+        if not path.is_file():
+            findings.append(Finding(WARNING, "compose files", f"{path} is missing: {fix}"))
+        elif not extends_shared_topology(path):
+            findings.append(Finding(WARNING, "compose files", f"{path} copies the services instead of "
+                                    f"extending {SHARED_TOPOLOGY}, so template fixes never reach it: {fix}"))
+    return findings or [Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY}")]
 
 
 def load_settings_module(name: str):
@@ -206,8 +202,8 @@ def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]
     try:
         module = load_settings_module(name)
     except ImproperlyConfigured as exc:
-        match = DOMAIN_LINE.search((folder / "settings.py").read_text(encoding="utf-8"))
-        return ([match.group(1)] if match else []), [Finding(ERROR, "settings", str(exc))]
+        domain = declared_domain(folder)
+        return ([domain] if domain else []), [Finding(ERROR, "settings", str(exc))]
     hosts = dict.fromkeys([getattr(module, "DOMAIN", None), *module.ALLOWED_HOSTS])
     return [host for host in hosts if host], []
 
@@ -221,6 +217,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += check_modes(folder)
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)
-    findings += check_git(folder) + check_proxy_upstream(folder)
+    findings += check_git(folder) + check_compose_layout(name, folder)
     findings += check_deploy(name)
     return findings

@@ -9,6 +9,10 @@ from django.core.management.base import CommandError
 
 SAMPLE_ENV = "example"
 SETTINGS_DIR_NAME = Path("project") / "settings"
+# One per mode: production (uWSGI HTTPS), development (runserver), proxy (nginx in front).
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml")
+# The line of settings.py that names the environment's public host (newenv writes it, checkenv reads it).
+DOMAIN_LINE = re.compile(r'^DOMAIN = "([^"]+)"$', re.MULTILINE)
 # Lowercase because the name is also part of the compose project name.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Modules of the settings package itself, and names that would confuse tools.
@@ -23,6 +27,12 @@ def settings_dir() -> Path:
 def env_dir(name: str) -> Path:
     """The folder of environment `name`."""
     return settings_dir() / name
+
+
+def declared_domain(folder: Path) -> str | None:
+    """The DOMAIN that the environment's settings.py declares, if it has the line."""
+    match = DOMAIN_LINE.search((folder / "settings.py").read_text(encoding="utf-8"))
+    return match.group(1) if match else None
 
 
 def validate_new_name(name: str) -> None:

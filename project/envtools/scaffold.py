@@ -1,8 +1,7 @@
-"""Create a complete environment folder from an existing one, with fresh secrets and key."""
+"""Write environment folders: settings from an existing one, thin compose files, fresh secrets and key."""
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -10,16 +9,12 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from project.envtools import certificates
-from project.envtools.layout import env_dir, existing_env, settings_dir, validate_new_name
+from project.envtools import certificates, compose
+from project.envtools.layout import (
+    COMPOSE_FILES, declared_domain, env_dir, existing_env, settings_dir, validate_new_name,
+)
 from project.envtools.secret_values import fresh_value, is_secret
 
-TEXT_FILES = ("settings.py", "docker-compose.yml", "docker-compose-dev.yml")
-# Copied when the source has it (environments made before proxy mode may not).
-OPTIONAL_TEXT_FILES = ("docker-compose-proxy.yml",)
-DOMAIN_LINE = re.compile(r'^DOMAIN = "([^"]+)"$', re.MULTILINE)
-# The sample labels itself; a copy must not claim to be a public sample.
-SAMPLE_NOTE = re.compile(r" ?\(SAMPLE[^)]*\)")
 PRIVATE_MODE = 0o600
 
 
@@ -33,26 +28,24 @@ class NewEnvironment:
     files: list[Path]
 
 
-def source_domain(settings_text: str, source: Path) -> str:
+def source_domain(source: Path) -> str:
     """The DOMAIN the source environment's settings.py declares."""
-    match = DOMAIN_LINE.search(settings_text)
-    if not match:
+    domain = declared_domain(source)
+    if domain is None:
         raise CommandError(f"{source / 'settings.py'}: no line DOMAIN = \"...\" to adapt")
-    return match.group(1)
+    return domain
 
 
-def adapt(text: str, old: str, new: str, old_domain: str, new_domain: str) -> str:
-    """Rewrite every reference to the source environment for the new one."""
-    text = text.replace(old_domain, new_domain)
-    for pattern, replacement in (
-        (f"project.settings.{old}.", f"project.settings.{new}."),
-        (f"/settings/{old}", f"/settings/{new}"),
-        (f"dockerable-{old}", f"dockerable-{new}"),
-        (f"`{old}`", f"`{new}`"),
-        (f'ENVIRONMENT_NAME = "{old}"', f'ENVIRONMENT_NAME = "{new}"'),
-    ):
-        text = text.replace(pattern, replacement)
-    return SAMPLE_NOTE.sub("", text)
+def adapt_settings(text: str, old: str, new: str, old_domain: str, new_domain: str) -> str:
+    """The source's settings.py with its name and domain replaced by the new environment's."""
+    text = text.replace(old_domain, new_domain).replace(f"`{old}`", f"`{new}`")
+    return text.replace(f"project.settings.{old}.", f"project.settings.{new}.")
+
+
+def write_compose_files(folder: Path, name: str, domain: str) -> None:
+    """The environment's thin compose files, rendered from the templates."""
+    for file_name, text in compose.render(name, domain).items():
+        (folder / file_name).write_text(text, encoding="utf-8")
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -81,11 +74,9 @@ def fresh_secrets(source: Path, name: str) -> bytes:
 def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
     settings_text = (source / "settings.py").read_text(encoding="utf-8")
-    old_domain = source_domain(settings_text, source)
-    present = [file_name for file_name in OPTIONAL_TEXT_FILES if (source / file_name).is_file()]
-    for file_name in (*TEXT_FILES, *present):
-        text = (source / file_name).read_text(encoding="utf-8")
-        (work / file_name).write_text(adapt(text, source.name, name, old_domain, domain), encoding="utf-8")
+    (work / "settings.py").write_text(
+        adapt_settings(settings_text, source.name, name, source_domain(source), domain), encoding="utf-8")
+    write_compose_files(work, name, domain)
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by manage.py newenv)."""\n')
     write_private(work / "secrets.json", fresh_secrets(source, name))
     # The folder and certificate are public; only the key inside is private.
@@ -118,3 +109,25 @@ def create_environment(name: str, domain: str | None, source_name: str) -> NewEn
         shutil.rmtree(work, ignore_errors=True)
     files = sorted(path for path in target.rglob("*") if path.is_file())
     return NewEnvironment(name=name, domain=domain, folder=target, files=files)
+
+
+def upgrade_compose_files(name: str) -> list[Path]:
+    """Replace the compose files of `name` that copy the topology (or are missing) by thin ones.
+
+    Each replaced file is kept beside as FILE.old, so that nothing the user changed is lost.
+    """
+    folder = existing_env(name)
+    stale = [file_name for file_name in COMPOSE_FILES if not (folder / file_name).is_file()
+             or not compose.extends_shared_topology(folder / file_name)]
+    kept = [folder / f"{file_name}.old" for file_name in stale if (folder / f"{file_name}.old").exists()]
+    if kept:
+        raise CommandError(f"{kept[0]} already exists: compare it with its thin file, remove it, rerun")
+    texts = compose.render(name, source_domain(folder))
+    for file_name in stale:
+        current = folder / file_name
+        new = folder / f".{file_name}.new"
+        new.write_text(texts[file_name], encoding="utf-8")
+        if current.is_file():
+            current.rename(folder / f"{file_name}.old")
+        new.rename(current)
+    return [folder / file_name for file_name in stale]

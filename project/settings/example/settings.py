@@ -9,7 +9,6 @@ from project.settings.secrets_file import load_secrets
 
 # ENVIRONMENT
 # ------------------------------------------------------------------------------
-ENVIRONMENT_NAME = "example"
 # The public name this environment serves; ssl/server.crt covers it and localhost.
 DOMAIN = "example.dockerable.test"
 # $DJANGO_SECRETS_FILE points elsewhere (e.g. /run/secrets/...) when set.

@@ -9,15 +9,16 @@ from project.envtools.scaffold import create_environment
 class Command(BaseCommand):
     """Create project/settings/NAME from an existing environment (the sample by default)."""
 
-    help = ("Create project/settings/NAME: settings, both compose files, fresh secrets.json and a "
-            "self-signed certificate for --domain and localhost. Never overwrites.")
+    help = ("Create project/settings/NAME: settings, a compose file per mode (extending "
+            "dockerable/compose/services.yml), fresh secrets.json and a self-signed certificate for "
+            "--domain and localhost. Never overwrites.")
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="environment name: lowercase letters, digits, underscores")
         parser.add_argument("--domain", help="the FQDN it serves (default: NAME.localhost)")
         parser.add_argument(
             "--from", dest="source", default=SAMPLE_ENV,
-            help=f"environment to copy settings and compose files from (default: {SAMPLE_ENV})")
+            help=f"environment to copy settings.py and the secrets' keys from (default: {SAMPLE_ENV})")
 
     def handle(self, *args, **options):
         made = create_environment(options["name"], options["domain"], options["source"])
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             f"  python manage.py checkenv {made.name}\n"
             f"  docker compose -f {compose}/docker-compose-dev.yml up        # development\n"
             f"  docker compose -f {compose}/docker-compose.yml up -d         # production mode\n"
+            f"  docker compose -f {compose}/docker-compose-proxy.yml up -d   # proxy mode (nginx, ACME)\n"
             f"  python manage.py shipenv {made.name}                          # bundle for a host\n"
             "The certificate is self-signed; replace ssl/server.crt and ssl/server.key with real ones "
             "(keep server.key mode 0600)."

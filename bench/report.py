@@ -5,7 +5,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
-from tests.bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, WORKERS
+from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, WORKERS
 
 PROD = "prod (uWSGI HTTPS)"
 PROXY = "proxy (nginx -> uWSGI)"

@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench import cgroup, host_cpu
-from tests.bench.combine import CombineError, combine
-from tests.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
-from tests.bench.load import WRK_IMAGE, run_wrk
-from tests.bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
+from bench import cgroup, host_cpu
+from bench.combine import CombineError, combine
+from bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
+from bench.load import WRK_IMAGE, run_wrk
+from bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
 from tests.docker_stack import Stack, copy_checkout, free_port, run, wait_for
 from tests.http_client import request
 
@@ -171,10 +171,13 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
 
 def new_stack(checkout: Path, compose_name: str, project: str, **variables) -> Stack:
     """A stack of the example environment in the bench checkout, on free loopback ports."""
-    stack = Stack(checkout / "project" / "settings" / "example" / compose_name, project,
-                  DOCKERABLE_IMAGE=APP_IMAGE, **variables)
-    stack.workdir = tempfile.mkdtemp(prefix="bench-", dir=checkout)
-    return stack
+    return Stack(checkout / "project" / "settings" / "example" / compose_name, project,
+                 DOCKERABLE_IMAGE=APP_IMAGE, **variables)
+
+
+def override_file(stack: Stack, kind: str) -> Path:
+    """Where the bench writes an override of `stack`: beside its compose file, in the bench's own checkout."""
+    return stack.compose_file.with_name(f".{stack.project}.{kind}.override.yml")
 
 
 def production_loads(stack: Stack, smoke: bool) -> list[Load]:
@@ -182,7 +185,7 @@ def production_loads(stack: Stack, smoke: bool) -> list[Load]:
     if smoke:
         return [Load(PROD, "/healthz", stack, ("app",), "https://app/healthz")]
     extra: list[Variant] = variants()
-    path = Path(stack.workdir) / "variants.override.yml"
+    path = override_file(stack, "variants")
     path.write_text(override(stack.compose_file, extra))
     stack.extra_files = [path]
     loads = [Load(PROD, endpoint, stack, ("app",), f"https://app{endpoint}") for endpoint in BOTH]
@@ -236,7 +239,7 @@ def development_start(stack: Stack, report: Report, dev_port: int) -> None:
 
 def quieten(stack: Stack, services: list[str]) -> None:
     """Slow the healthchecks of `services` once healthy (see configurations.QUIET_HEALTHCHECK)."""
-    path = Path(stack.workdir) / "quiet.override.yml"
+    path = override_file(stack, "quiet")
     path.write_text(quiet(services))
     stack.extra_files = [path]
 
@@ -283,7 +286,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
 
 def main(argv=None) -> int:
     """Parse options, run the suite, print the tables and write the JSON."""
-    parser = argparse.ArgumentParser(prog="tests/bench/run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3, help="length of each load run (default 3)")
     parser.add_argument("--rounds", type=int, default=4,
                         help="times each configuration is measured (default 4)")
@@ -302,7 +305,7 @@ def main(argv=None) -> int:
         try:
             report = combine(options.combine)
         except CombineError as exc:
-            print(f"tests/bench/run: error: {exc}", file=sys.stderr)
+            print(f"bench/run: error: {exc}", file=sys.stderr)
             return 2
         return publish(report, options.json or RESULTS / "combined.json")
     report = Report(meta={

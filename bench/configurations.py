@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+REPO = HERE.parent
 GUNICORN_IMAGE = "dockerable-bench-gunicorn:latest"
 # The shipped default (cmd.sh): one process per core, one thread each.
 WORKERS = os.cpu_count() or 1
@@ -36,11 +36,6 @@ class Variant:
     base_url: str
     endpoints: tuple[str, ...] = BOTH
     extra: dict = field(default_factory=dict)
-
-    @property
-    def grid(self) -> bool:
-        """Part of the grid the shipped settings are judged against."""
-        return self.name.startswith("grid: ")
 
 
 def uwsgi(*options: str) -> list[str]:

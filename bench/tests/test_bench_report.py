@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from tests.bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, override, variants
-from tests.bench.load import histogram, parse
-from tests.bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, grid_scores, markdown, percentile
-from tests.bench.suite import Load, round_order
+from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, override, variants
+from bench.load import histogram, parse
+from bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, grid_scores, markdown, percentile
+from bench.suite import Load, round_order
 from tests.docker_stack import REPO, run
 
 
@@ -53,7 +53,7 @@ def test_quantiles_become_a_histogram_of_every_request():
 
 def test_wrk_report_without_quantiles_is_an_error_not_an_empty_row():
     with pytest.raises(RuntimeError, match="no quantile lines"):
-        parse(WRK_REPORT.split("quantile")[0])
+        parse(WRK_REPORT.split("quantile", maxsplit=1)[0])
 
 
 def test_percentile_is_the_nearest_rank_of_the_histogram():

@@ -1,0 +1,30 @@
+"""`manage.py upgradeenv NAME`: thin compose files, extending the shared topology, for an older env."""
+
+from django.core.management.base import BaseCommand
+
+from project.envtools.compose import SHARED_TOPOLOGY
+from project.envtools.scaffold import upgrade_compose_files
+
+
+class Command(BaseCommand):
+    """Rewrite the compose files that copy the service topology; keep each old one as FILE.old."""
+
+    help = ("Replace the environment's compose files that copy the service topology (made before "
+            "dockerable/compose/) by thin files extending it. Each old file is kept as FILE.old.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the environment under project/settings/")
+
+    def handle(self, *args, **options):
+        name = options["name"]
+        written = upgrade_compose_files(name)
+        if not written:
+            self.stdout.write(f"Environment '{name}' already extends {SHARED_TOPOLOGY}: nothing to do.")
+            return
+        for path in written:
+            old = path.with_name(f"{path.name}.old")
+            kept = f"(the old one is {old.name})" if old.exists() else "(new)"
+            self.stdout.write(f"  {path.name}  {kept}")
+        self.stdout.write(
+            "Carry over what you had changed in the *.old files (ports, ACME_DOMAINS, extra services) as "
+            "overrides in the new files, then delete the *.old files. The database volume is unchanged.")

@@ -1,1 +1,0 @@
-"""The benchmark suite: real stacks under wrk, side by side, with targets (entry point: tests/bench/run)."""
