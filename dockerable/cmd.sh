@@ -5,7 +5,7 @@
 #   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on a UNIX socket, no TLS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the
-# shipped ones (e.g. `cmd.sh --processes 8`): the benchmark's grid uses this.
+# shipped ones (e.g. `cmd.sh --processes 8`).
 # Started as root (as the compose files do), it first copies the environment's
 # secrets.json and TLS files (0600 and owned by the host user) into a
 # private tmpfs for the app user, then drops to that user: no Django code runs as
@@ -98,10 +98,7 @@ run_uwsgi() {
     local front="$1"
     shift
     # One process per core, one thread each: nothing in the benchmark's grid beat it by more
-    # than noise (tests/bench, 2 cores, 2026-11-25, three runs combined; its req/s over the
-    # other setting's, median of the rounds, geometric mean of /healthz and /): 2 threads
-    # 1.04, 4 threads 1.14, 2 processes per core 1.09, 4 per core 1.23.
-    # Views that wait on slow I/O (remote APIs) want more threads.
+    # than noise (docs/benchmarks.md). Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.

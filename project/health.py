@@ -25,8 +25,8 @@ def health_response() -> JsonResponse:
 def with_length(response: JsonResponse) -> JsonResponse:
     """Content-Length, which CommonMiddleware would add had this not answered before it.
 
-    Without it uWSGI's HTTP router has to chunk the body, which cost more than half
-    the throughput of /healthz (tests/bench, 2 cores: 664 req/s without, 1515 with).
+    Without it uWSGI's HTTP router has to chunk the body, which costs more than half
+    the throughput of /healthz (docs/benchmarks.md).
     """
     response["Content-Length"] = str(len(response.content))
     return response

@@ -1,0 +1,82 @@
+"""What a newcomer reads: a front-door README, docs whose links resolve, no figures in code comments,
+and a benchmark suite that can be deleted without breaking anything."""
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.docker_stack import REPO, copy_checkout, run
+
+README = REPO / "README.md"
+DOCUMENTS = [README, *sorted((REPO / "docs").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+# Measurements and dates belong in docs/benchmarks.md, not in code comments.
+DATED_FIGURE = re.compile(r"\b20\d\d-\d\d-\d\d\b|req/s|\btests/bench\b")
+CODE = ("*.py", "*.sh", "*.ini", "*.yml", "*.template", "*.conf", "Dockerfile", "run")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    return {slug(line.lstrip("#")) for line in path.read_text().splitlines() if line.startswith("#")}
+
+
+def test_the_readme_is_a_front_door():
+    assert len(README.read_text()) <= 12_000
+    text = README.read_text()
+    for command in ("docker-compose-dev.yml up", "tests/run", "newenv", "checkenv", "shipenv", "upgradeenv"):
+        assert command in text, command
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    checked = 0
+    for document in DOCUMENTS:
+        for target in LINK.findall(document.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file_part, _, anchor = target.partition("#")
+            path = (document.parent / file_part).resolve() if file_part else document
+            assert path.exists(), f"{document.relative_to(REPO)}: {target} does not exist"
+            if anchor:
+                assert anchor in anchors(path), f"{document.relative_to(REPO)}: no heading for #{anchor}"
+            checked += 1
+    assert checked >= 20, checked
+
+
+def test_no_code_comment_holds_a_dated_figure():
+    roots = [REPO / "project", REPO / "dockerable", REPO / "tests", REPO / ".ci", REPO / "manage.py"]
+    files = {path for root in roots for pattern in CODE
+             for path in ([root] if root.is_file() else root.rglob(pattern))}
+    offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+                 for path in sorted(files) if "migrations" not in path.parts and "data" not in path.parts
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if DATED_FIGURE.search(line) and path != Path(__file__)]
+    assert not offenders, offenders
+
+
+def test_the_benchmark_folder_can_be_removed():
+    root = Path(tempfile.mkdtemp(prefix="dockerable-no-bench-"))
+    try:
+        copy_checkout(root)
+        shutil.rmtree(root / "bench")
+        # As a user's clone would be after `git rm -r bench`: the suite copies checkouts with git.
+        run("git", "init", "-q", cwd=root)
+        run("git", "add", "-A", cwd=root)
+        # Every module of the suite still imports, and the fast tier passes (this test aside).
+        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        collected = subprocess.run([*pytest, "--collect-only"], cwd=root, capture_output=True, text=True,
+                                   timeout=300, check=False)
+        assert collected.returncode == 0, collected.stdout[-3000:]
+        assert "bench/" not in collected.stdout
+        fast = subprocess.run([*pytest, "-m", "not docker",
+                               "--deselect", "tests/test_docs.py::test_the_benchmark_folder_can_be_removed"],
+                              cwd=root, capture_output=True, text=True, timeout=600, check=False)
+        assert fast.returncode == 0, fast.stdout[-3000:]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
