@@ -38,6 +38,9 @@ class Host:
             archive.extractall(folder, filter="tar")
         # Everything any of the environment's modes mounts travels with it.
         assert any(name.endswith("dockerable/proxy/nginx.conf.template") for name in names)
+        # ...and the shared topology that the environment's thin compose files extend.
+        assert any(name.endswith("dockerable/compose/services.yml") for name in names)
+        assert any(name.endswith("dockerable/compose/postgres-entrypoint.sh") for name in names)
         assert any(name.endswith("docker-compose-proxy.yml") for name in names)
         (root,) = folder.iterdir()
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
