@@ -28,7 +28,7 @@ from bench.combine import CombineError, combine
 from bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from bench.load import WRK_IMAGE, run_wrk
 from bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
-from tests.docker_stack import Stack, copy_checkout, free_port, run, wait_for
+from tests.docker_stack import Stack, base_image, copy_checkout, free_port, run, wait_for
 from tests.http_client import request
 
 HERE = Path(__file__).resolve().parent
@@ -159,7 +159,7 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
         if run("docker", "image", "inspect", "-f", "{{.Id}}", APP_IMAGE).stdout.strip() != cold:
             run("docker", "image", "rm", cold)
         size = int(run("docker", "image", "inspect", "-f", "{{.Size}}", APP_IMAGE).stdout)
-        base = int(run("docker", "image", "inspect", "-f", "{{.Size}}", "python:3.13-slim").stdout)
+        base = int(run("docker", "image", "inspect", "-f", "{{.Size}}", base_image()).stdout)
         report.measures["image_mb"] = round(size / 1e6, 1)
         report.measures["added_over_base_mb"] = round((size - base) / 1e6, 1)
     else:

@@ -14,6 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The tests build and run their own tag, never the user's `dockerable-django:latest`.
 TEST_IMAGE = "dockerable-django:test"
+DOCKERFILE = REPO / "dockerable" / "Dockerfile"
+
+
+def base_image() -> str:
+    """The image the Dockerfile's final stage starts from (e.g. python:3.14-slim)."""
+    froms = [line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
+    return froms[-1]
 
 
 def free_port() -> int:
