@@ -18,10 +18,17 @@ UNITS = {"v2": 1e-6, "v1": 1e-9}
 
 def counters(container: str) -> tuple[float, int]:
     """(CPU seconds used since the container started, its peak memory in bytes)."""
-    result = subprocess.run(["docker", "exec", container, "sh", "-c", READ], capture_output=True, text=True,
-                            check=False, timeout=30)
+    result = subprocess.run(
+        ["docker", "exec", container, "sh", "-c", READ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     lines = result.stdout.split()
     if result.returncode != 0 or len(lines) != 3 or lines[0] not in UNITS:
-        raise RuntimeError(f"{container}: no cgroup CPU counters found (neither cgroup v2 nor v1 layout): "
-                           f"{result.stderr.strip() or result.stdout.strip()}")
+        raise RuntimeError(
+            f"{container}: no cgroup CPU counters found (neither cgroup v2 nor v1 layout): "
+            f"{result.stderr.strip() or result.stdout.strip()}"
+        )
     return int(lines[1]) * UNITS[lines[0]], int(lines[2])

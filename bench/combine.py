@@ -38,16 +38,20 @@ def check_alike(path: Path, report: Report, first: Report, first_path: Path) -> 
         raise CombineError(f"{path}: a --smoke report (one configuration, one round); combine full runs")
     for key in ("seconds", "machine"):
         if meta.get(key) != first.meta.get(key):
-            raise CombineError(f"{path}: its {key} ({meta.get(key)}) differs from {first_path}'s "
-                               f"({first.meta.get(key)})")
+            raise CombineError(
+                f"{path}: its {key} ({meta.get(key)}) differs from {first_path}'s ({first.meta.get(key)})"
+            )
     rows = {(row.configuration, row.endpoint) for row in report.rows}
     if rows != {(row.configuration, row.endpoint) for row in first.rows}:
-        raise CombineError(f"{path}: its configurations differ from {first_path}'s "
-                           "(made by another version of the suite?)")
+        raise CombineError(
+            f"{path}: its configurations differ from {first_path}'s (made by another version of the suite?)"
+        )
     for row in report.rows:
         if len(row.runs) != meta.get("rounds"):
-            raise CombineError(f"{path}: {row.configuration} {row.endpoint} has {len(row.runs)} runs "
-                               f"for {meta.get('rounds')} rounds")
+            raise CombineError(
+                f"{path}: {row.configuration} {row.endpoint} has {len(row.runs)} runs "
+                f"for {meta.get('rounds')} rounds"
+            )
 
 
 def combine(paths: list[Path]) -> Report:
@@ -60,13 +64,19 @@ def combine(paths: list[Path]) -> Report:
     if len(paths) < 2:
         raise CombineError("give two reports or more to combine")
     reports = [load(path) for path in paths]
-    for path, report in zip(paths[1:], reports[1:]):
+    for path, report in zip(paths[1:], reports[1:], strict=True):
         check_alike(path, report, reports[0], paths[0])
-    combined = Report(meta={
-        "date": ", ".join(report.meta["date"] for report in reports), "machine": reports[0].meta["machine"],
-        "seconds": reports[0].meta["seconds"], "rounds": sum(report.meta["rounds"] for report in reports),
-        "seed": ", ".join(str(report.meta.get("seed")) for report in reports), "smoke": False,
-        "combined": [str(path) for path in paths]})
+    combined = Report(
+        meta={
+            "date": ", ".join(report.meta["date"] for report in reports),
+            "machine": reports[0].meta["machine"],
+            "seconds": reports[0].meta["seconds"],
+            "rounds": sum(report.meta["rounds"] for report in reports),
+            "seed": ", ".join(str(report.meta.get("seed")) for report in reports),
+            "smoke": False,
+            "combined": [str(path) for path in paths],
+        }
+    )
     samples: dict[str, list] = {}
     for report in reports:
         for row in report.rows:

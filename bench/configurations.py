@@ -51,8 +51,10 @@ def grid_variant(label: str, service: str, *options: str, **kwargs) -> Variant:
 def without_cmd_sh() -> dict:
     """What a variant started as plain `uwsgi` needs: cmd.sh's variables, and to run as the app
     user (the bench makes the sample's secrets readable in place)."""
-    return {"user": "10001:10001",
-            "environment": {"UWSGI_PROCESSES": str(WORKERS), "UWSGI_THREADS": str(THREADS)}}
+    return {
+        "user": "10001:10001",
+        "environment": {"UWSGI_PROCESSES": str(WORKERS), "UWSGI_THREADS": str(THREADS)},
+    }
 
 
 def https_front(**replace: str) -> list[str]:
@@ -60,8 +62,9 @@ def https_front(**replace: str) -> list[str]:
 
     A variant that differs in one option, and cannot drift from the rest of the file.
     """
-    ini = configparser.ConfigParser(delimiters=("=",), comment_prefixes=(";",), interpolation=None,
-                                    strict=False)
+    ini = configparser.ConfigParser(
+        delimiters=("=",), comment_prefixes=(";",), interpolation=None, strict=False
+    )
     ini.read_string((REPO / "dockerable" / "uwsgi.ini").read_text())
     paths = {"$(SSL_CERT)": "/ssl/server.crt", "$(SSL_KEY)": "/ssl/server.key"}
     arguments = []
@@ -80,8 +83,11 @@ def variants() -> list[Variant]:
         # The shipped settings again, under the same conditions as the rest of the grid
         # (no published ports, started together): the grid compares like with like.
         grid_variant(f"{SHIPPED} (shipped)", "grid-shipped"),
-        *(grid_variant(f"p{WORKERS} t{threads}", f"grid-t{threads}", f"--threads={threads}")
-          for threads in (1, 2, 4) if threads != THREADS),
+        *(
+            grid_variant(f"p{WORKERS} t{threads}", f"grid-t{threads}", f"--threads={threads}")
+            for threads in (1, 2, 4)
+            if threads != THREADS
+        ),
         # The default before this grid: two processes per core, one thread each.
         grid_variant(f"p{double} t1", "grid-double-t1", f"--processes={double}", "--threads=1"),
         grid_variant(f"p{double} t2", "grid-double-t2", f"--processes={double}", "--threads=2"),
@@ -92,36 +98,84 @@ def variants() -> list[Variant]:
         # Socket kinds, started without cmd.sh, which always loads the shipped [https] section.
         # The router reaching the workers over TCP on loopback (uWSGI's default) instead of
         # the shipped abstract UNIX socket:
-        Variant(f"grid: {SHIPPED} router over TCP", "grid-router-tcp",
-                ["uwsgi", "--ini", "/dockerable/uwsgi.ini", *https_front(socket="127.0.0.1:0")],
-                "https://grid-router-tcp", extra=without_cmd_sh()),
+        Variant(
+            f"grid: {SHIPPED} router over TCP",
+            "grid-router-tcp",
+            ["uwsgi", "--ini", "/dockerable/uwsgi.ini", *https_front(socket="127.0.0.1:0")],
+            "https://grid-router-tcp",
+            extra=without_cmd_sh(),
+        ),
         # No router: the workers terminate TLS themselves. uWSGI 2.0's https-socket has no keep-alive.
-        Variant(f"grid: {SHIPPED} https-socket", "grid-https-socket",
-                ["uwsgi", "--ini", "/dockerable/uwsgi.ini",
-                 "--https-socket=:443,/ssl/server.crt,/ssl/server.key", CLOSE], "https://grid-https-socket",
-                extra=without_cmd_sh()),
+        Variant(
+            f"grid: {SHIPPED} https-socket",
+            "grid-https-socket",
+            [
+                "uwsgi",
+                "--ini",
+                "/dockerable/uwsgi.ini",
+                "--https-socket=:443,/ssl/server.crt,/ssl/server.key",
+                CLOSE,
+            ],
+            "https://grid-https-socket",
+            extra=without_cmd_sh(),
+        ),
         # Not a setting but a choice: uWSGI logging only 4xx/5xx, not every request (each line
         # passes through Docker's logging driver). Shows what the shipped request log costs.
-        Variant("prod, errors-only request log (reference)", "quiet-log",
-                uwsgi("--disable-logging", "--log-4xx", "--log-5xx"), "https://quiet-log",
-                endpoints=("/healthz",)),
+        Variant(
+            "prod, errors-only request log (reference)",
+            "quiet-log",
+            uwsgi("--disable-logging", "--log-4xx", "--log-5xx"),
+            "https://quiet-log",
+            endpoints=("/healthz",),
+        ),
         # The same shipped settings with a plain-HTTP router beside the HTTPS one.
-        Variant(PLAIN_HTTP, "plain-http", uwsgi("--http=:8080"), "http://plain-http:8080",
-                endpoints=("/healthz",)),
+        Variant(
+            PLAIN_HTTP, "plain-http", uwsgi("--http=:8080"), "http://plain-http:8080", endpoints=("/healthz",)
+        ),
         # The framework-free ceiling: the same uWSGI settings, a 12-byte WSGI app.
-        Variant("bare WSGI hello (uWSGI HTTPS)", "hello",
-                uwsgi("--module=hello:application", "--pythonpath=/bench"), "https://hello",
-                endpoints=("/healthz",), extra={"volumes": [f"{HERE}:/bench:ro"]}),
+        Variant(
+            "bare WSGI hello (uWSGI HTTPS)",
+            "hello",
+            uwsgi("--module=hello:application", "--pythonpath=/bench"),
+            "https://hello",
+            endpoints=("/healthz",),
+            extra={"volumes": [f"{HERE}:/bench:ro"]},
+        ),
         # gunicorn sync workers, same app and worker count, as other templates run it: plain
         # HTTP behind their proxy (sync workers do not keep connections alive).
-        Variant(GUNICORN, "gunicorn",
-                ["python", "-m", "gunicorn", "project.wsgi:application", "--workers", str(WORKERS),
-                 "--worker-class", "sync", "--bind", "0.0.0.0:8000", "--access-logfile", "-"],
-                "http://gunicorn:8000", endpoints=("/healthz",),
-                extra={"image": GUNICORN_IMAGE, "user": "10001:10001", "healthcheck": {
-                    "test": ["CMD", "python", "-c", "import urllib.request; "
-                             "urllib.request.urlopen('http://127.0.0.1:8000/healthz')"],
-                    "start_interval": "1s"}}),
+        Variant(
+            GUNICORN,
+            "gunicorn",
+            [
+                "python",
+                "-m",
+                "gunicorn",
+                "project.wsgi:application",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "sync",
+                "--bind",
+                "0.0.0.0:8000",
+                "--access-logfile",
+                "-",
+            ],
+            "http://gunicorn:8000",
+            endpoints=("/healthz",),
+            extra={
+                "image": GUNICORN_IMAGE,
+                "user": "10001:10001",
+                "healthcheck": {
+                    "test": [
+                        "CMD",
+                        "python",
+                        "-c",
+                        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')",
+                    ],
+                    "start_interval": "1s",
+                },
+            },
+        ),
     ]
 
 
@@ -145,10 +199,12 @@ def override(compose_file: Path, all_variants: list[Variant]) -> str:
     for variant in all_variants:
         healthcheck = {**variant.extra.get("healthcheck", {}), **QUIET_HEALTHCHECK}
         extra = {**variant.extra, "healthcheck": healthcheck}
-        lines += [f"  {variant.service}:",
-                  f"    extends: {json.dumps({'file': str(compose_file), 'service': 'app'})}",
-                  # Only `app` publishes: the load comes from inside the network.
-                  "    ports: !reset []",
-                  f"    command: {json.dumps(variant.command)}"]
+        lines += [
+            f"  {variant.service}:",
+            f"    extends: {json.dumps({'file': str(compose_file), 'service': 'app'})}",
+            # Only `app` publishes: the load comes from inside the network.
+            "    ports: !reset []",
+            f"    command: {json.dumps(variant.command)}",
+        ]
         lines += [f"    {key}: {json.dumps(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"

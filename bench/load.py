@@ -32,8 +32,10 @@ def parse(report: str) -> LoadResult:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     if bad:
         errors += int(bad.group(1))
-    quantiles = [(float(level), int(microseconds))
-                 for level, microseconds in re.findall(r"^quantile ([\d.]+) (\d+)$", report, re.MULTILINE)]
+    quantiles = [
+        (float(level), int(microseconds))
+        for level, microseconds in re.findall(r"^quantile ([\d.]+) (\d+)$", report, re.MULTILINE)
+    ]
     if requests and not quantiles:
         raise RuntimeError(f"wrk printed no quantile lines (is {SCRIPT} its --script?)")
     return LoadResult(rps, requests, errors, histogram(quantiles, requests))
@@ -55,12 +57,26 @@ def histogram(quantiles: list[tuple[float, int]], requests: int) -> dict[int, in
     return counts
 
 
-def run_wrk(network: str, url: str, seconds: int, connections: int = 32,
-            host: str = "localhost") -> LoadResult:
+def run_wrk(
+    network: str, url: str, seconds: int, connections: int = 32, host: str = "localhost"
+) -> LoadResult:
     """wrk with keep-alive (its default) for `seconds`, from a container on `network`."""
-    command = ["docker", "run", "--rm", "--network", network, WRK_IMAGE,
-               "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-               "-H", f"Host: {host}", url]
+    command = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        network,
+        WRK_IMAGE,
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-H",
+        f"Host: {host}",
+        url,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     if result.returncode != 0 or "Requests/sec" not in result.stdout:
         raise RuntimeError(f"wrk against {url} failed: {result.stderr.strip() or result.stdout.strip()}")

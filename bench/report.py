@@ -132,11 +132,19 @@ class Row(Latencies):
 
     def as_dict(self) -> dict:
         """For the JSON report: the summary and every run."""
-        return {"configuration": self.configuration, "endpoint": self.endpoint,
-                "requests_per_second": self.requests_per_second, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-                "p99_over_p50": self.tail, "worst_round_p99_over_p50": self.worst_tail, "errors": self.errors,
-                "cpu_seconds": self.cpu_seconds, "peak_mb": self.peak_mb,
-                "runs": [{**asdict(run), "p50_ms": run.p50_ms, "p99_ms": run.p99_ms} for run in self.runs]}
+        return {
+            "configuration": self.configuration,
+            "endpoint": self.endpoint,
+            "requests_per_second": self.requests_per_second,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "p99_over_p50": self.tail,
+            "worst_round_p99_over_p50": self.worst_tail,
+            "errors": self.errors,
+            "cpu_seconds": self.cpu_seconds,
+            "peak_mb": self.peak_mb,
+            "runs": [{**asdict(run), "p50_ms": run.p50_ms, "p99_ms": run.p99_ms} for run in self.runs],
+        }
 
 
 @dataclass
@@ -175,9 +183,11 @@ class Report:
         top, bottom = self.find(numerator, endpoint), self.find(denominator, endpoint)
         if top is None or bottom is None:
             return {}
-        return {number: above.requests_per_second / below.requests_per_second
-                for number, (above, below) in enumerate(zip(top.runs, bottom.runs))
-                if above.requests_per_second and below.requests_per_second}
+        return {
+            number: above.requests_per_second / below.requests_per_second
+            for number, (above, below) in enumerate(zip(top.runs, bottom.runs, strict=False))
+            if above.requests_per_second and below.requests_per_second
+        }
 
     def worst_of(self, name: str, values: list[float]) -> None:
         """A timing measured several times: its worst value is what the target judges."""
@@ -186,8 +196,13 @@ class Report:
 
     def as_dict(self) -> dict:
         """The JSON report."""
-        return {"meta": self.meta, "rows": [row.as_dict() for row in self.rows], "measures": self.measures,
-                "samples": self.samples, "targets": self.targets}
+        return {
+            "meta": self.meta,
+            "rows": [row.as_dict() for row in self.rows],
+            "measures": self.measures,
+            "samples": self.samples,
+            "targets": self.targets,
+        }
 
 
 def ratio(numerator, denominator):
@@ -251,53 +266,89 @@ def evaluate(report: Report) -> None:
     https_cost = round(1 - over_plain, 3) if over_plain else None
     tails = [row.tail for row in report.rows if row.configuration in SHIPPED_MODES and row.tail]
     checks = [
-        ("prod >= 1.2x gunicorn sync on /healthz req/s", median_of(report.round_ratios(PROD, GUNICORN)),
-         lambda v: v >= 1.2),
-        ("shipped >= 0.95x each grid alternative, geometric mean of /healthz and / req/s "
-         f"(closest: {closest or 'n/a'})", against_grid.get(closest), lambda v: v >= 0.95),
-        ("HTTPS costs <= 15% req/s against plain HTTP (shipped settings, grid row)", https_cost,
-         lambda v: v <= 0.15),
-        ("proxy >= 1.0x direct on /healthz req/s", median_of(report.round_ratios(PROXY, PROD)),
-         lambda v: v >= 1.0),
+        (
+            "prod >= 1.2x gunicorn sync on /healthz req/s",
+            median_of(report.round_ratios(PROD, GUNICORN)),
+            lambda v: v >= 1.2,
+        ),
+        (
+            "shipped >= 0.95x each grid alternative, geometric mean of /healthz and / req/s "
+            f"(closest: {closest or 'n/a'})",
+            against_grid.get(closest),
+            lambda v: v >= 0.95,
+        ),
+        (
+            "HTTPS costs <= 15% req/s against plain HTTP (shipped settings, grid row)",
+            https_cost,
+            lambda v: v <= 0.15,
+        ),
+        (
+            "proxy >= 1.0x direct on /healthz req/s",
+            median_of(report.round_ratios(PROXY, PROD)),
+            lambda v: v >= 1.0,
+        ),
         ("zero errors in every run", sum(row.errors for row in report.rows), lambda v: v == 0),
-        ("p99 <= 5x p50 over all requests of each shipped mode (prod, proxy, dev)", max(tails, default=None),
-         lambda v: v <= 5),
+        (
+            "p99 <= 5x p50 over all requests of each shipped mode (prod, proxy, dev)",
+            max(tails, default=None),
+            lambda v: v <= 5,
+        ),
         ("bytes added over the base image <= 60 MB", measures.get("added_over_base_mb"), lambda v: v <= 60),
-        ("code-only rebuild <= 0.1x cold build",
-         ratio(measures.get("code_rebuild_s"), measures.get("cold_build_s")), lambda v: v <= 0.1),
+        (
+            "code-only rebuild <= 0.1x cold build",
+            ratio(measures.get("code_rebuild_s"), measures.get("cold_build_s")),
+            lambda v: v <= 0.1,
+        ),
         ("prod up to first 200 <= 5 s (worst sample)", measures.get("prod_up_to_200_s"), lambda v: v <= 5),
         ("dev up to first 200 <= 5 s (worst sample)", measures.get("dev_up_to_200_s"), lambda v: v <= 5),
         ("dev edit to served <= 2 s (worst sample)", measures.get("dev_edit_to_served_s"), lambda v: v <= 2),
     ]
-    report.targets = [{"target": name, "value": value,
-                       "result": "n/a" if value is None else ("PASS" if passes(value) else "FAIL")}
-                      for name, value, passes in checks]
+    report.targets = [
+        {
+            "target": name,
+            "value": value,
+            "result": "n/a" if value is None else ("PASS" if passes(value) else "FAIL"),
+        }
+        for name, value, passes in checks
+    ]
 
 
 def markdown(report: Report) -> str:
     """The tables, as printed and as pasted into README.md."""
     meta = report.meta
     combined = f"{len(meta['combined'])} runs of the suite combined: " if meta.get("combined") else ""
-    lines = [f"{combined}Measured {meta['date']} on {meta['machine']}; "
-             f"{meta['rounds']} rounds of {meta['seconds']} s runs, each round in its own shuffled order, "
-             f"with the runs a target compares back to back (seed {meta.get('seed', 'n/a')}); "
-             "wrk -t2 -c32 with keep-alive from inside the compose network; "
-             f"{WORKERS} workers everywhere unless the row says otherwise. "
-             "req/s and CPU s are medians over the rounds; p50, p99 and p99/p50 are over every request "
-             "of every round; the worst round's p99/p50 is beside them; errors are the total. "
-             "Target ratios are medians of per-round ratios.", "",
-             "| configuration | endpoint | req/s | p50 ms | p99 ms | p99/p50 | worst round p99/p50 | errors "
-             "| CPU s | peak MB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r.configuration} | {r.endpoint} | {r.requests_per_second:.0f} | {r.p50_ms or 0:.2f} | "
-              f"{r.p99_ms or 0:.2f} | {r.tail or 0:.1f} | {r.worst_tail or 0:.1f} | {r.errors} | "
-              f"{r.cpu_seconds:.1f} | {r.peak_mb:.0f} |" for r in report.rows if r.runs]
+    lines = [
+        f"{combined}Measured {meta['date']} on {meta['machine']}; "
+        f"{meta['rounds']} rounds of {meta['seconds']} s runs, each round in its own shuffled order, "
+        f"with the runs a target compares back to back (seed {meta.get('seed', 'n/a')}); "
+        "wrk -t2 -c32 with keep-alive from inside the compose network; "
+        f"{WORKERS} workers everywhere unless the row says otherwise. "
+        "req/s and CPU s are medians over the rounds; p50, p99 and p99/p50 are over every request "
+        "of every round; the worst round's p99/p50 is beside them; errors are the total. "
+        "Target ratios are medians of per-round ratios.",
+        "",
+        "| configuration | endpoint | req/s | p50 ms | p99 ms | p99/p50 | worst round p99/p50 | errors "
+        "| CPU s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.configuration} | {r.endpoint} | {r.requests_per_second:.0f} | {r.p50_ms or 0:.2f} | "
+        f"{r.p99_ms or 0:.2f} | {r.tail or 0:.1f} | {r.worst_tail or 0:.1f} | {r.errors} | "
+        f"{r.cpu_seconds:.1f} | {r.peak_mb:.0f} |"
+        for r in report.rows
+        if r.runs
+    ]
     scores, against = grid_scores(report), shipped_over_grid(report)
     if len(scores) > 1:
-        lines += ["", "| grid configuration | geometric mean req/s of /healthz and / | shipped / this, "
-                  "per round |", "|---|---:|---:|"]
-        lines += [f"| {name} | {score:.0f} | {against.get(name, '')} |"
-                  for name, score in sorted(scores.items(), key=lambda s: -s[1])]
+        lines += [
+            "",
+            "| grid configuration | geometric mean req/s of /healthz and / | shipped / this, per round |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {score:.0f} | {against.get(name, '')} |"
+            for name, score in sorted(scores.items(), key=lambda s: -s[1])
+        ]
     if report.measures:
         lines += ["", "| measure | value |", "|---|---:|"]
         for name, value in report.measures.items():
@@ -306,6 +357,8 @@ def markdown(report: Report) -> str:
                 value = f"{value} (worst of {', '.join(map(str, samples))})"
             lines.append(f"| {name} | {value} |")
     lines += ["", "| target | value | result |", "|---|---:|---|"]
-    lines += [f"| {t['target']} | {'' if t['value'] is None else t['value']} | {t['result']} |"
-              for t in report.targets]
+    lines += [
+        f"| {t['target']} | {'' if t['value'] is None else t['value']} | {t['result']} |"
+        for t in report.targets
+    ]
     return "\n".join(lines)

@@ -75,8 +75,15 @@ def measure(load: Load, containers: list[str], seconds: int) -> Run:
     after = {container: cgroup.counters(container) for container in containers}
     cpu = sum(after[c][0] - before[c] for c in containers)
     peak = sum(after[c][1] for c in containers) / 1_048_576
-    return Run(round(result.requests_per_second, 1), result.errors, round(cpu, 2), round(peak, 1),
-               result.requests, result.histogram, host_cpu.steal_seconds(host_before, host_after))
+    return Run(
+        round(result.requests_per_second, 1),
+        result.errors,
+        round(cpu, 2),
+        round(peak, 1),
+        result.requests,
+        result.histogram,
+        host_cpu.steal_seconds(host_before, host_after),
+    )
 
 
 def round_order(loads: list[Load], order: random.Random) -> list[int]:
@@ -122,9 +129,15 @@ def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int, ord
 
 def seed(stack: Stack) -> None:
     """The ~50 rows the page endpoint renders through the ORM."""
-    stack.exec("app", "/dockerable/cmd.sh", "manage", "shell", "-c",
-               "from project.guestbook.models import Entry; Entry.objects.all().delete(); "
-               f"Entry.objects.bulk_create(Entry(text=f'benchmark entry {{i}}') for i in range({SEED_ROWS}))")
+    stack.exec(
+        "app",
+        "/dockerable/cmd.sh",
+        "manage",
+        "shell",
+        "-c",
+        "from project.guestbook.models import Entry; Entry.objects.all().delete(); "
+        f"Entry.objects.bulk_create(Entry(text=f'benchmark entry {{i}}') for i in range({SEED_ROWS}))",
+    )
 
 
 def timed(action) -> float:
@@ -136,8 +149,12 @@ def timed(action) -> float:
 
 def first_200(url: str, timeout: float = 120) -> None:
     """Poll `url` from the host until it answers 200."""
-    wait_for(lambda: request("GET", url, server_name="localhost", timeout=2).status == 200,
-             timeout=timeout, interval=0.05, what=f"{url} to answer 200")
+    wait_for(
+        lambda: request("GET", url, server_name="localhost", timeout=2).status == 200,
+        timeout=timeout,
+        interval=0.05,
+        what=f"{url} to answer 200",
+    )
 
 
 def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
@@ -145,15 +162,29 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
     dockerfile = str(checkout / "dockerable" / "Dockerfile")
     if measure_builds:
         log("cold build of the app image (no cache)")
-        report.measures["cold_build_s"] = timed(lambda: run(
-            "docker", "build", "--no-cache", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout),
-            timeout=1800))
+        report.measures["cold_build_s"] = timed(
+            lambda: run(
+                "docker",
+                "build",
+                "--no-cache",
+                "-q",
+                "-f",
+                dockerfile,
+                "-t",
+                APP_IMAGE,
+                str(checkout),
+                timeout=1800,
+            )
+        )
         cold = run("docker", "image", "inspect", "-f", "{{.Id}}", APP_IMAGE).stdout.strip()
         views = checkout / "project" / "guestbook" / "views.py"
         views.write_text(views.read_text() + "\n# one-line change for the rebuild benchmark\n")
         log("rebuild after a one-line change to a Python file")
-        report.measures["code_rebuild_s"] = timed(lambda: run(
-            "docker", "build", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout), timeout=1800))
+        report.measures["code_rebuild_s"] = timed(
+            lambda: run(
+                "docker", "build", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout), timeout=1800
+            )
+        )
         # The rebuild took the tag: the cold image would stay behind, untagged (its layers
         # stay in the build cache).
         if run("docker", "image", "inspect", "-f", "{{.Id}}", APP_IMAGE).stdout.strip() != cold:
@@ -165,14 +196,29 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
     else:
         run("docker", "build", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout), timeout=1800)
     run("docker", "build", "-q", "-f", str(HERE / "Dockerfile.wrk"), "-t", WRK_IMAGE, str(HERE), timeout=900)
-    run("docker", "build", "-q", "-f", str(HERE / "Dockerfile.gunicorn"),
-        "--build-arg", f"APP_IMAGE={APP_IMAGE}", "-t", GUNICORN_IMAGE, str(HERE), timeout=900)
+    run(
+        "docker",
+        "build",
+        "-q",
+        "-f",
+        str(HERE / "Dockerfile.gunicorn"),
+        "--build-arg",
+        f"APP_IMAGE={APP_IMAGE}",
+        "-t",
+        GUNICORN_IMAGE,
+        str(HERE),
+        timeout=900,
+    )
 
 
 def new_stack(checkout: Path, compose_name: str, project: str, **variables) -> Stack:
     """A stack of the example environment in the bench checkout, on free loopback ports."""
-    return Stack(checkout / "project" / "settings" / "example" / compose_name, project,
-                 DOCKERABLE_IMAGE=APP_IMAGE, **variables)
+    return Stack(
+        checkout / "project" / "settings" / "example" / compose_name,
+        project,
+        DOCKERABLE_IMAGE=APP_IMAGE,
+        **variables,
+    )
 
 
 def override_file(stack: Stack, kind: str) -> Path:
@@ -189,8 +235,11 @@ def production_loads(stack: Stack, smoke: bool) -> list[Load]:
     path.write_text(override(stack.compose_file, extra))
     stack.extra_files = [path]
     loads = [Load(PROD, endpoint, stack, ("app",), f"https://app{endpoint}") for endpoint in BOTH]
-    loads += [Load(variant.name, endpoint, stack, (variant.service,), f"{variant.base_url}{endpoint}")
-              for variant in extra for endpoint in variant.endpoints]
+    loads += [
+        Load(variant.name, endpoint, stack, (variant.service,), f"{variant.base_url}{endpoint}")
+        for variant in extra
+        for endpoint in variant.endpoints
+    ]
     return loads
 
 
@@ -200,8 +249,9 @@ def production_start(stack: Stack, report: Report, https_port: int) -> None:
     stack.extra_files = []
     samples = []
     for _ in range(STARTS):
-        samples.append(timed(lambda: (stack.compose("up", "-d"),
-                                      first_200(f"https://127.0.0.1:{https_port}/healthz"))))
+        samples.append(
+            timed(lambda: (stack.compose("up", "-d"), first_200(f"https://127.0.0.1:{https_port}/healthz")))
+        )
         stack.compose("down")
     report.worst_of("prod_up_to_200_s", samples)
 
@@ -211,8 +261,9 @@ def development_start(stack: Stack, report: Report, dev_port: int) -> None:
     samples = []
     for _ in range(STARTS):
         stack.compose("down")
-        samples.append(timed(lambda: (stack.compose("up", "-d"),
-                                      first_200(f"http://127.0.0.1:{dev_port}/healthz"))))
+        samples.append(
+            timed(lambda: (stack.compose("up", "-d"), first_200(f"http://127.0.0.1:{dev_port}/healthz")))
+        )
     report.worst_of("dev_up_to_200_s", samples)
     urls = Path(stack.compose_file).parents[2] / "urls.py"
     original = urls.read_text()
@@ -225,12 +276,26 @@ def development_start(stack: Stack, report: Report, dev_port: int) -> None:
             marker = f"edited-{time.time_ns()}"
 
             def edit_and_wait(marker=marker):
-                urls.write_text(original + "\nfrom django.http import HttpResponse  # noqa: E402\n"
-                                "urlpatterns.append(path('bench-edit/', "
-                                f"lambda r: HttpResponse('{marker}')))\n")
-                wait_for(lambda: request("GET", f"http://127.0.0.1:{dev_port}/bench-edit/",
-                                         server_name="localhost", timeout=2).text == marker,
-                         timeout=60, interval=0.05, what="runserver to serve the edited file")
+                urls.write_text(
+                    original + "\nfrom django.http import HttpResponse  # noqa: E402\n"
+                    "urlpatterns.append(path('bench-edit/', "
+                    f"lambda r: HttpResponse('{marker}')))\n"
+                )
+                wait_for(
+                    lambda: (
+                        request(
+                            "GET",
+                            f"http://127.0.0.1:{dev_port}/bench-edit/",
+                            server_name="localhost",
+                            timeout=2,
+                        ).text
+                        == marker
+                    ),
+                    timeout=60,
+                    interval=0.05,
+                    what="runserver to serve the edited file",
+                )
+
             samples.append(timed(edit_and_wait))
     finally:
         urls.write_text(original)
@@ -248,12 +313,20 @@ def run_suite(checkout: Path, report: Report, options) -> None:
     """Every stack up at once, the rounds, then the start-up timings one stack at a time."""
     rounds = 1 if options.smoke else options.rounds
     https_port, dev_port = free_port(), free_port()
-    prod = new_stack(checkout, "docker-compose.yml", "dd-bench-prod",
-                     HTTPS_PORT=https_port, HTTP_PORT=free_port())
-    proxy = new_stack(checkout, "docker-compose-proxy.yml", "dd-bench-proxy",
-                      HTTPS_PORT=free_port(), HTTP_PORT=free_port(), TLS_SOURCE="files")
-    dev = new_stack(checkout, "docker-compose-dev.yml", "dd-bench-dev",
-                    DEV_PORT=dev_port, DB_PORT=free_port())
+    prod = new_stack(
+        checkout, "docker-compose.yml", "dd-bench-prod", HTTPS_PORT=https_port, HTTP_PORT=free_port()
+    )
+    proxy = new_stack(
+        checkout,
+        "docker-compose-proxy.yml",
+        "dd-bench-proxy",
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+        TLS_SOURCE="files",
+    )
+    dev = new_stack(
+        checkout, "docker-compose-dev.yml", "dd-bench-dev", DEV_PORT=dev_port, DB_PORT=free_port()
+    )
     with contextlib.ExitStack() as running:
         loads = production_loads(prod, options.smoke)
         log(f"starting the stacks and {len(loads)} loads' services")
@@ -266,8 +339,10 @@ def run_suite(checkout: Path, report: Report, options) -> None:
             running.enter_context(dev.running())
             for stack in (proxy, dev):
                 seed(stack)
-            loads += [Load(PROXY, endpoint, proxy, ("app", "nginx"), f"https://nginx{endpoint}")
-                      for endpoint in BOTH]
+            loads += [
+                Load(PROXY, endpoint, proxy, ("app", "nginx"), f"https://nginx{endpoint}")
+                for endpoint in BOTH
+            ]
             loads += [Load(DEV, endpoint, dev, ("app",), f"http://app:8000{endpoint}") for endpoint in BOTH]
         run_rounds(report, loads, rounds, options.seconds, random.Random(report.meta["seed"]))
         if options.smoke:
@@ -288,18 +363,32 @@ def main(argv=None) -> int:
     """Parse options, run the suite, print the tables and write the JSON."""
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3, help="length of each load run (default 3)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="times each configuration is measured (default 4)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="one short run of one configuration, no build or start-up timings "
-                             "(the test suite's)")
-    parser.add_argument("--seed", type=int, default=random.randrange(1_000_000),
-                        help="seed of the rounds' order (printed in the JSON, to repeat a run's order)")
-    parser.add_argument("--json", type=Path,
-                        help="where to write the JSON (default: results/latest.json; "
-                             "results/combined.json with --combine)")
-    parser.add_argument("--combine", type=Path, nargs="+", metavar="REPORT",
-                        help="measure nothing: judge these runs' JSON reports as one (rounds of them all)")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="times each configuration is measured (default 4)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one short run of one configuration, no build or start-up timings (the test suite's)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=random.randrange(1_000_000),
+        help="seed of the rounds' order (printed in the JSON, to repeat a run's order)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the JSON (default: results/latest.json; results/combined.json with --combine)",
+    )
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        metavar="REPORT",
+        help="measure nothing: judge these runs' JSON reports as one (rounds of them all)",
+    )
     options = parser.parse_args(argv)
     if options.combine:
         try:
@@ -308,11 +397,16 @@ def main(argv=None) -> int:
             print(f"bench/run: error: {exc}", file=sys.stderr)
             return 2
         return publish(report, options.json or RESULTS / "combined.json")
-    report = Report(meta={
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}",
-        "seconds": options.seconds, "rounds": 1 if options.smoke else options.rounds, "smoke": options.smoke,
-        "seed": options.seed})
+    report = Report(
+        meta={
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}",
+            "seconds": options.seconds,
+            "rounds": 1 if options.smoke else options.rounds,
+            "smoke": options.smoke,
+            "seed": options.seed,
+        }
+    )
     started = time.monotonic()
     checkout = Path(tempfile.mkdtemp(prefix="dockerable-bench-"))
     checkout.chmod(0o755)

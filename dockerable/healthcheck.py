@@ -1,5 +1,6 @@
 """Container HEALTHCHECK: GET /healthz on the server this container runs, 0 if it answers 200."""
 
+import contextlib
 import http.client
 import os
 import ssl
@@ -34,10 +35,9 @@ def main() -> int:
 def say_goodbye(conn) -> None:
     """Close at the TLS level where the server still listens (a bare close makes uWSGI log a reset)."""
     if isinstance(conn.sock, ssl.SSLSocket):
-        try:
+        # The server may have closed first (no keep-alive): then there is nothing left to say.
+        with contextlib.suppress(OSError):
             conn.sock.unwrap()
-        except OSError:
-            pass  # The server closed first (no keep-alive): nothing left to say.
     conn.close()
 
 

@@ -18,8 +18,9 @@ DOCKER_FIXTURES = frozenset({"postgres_server", "test_image"})
 def pytest_collection_modifyitems(items):
     """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says so."""
     for item in items:
-        needs_engine = bool(DOCKER_FIXTURES & set(getattr(item, "fixturenames", ()))
-                            or item.get_closest_marker("django_db"))
+        needs_engine = bool(
+            DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("django_db")
+        )
         if needs_engine and not item.get_closest_marker("docker"):
             raise pytest.UsageError(f"{item.nodeid} needs the Docker engine: mark it @pytest.mark.docker")
 
@@ -37,13 +38,26 @@ def postgres_server():
     name = f"dockerable-tests-pg-{uuid.uuid4().hex[:8]}"
     password = secrets.token_urlsafe(16)
     port = free_port()
-    run("docker", "run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={password}",
-        "-p", f"127.0.0.1:{port}:5432", "postgres:17")
+    run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-e",
+        f"POSTGRES_PASSWORD={password}",
+        "-p",
+        f"127.0.0.1:{port}:5432",
+        "postgres:17",
+    )
     try:
         wait_for(
-            lambda: run("docker", "exec", name, "pg_isready", "-h", "127.0.0.1", "-q",
-                        check=False).returncode == 0,
-            timeout=90, what="the test PostgreSQL to accept connections",
+            lambda: (
+                run("docker", "exec", name, "pg_isready", "-h", "127.0.0.1", "-q", check=False).returncode
+                == 0
+            ),
+            timeout=90,
+            what="the test PostgreSQL to accept connections",
         )
         yield {"HOST": "127.0.0.1", "PORT": str(port), "USER": "postgres", "PASSWORD": password}
     finally:

@@ -33,8 +33,14 @@ def free_port() -> int:
 def run(*args, check=True, env=None, cwd=None, timeout=600, input_text=None):
     """Run a command, capturing text output; on failure the error carries that output."""
     result = subprocess.run(
-        args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
-        check=False, input=input_text,
+        args,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+        input=input_text,
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -82,8 +88,9 @@ class Stack:
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
         files = [arg for path in [self.compose_file, *self.extra_files] for arg in ("-f", str(path))]
-        return run("docker", "compose", "-p", self.project, *files, *args,
-                   check=check, env=self.env, timeout=timeout)
+        return run(
+            "docker", "compose", "-p", self.project, *files, *args, check=check, env=self.env, timeout=timeout
+        )
 
     def up(self, *args):
         """`up -d --wait`: returns once every service is healthy or has completed."""

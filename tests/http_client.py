@@ -30,8 +30,16 @@ def tls_context(ca_file=None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
-def request(method: str, url: str, *, ca_file=None, server_name="localhost",  # pylint: disable=too-many-arguments,too-many-locals
-            headers=None, body=None, timeout=10) -> Response:
+def request(  # pylint: disable=too-many-arguments,too-many-locals
+    method: str,
+    url: str,
+    *,
+    ca_file=None,
+    server_name="localhost",
+    headers=None,
+    body=None,
+    timeout=10,
+) -> Response:
     """Send one request; HTTPS URLs verify against `ca_file` with SNI/host `server_name`."""
     parts = urlsplit(url)
     path = parts.path or "/"
@@ -72,9 +80,16 @@ def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
     page = request("GET", base_url + "/", ca_file=ca_file, server_name=server_name)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     port = urlsplit(base_url).port
-    response = request("POST", base_url + "/", ca_file=ca_file, server_name=server_name,
-                       body=f"csrfmiddlewaretoken={token}&text={text}",
-                       headers={"Cookie": f"csrftoken={page.cookies['csrftoken']}",
-                                "Referer": f"https://{server_name}:{port}/",
-                                "Content-Type": "application/x-www-form-urlencoded"})
+    response = request(
+        "POST",
+        base_url + "/",
+        ca_file=ca_file,
+        server_name=server_name,
+        body=f"csrfmiddlewaretoken={token}&text={text}",
+        headers={
+            "Cookie": f"csrftoken={page.cookies['csrftoken']}",
+            "Referer": f"https://{server_name}:{port}/",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     assert response.status == 302, response.text[:500]

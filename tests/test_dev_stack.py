@@ -22,8 +22,12 @@ def dev(test_image, checkout):  # pylint: disable=unused-argument
     # removing them from the mounted checkout proves the mount hides nothing needed.
     for helper in ("cmd.sh", "healthcheck.py", "uwsgi.ini"):
         (checkout / "dockerable" / helper).unlink()
-    stack = Stack(checkout / "project" / "settings" / "example" / "docker-compose-dev.yml",
-                  unique_project("dd-dev"), DEV_PORT=free_port(), DB_PORT=free_port())
+    stack = Stack(
+        checkout / "project" / "settings" / "example" / "docker-compose-dev.yml",
+        unique_project("dd-dev"),
+        DEV_PORT=free_port(),
+        DB_PORT=free_port(),
+    )
     with stack.running():
         yield stack
 
@@ -49,11 +53,18 @@ def test_a_python_change_is_served_without_a_restart(dev):
     container = dev.containers("app")[0]
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout
     urls = dev.folder.parents[1] / "urls.py"
-    urls.write_text(urls.read_text() + (
-        "\nfrom django.http import HttpResponse  # noqa: E402\n"
-        "urlpatterns.append(path('live-edit/', lambda request: HttpResponse('edited-live')))\n"))
-    wait_for(lambda: get(dev, "/live-edit/").text == "edited-live",
-             timeout=30, what="runserver to serve the edited urls.py")
+    urls.write_text(
+        urls.read_text()
+        + (
+            "\nfrom django.http import HttpResponse  # noqa: E402\n"
+            "urlpatterns.append(path('live-edit/', lambda request: HttpResponse('edited-live')))\n"
+        )
+    )
+    wait_for(
+        lambda: get(dev, "/live-edit/").text == "edited-live",
+        timeout=30,
+        what="runserver to serve the edited urls.py",
+    )
     assert run("docker", "inspect", "-f", "{{.State.StartedAt}}", container).stdout == started
 
 
@@ -63,13 +74,22 @@ def test_concurrent_clients_leave_no_database_connections_behind(dev):
     secrets = json.loads((dev.folder / "secrets.json").read_text())
 
     def open_connections() -> int:
-        return int(dev.exec("postgres", "psql", "-U", secrets["DB_USER"], "-d", secrets["DB_NAME"], "-Atc",
-                            "SELECT count(*) FROM pg_stat_activity "
-                            "WHERE usename = current_user AND pid <> pg_backend_pid()").stdout)
+        return int(
+            dev.exec(
+                "postgres",
+                "psql",
+                "-U",
+                secrets["DB_USER"],
+                "-d",
+                secrets["DB_NAME"],
+                "-Atc",
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE usename = current_user AND pid <> pg_backend_pid()",
+            ).stdout
+        )
 
     with concurrent.futures.ThreadPoolExecutor(30) as pool:
-        statuses = list(pool.map(lambda _: get(dev, "/healthz").status,
-                                 range(90)))
+        statuses = list(pool.map(lambda _: get(dev, "/healthz").status, range(90)))
     assert statuses == [200] * 90
     assert wait_for(lambda: open_connections() <= 2, timeout=10, what="runserver's connections to close")
 
@@ -79,12 +99,24 @@ def test_runserver_on_the_host_uses_the_stacks_database(dev):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(ENV="DEV", DB_HOST="127.0.0.1", DB_PORT=dev.env["DB_PORT"])
     server = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
-         "--settings=project.settings.example.settings"],
-        cwd=dev.folder.parents[2], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "manage.py",
+            "runserver",
+            f"127.0.0.1:{port}",
+            "--noreload",
+            "--settings=project.settings.example.settings",
+        ],
+        cwd=dev.folder.parents[2],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        response = wait_for(lambda: request("GET", f"http://127.0.0.1:{port}/healthz"),
-                            timeout=30, what="host runserver")
+        response = wait_for(
+            lambda: request("GET", f"http://127.0.0.1:{port}/healthz"), timeout=30, what="host runserver"
+        )
         assert response.status == 200, response.text
     finally:
         server.terminate()

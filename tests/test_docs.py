@@ -51,12 +51,19 @@ def test_every_relative_link_in_the_docs_resolves():
 
 def test_no_code_comment_holds_a_dated_figure():
     roots = [REPO / "project", REPO / "dockerable", REPO / "tests", REPO / ".ci", REPO / "manage.py"]
-    files = {path for root in roots for pattern in CODE
-             for path in ([root] if root.is_file() else root.rglob(pattern))}
-    offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
-                 for path in sorted(files) if "migrations" not in path.parts and "data" not in path.parts
-                 for number, line in enumerate(path.read_text().splitlines(), 1)
-                 if DATED_FIGURE.search(line) and path != Path(__file__)]
+    files = {
+        path
+        for root in roots
+        for pattern in CODE
+        for path in ([root] if root.is_file() else root.rglob(pattern))
+    }
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in sorted(files)
+        if "migrations" not in path.parts and "data" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if DATED_FIGURE.search(line) and path != Path(__file__)
+    ]
     assert not offenders, offenders
 
 
@@ -70,13 +77,25 @@ def test_the_benchmark_folder_can_be_removed():
         run("git", "add", "-A", cwd=root)
         # Every module of the suite still imports, and the fast tier passes (this test aside).
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        collected = subprocess.run([*pytest, "--collect-only"], cwd=root, capture_output=True, text=True,
-                                   timeout=300, check=False)
+        collected = subprocess.run(
+            [*pytest, "--collect-only"], cwd=root, capture_output=True, text=True, timeout=300, check=False
+        )
         assert collected.returncode == 0, collected.stdout[-3000:]
         assert "bench/" not in collected.stdout
-        fast = subprocess.run([*pytest, "-m", "not docker",
-                               "--deselect", "tests/test_docs.py::test_the_benchmark_folder_can_be_removed"],
-                              cwd=root, capture_output=True, text=True, timeout=600, check=False)
+        fast = subprocess.run(
+            [
+                *pytest,
+                "-m",
+                "not docker",
+                "--deselect",
+                "tests/test_docs.py::test_the_benchmark_folder_can_be_removed",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert fast.returncode == 0, fast.stdout[-3000:]
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -54,8 +54,11 @@ def secrets_of(folder: Path) -> dict:
 
 def snapshot(folder: Path) -> dict:
     """Every file under `folder` with its bytes and mode."""
-    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mode) for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(folder): (p.read_bytes(), p.stat().st_mode)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def one_error_line(result) -> str:
@@ -68,8 +71,15 @@ def one_error_line(result) -> str:
 def test_newenv_makes_a_complete_private_environment(staging):
     staging, result = staging
     assert "checkenv staging" in result.stdout  # it tells the next commands
-    for name in ("__init__.py", "settings.py", "docker-compose.yml", "docker-compose-dev.yml",
-                 "secrets.json", "ssl/server.crt", "ssl/server.key"):
+    for name in (
+        "__init__.py",
+        "settings.py",
+        "docker-compose.yml",
+        "docker-compose-dev.yml",
+        "secrets.json",
+        "ssl/server.crt",
+        "ssl/server.key",
+    ):
         assert (staging / name).is_file(), name
     assert (staging / "secrets.json").stat().st_mode & 0o777 == 0o600
     assert (staging / "ssl" / "server.key").stat().st_mode & 0o777 == 0o600
@@ -92,9 +102,20 @@ def test_newenv_makes_a_complete_private_environment(staging):
 @pytest.mark.docker
 def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, staging, image_run):
     settings_dir = repo / "project" / "settings"
-    image_run.compose("run", "--rm", "--no-deps", "--user", f"{os.getuid()}:{os.getgid()}",
-                  "-v", f"{settings_dir}:/app/project/settings", "app",
-                  "python", "manage.py", "newenv", "other")
+    image_run.compose(
+        "run",
+        "--rm",
+        "--no-deps",
+        "--user",
+        f"{os.getuid()}:{os.getgid()}",
+        "-v",
+        f"{settings_dir}:/app/project/settings",
+        "app",
+        "python",
+        "manage.py",
+        "newenv",
+        "other",
+    )
     other, staging = settings_dir / "other", staging[0]
     assert secrets_of(other)["SECRET_KEY"] != secrets_of(staging)["SECRET_KEY"]
     assert secrets_of(other)["DB_PASSWORD"] != secrets_of(staging)["DB_PASSWORD"]
@@ -125,8 +146,19 @@ def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
 def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run):
     # Read-only even for root (CI runs as root, for whom chmod 555 is no barrier).
     settings_dir = repo / "project" / "settings"
-    result = image_run.compose("run", "--rm", "--no-deps", "-v", f"{settings_dir}:/app/project/settings:ro",
-                           "app", "python", "manage.py", "newenv", "blocked", check=False)
+    result = image_run.compose(
+        "run",
+        "--rm",
+        "--no-deps",
+        "-v",
+        f"{settings_dir}:/app/project/settings:ro",
+        "app",
+        "python",
+        "manage.py",
+        "newenv",
+        "blocked",
+        check=False,
+    )
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "CommandError" in line]
     assert len(errors) == 1 and "cannot create the environment" in errors[0], result.stderr
@@ -152,7 +184,7 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     assert manage("newenv", "broken", cwd=repo).returncode == 0
     broken = repo / "project" / "settings" / "broken"
     # An expired certificate made with another key: mismatched and expired at once.
-    long_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=400)
+    long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=400)
     _, expired_cert = self_signed("broken.localhost", days=30, not_before=long_ago)
     (broken / "ssl" / "server.crt").write_bytes(expired_cert)
     secrets = secrets_of(broken)
@@ -220,8 +252,11 @@ def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, s
     stack = Stack(staging[0] / "docker-compose.yml", f"dd-topology-{uuid.uuid4().hex[:8]}")
     try:
         stack.compose("up", "-d", "--wait", "postgres")
-        log_config = json.loads(run("docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}",
-                                    stack.containers("postgres")[0]).stdout)
+        log_config = json.loads(
+            run(
+                "docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}", stack.containers("postgres")[0]
+            ).stdout
+        )
         assert log_config["Config"]["max-file"] == "3"
     finally:
         stack.down(volumes=True)
@@ -260,7 +295,8 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     assert upgraded.returncode == 0, upgraded.stderr
     assert {file_name: (folder / f"{file_name}.old").read_text() for file_name in COMPOSE_FILES} == before
     assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == render(
-        name, f"{name}.localhost")
+        name, f"{name}.localhost"
+    )
     after = manage("checkenv", name, cwd=repo)
     assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
     assert "nothing to do" in manage("upgradeenv", name, cwd=repo).stdout

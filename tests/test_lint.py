@@ -1,33 +1,41 @@
-"""Linters the project promises to be clean under: pylint (with pylint_django), hadolint, shellcheck."""
+"""The tree is clean under its pre-commit hooks (ruff, pylint with pylint-django, hadolint, shellcheck)."""
 
 import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
-from tests.docker_stack import REPO
-from tests.linters import BIN, pylint, run, shellcheck
+from tests.docker_stack import REPO, copy_checkout, run
 
-SHELL_SCRIPTS = [*sorted(str(path.relative_to(REPO)) for path in (REPO / "dockerable").rglob("*.sh")),
-                 "tests/run", ".ci/run"]
-
-
-def test_pylint_with_pylint_django_passes_on_project():
-    result = pylint("project", "manage.py")
-    assert result.returncode == 0, result.stdout
+PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 
 
-def test_pylint_passes_on_the_tests():
-    result = pylint("tests", tests=True)
-    assert result.returncode == 0, result.stdout
-
-
-def test_dockerfile_is_clean_under_hadolint():
-    result = run(str(BIN / "hadolint"), "dockerable/Dockerfile", cwd=REPO, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_shell_scripts_are_clean_under_shellcheck():
-    assert "dockerable/compose/postgres-entrypoint.sh" in SHELL_SCRIPTS
-    result = shellcheck(*SHELL_SCRIPTS)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
+    # A copy, as a fresh clone would be: the hooks that fix things must find nothing to fix.
+    root = Path(tempfile.mkdtemp(prefix="dockerable-pre-commit-"))
+    try:
+        copy_checkout(root)
+        run("git", "init", "-q", cwd=root)
+        run("git", "add", "-A", cwd=root)
+        env = {**os.environ, "PRE_COMMIT_COLOR": "never"}
+        result = run(
+            str(PRE_COMMIT),
+            "run",
+            "--all-files",
+            "--show-diff-on-failure",
+            cwd=root,
+            env=env,
+            check=False,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+        for hook in ("ruff (lint)", "ruff (format)", "pylint", "hadolint", "shellcheck"):
+            assert hook in result.stdout, hook
+        assert "dockerable/compose/postgres-entrypoint.sh" in run("git", "ls-files", "*.sh", cwd=root).stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_vscode_settings_use_current_keys():

@@ -17,16 +17,21 @@ HOST = "example.dockerable.test"
 @pytest.fixture(scope="module")
 def prod(test_image, checkout):  # pylint: disable=unused-argument
     """The example environment's production stack, up from a copy whose key is 0600."""
-    stack = Stack(checkout / "project" / "settings" / "example" / "docker-compose.yml",
-                  unique_project("dd-prod"), HTTPS_PORT=free_port(), HTTP_PORT=free_port())
+    stack = Stack(
+        checkout / "project" / "settings" / "example" / "docker-compose.yml",
+        unique_project("dd-prod"),
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+    )
     with stack.running():
         yield stack
 
 
 def get(stack, path, **kwargs):
     """GET over HTTPS, trusting only the environment's own certificate, as HOST."""
-    return request("GET", stack.url(path), ca_file=stack.folder / "ssl" / "server.crt",
-                   server_name=HOST, **kwargs)
+    return request(
+        "GET", stack.url(path), ca_file=stack.folder / "ssl" / "server.crt", server_name=HOST, **kwargs
+    )
 
 
 def test_healthz_over_https_with_the_environments_certificate(prod):
@@ -69,8 +74,11 @@ def test_request_log_goes_to_stdout(prod):
     get(prod, "/healthz?from-the-log-test")
     container = prod.containers("app")[0]
     # docker logs keeps the streams apart: .stdout holds only what went to stdout.
-    wait_for(lambda: "from-the-log-test" in run("docker", "logs", container).stdout,
-             timeout=10, what="the request in the stdout log")
+    wait_for(
+        lambda: "from-the-log-test" in run("docker", "logs", container).stdout,
+        timeout=10,
+        what="the request in the stdout log",
+    )
 
 
 def test_deploy_check_passes_with_no_warning_inside_the_container(prod):
@@ -80,8 +88,10 @@ def test_deploy_check_passes_with_no_warning_inside_the_container(prod):
 
 def test_no_django_process_runs_as_root(prod):
     # Real uid of every uWSGI process (master, workers, HTTP router) in the container.
-    script = ('for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
-              'awk \'/^Uid:/ {print $2, $3}\' "$p/status";; esac; done')
+    script = (
+        'for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
+        "awk '/^Uid:/ {print $2, $3}' \"$p/status\";; esac; done"
+    )
     listing = prod.exec("app", "sh", "-c", script).stdout.split("\n")
     uids = {line for line in listing if line}
     assert uids == {"10001 10001"}, uids

@@ -23,10 +23,18 @@ pytestmark = pytest.mark.docker
 DOMAIN = "example.dockerable.test"
 PEBBLE_IMAGE = "ghcr.io/letsencrypt/pebble:latest"
 # Pebble's HTTP-01 checks go to port 80 of the domain: nginx, reached by its network alias.
-PEBBLE_CONFIG = {"pebble": {
-    "listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
-    "certificate": "/test/certs/localhost/cert.pem", "privateKey": "/test/certs/localhost/key.pem",
-    "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+PEBBLE_CONFIG = {
+    "pebble": {
+        "listenAddress": "0.0.0.0:14000",
+        "managementListenAddress": "0.0.0.0:15000",
+        "certificate": "/test/certs/localhost/cert.pem",
+        "privateKey": "/test/certs/localhost/key.pem",
+        "httpPort": 80,
+        "tlsPort": 443,
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": False,
+    }
+}
 OVERRIDE = """
 services:
   pebble:
@@ -59,8 +67,12 @@ def proxy(test_image, checkout):  # pylint: disable=unused-argument
     (acme / "pebble-ca.pem").write_text(ca.stdout)
     (acme / "override.yml").write_text(OVERRIDE.format(pebble=PEBBLE_IMAGE, dir=acme, domain=DOMAIN))
     example = checkout / "project" / "settings" / "example"
-    stack = Stack(example / "docker-compose-proxy.yml", unique_project("dd-proxy"),
-                  HTTPS_PORT=free_port(), HTTP_PORT=free_port())
+    stack = Stack(
+        example / "docker-compose-proxy.yml",
+        unique_project("dd-proxy"),
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+    )
     stack.extra_files = [acme / "override.yml"]
     try:
         yield stack
@@ -73,10 +85,13 @@ def served_certificate(stack, alpn=("h2", "http/1.1")):
     """(certificate, negotiated ALPN protocol) that nginx presents for DOMAIN."""
     context = ssl._create_unverified_context()  # pylint: disable=protected-access
     context.set_alpn_protocols(list(alpn))
-    with socket.create_connection(("127.0.0.1", int(stack.env["HTTPS_PORT"])), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=DOMAIN) as tls:
-            der = tls.getpeercert(binary_form=True)
-            return x509.load_der_x509_certificate(der), tls.selected_alpn_protocol()
+    address = ("127.0.0.1", int(stack.env["HTTPS_PORT"]))
+    with (
+        socket.create_connection(address, timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=DOMAIN) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+        return x509.load_der_x509_certificate(der), tls.selected_alpn_protocol()
 
 
 def issuer(cert) -> str:
@@ -112,9 +127,18 @@ def test_certificate_is_issued_by_the_acme_server_and_served_over_http2(proxy):
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert DOMAIN in names.get_values_for_type(x509.DNSName)
     assert protocol == "h2"
-    curl = run("curl", "--http2", "-sk", "--resolve", f"{DOMAIN}:{proxy.env['HTTPS_PORT']}:127.0.0.1",
-               "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-               f"https://{DOMAIN}:{proxy.env['HTTPS_PORT']}/healthz")
+    curl = run(
+        "curl",
+        "--http2",
+        "-sk",
+        "--resolve",
+        f"{DOMAIN}:{proxy.env['HTTPS_PORT']}:127.0.0.1",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        f"https://{DOMAIN}:{proxy.env['HTTPS_PORT']}/healthz",
+    )
     assert curl.stdout == "2 200"
 
 
@@ -142,12 +166,26 @@ def test_django_sees_https_and_the_real_client(proxy):
     # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's. Behind nginx,
     # uWSGI logs only what went wrong, so ask for a page that is not there.
     assert get(proxy, "/client-address-check/").status == 404
-    nginx_ip = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                   proxy.containers("nginx")[0]).stdout.strip()
+    nginx_ip = run(
+        "docker",
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        proxy.containers("nginx")[0],
+    ).stdout.strip()
     # uWSGI's request line (log-format in uwsgi.ini) starts with the address.
-    line = wait_for(lambda: next((line for line in proxy.logs("app").splitlines()
-                                  if "client-address-check" in line and re.match(r"\d", line)), None),
-                    timeout=10, what="uWSGI to log the 404")
+    line = wait_for(
+        lambda: next(
+            (
+                line
+                for line in proxy.logs("app").splitlines()
+                if "client-address-check" in line and re.match(r"\d", line)
+            ),
+            None,
+        ),
+        timeout=10,
+        what="uWSGI to log the 404",
+    )
     client = line.split()[0]
     assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
 
@@ -161,7 +199,7 @@ def listening_tcp_addresses(stack, service):
     for fields in (line.split() for line in tables):
         if len(fields) > 3 and fields[3] == "0A":
             address, port = fields[1].split(":")
-            words = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+            words = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, len(address), 8))
             listening.append((ipaddress.ip_address(words), int(port, 16)))
     return listening
 
@@ -187,8 +225,10 @@ def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
     issued_by_pebble(proxy)
     second = proxy.compose("run", "--rm", "--no-deps", "-T", "app", check=False)
     assert second.returncode == 64, second.stdout + second.stderr
-    assert ("cmd.sh: another app container already serves /run/uwsgi/app.sock: proxy mode runs one app "
-            "container (set UWSGI_PROCESSES for more workers instead of --scale app)") in second.stderr
+    assert (
+        "cmd.sh: another app container already serves /run/uwsgi/app.sock: proxy mode runs one app "
+        "container (set UWSGI_PROCESSES for more workers instead of --scale app)"
+    ) in second.stderr
     # The first one still has its socket and serves through nginx.
     assert get(proxy, "/healthz", timeout=5).status == 200
 
@@ -236,13 +276,20 @@ def test_renewal_failure_is_visible_and_the_site_keeps_serving(proxy):
     serving, _ = served_certificate(proxy)
     proxy.compose("stop", "pebble")
     try:
-        failed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal",
-                            check=False)
+        failed = proxy.exec(
+            "certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal", check=False
+        )
         assert failed.returncode != 0
         assert "ERROR: certificate request" in failed.stderr + failed.stdout
         container = proxy.containers("certbot")[0]
-        wait_for(lambda: run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
-                 == "unhealthy", timeout=30, what="certbot's healthcheck to report the failure")
+        wait_for(
+            lambda: (
+                run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
+                == "unhealthy"
+            ),
+            timeout=30,
+            what="certbot's healthcheck to report the failure",
+        )
         assert get(proxy, "/healthz").status == 200
         assert served_certificate(proxy)[0].serial_number == serving.serial_number
     finally:
@@ -277,7 +324,8 @@ def test_an_environment_can_bring_its_own_certificate(proxy):
 def test_no_service_mounts_the_docker_socket():
     for compose_file in sorted((REPO / "project" / "settings").glob("*/docker-compose*.yml")):
         config = json.loads(
-            run("docker", "compose", "-f", str(compose_file), "config", "--format", "json").stdout)
+            run("docker", "compose", "-f", str(compose_file), "config", "--format", "json").stdout
+        )
         for name, service in config["services"].items():
             sources = [volume.get("source", "") for volume in service.get("volumes", [])]
             assert not any("docker.sock" in source for source in sources), (compose_file, name)

@@ -97,8 +97,9 @@ def test_env_bool_reads_the_environment(monkeypatch):
 def test_base_alone_runs_check_and_shell():
     checked = manage("check")
     assert checked.returncode == 0, checked.stderr
-    shell = manage("shell", "-c",
-                   "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)")
+    shell = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE, settings.DEBUG)"
+    )
     assert shell.returncode == 0, shell.stderr
     assert "project.settings.base False" in shell.stdout
 
@@ -114,8 +115,7 @@ def test_base_alone_runs_collectstatic(tmp_path):
 def test_environment_with_missing_key_fails_with_one_line(tmp_path):
     broken = tmp_path / "secrets.json"
     broken.write_text(json.dumps({"SECRET_KEY": "k" * 60, "DB_NAME": "d", "DB_USER": "u"}))
-    result = manage("check", "--settings=project.settings.example.settings",
-                    DJANGO_SECRETS_FILE=str(broken))
+    result = manage("check", "--settings=project.settings.example.settings", DJANGO_SECRETS_FILE=str(broken))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -130,14 +130,17 @@ def test_bad_debug_value_fails_with_one_line():
 
 
 def test_dev_mode_turns_debug_on_and_https_settings_off():
-    code = ("from django.conf import settings as s; "
-            "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)")
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)"
+    )
     dev = manage("shell", "-c", code, "--settings=project.settings.example.settings", ENV="DEV")
     prod = manage("shell", "-c", code, "--settings=project.settings.example.settings")
     assert last_line(dev) == ["True", "False", "False", "0"], dev.stderr
     assert last_line(prod) == ["False", "True", "True", "31536000"], prod.stderr
-    forced_off = manage("shell", "-c", code, "--settings=project.settings.example.settings",
-                        ENV="DEV", DJANGO_DEBUG="0")
+    forced_off = manage(
+        "shell", "-c", code, "--settings=project.settings.example.settings", ENV="DEV", DJANGO_DEBUG="0"
+    )
     assert last_line(forced_off)[0] == "False"
 
 

@@ -24,8 +24,13 @@ class Host:
 
     def __init__(self):
         self.project = f"dd-ship-{uuid.uuid4().hex[:8]}"
-        self.env = {**os.environ, "COMPOSE_PROJECT_NAME": self.project, "PUBLISH_ADDRESS": "127.0.0.1",
-                    "HTTPS_PORT": str(free_port()), "HTTP_PORT": str(free_port())}
+        self.env = {
+            **os.environ,
+            "COMPOSE_PROJECT_NAME": self.project,
+            "PUBLISH_ADDRESS": "127.0.0.1",
+            "HTTPS_PORT": str(free_port()),
+            "HTTP_PORT": str(free_port()),
+        }
         self.folders: list[Path] = []
         self.images: set[str] = set()
 
@@ -78,8 +83,9 @@ def ship(root: Path, host: Host, marker: str) -> Path:
     template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
     template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
     build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
-    result = manage("shipenv", "staging", "--output", str(root / "dist"), cwd=root,
-                    DOCKERABLE_IMAGE=build_tag)
+    result = manage(
+        "shipenv", "staging", "--output", str(root / "dist"), cwd=root, DOCKERABLE_IMAGE=build_tag
+    )
     assert result.returncode == 0, result.stderr
     release = re.search(r"\(image ([^)]+)\)", result.stdout).group(1)
     bundle = Path(re.search(r"Made (\S+)", result.stdout).group(1))
@@ -91,8 +97,9 @@ def ship(root: Path, host: Host, marker: str) -> Path:
 
 
 def get(host: Host, root: Path, path: str):
-    return request("GET", host.url(path), ca_file=root / "project/settings/staging/ssl/server.crt",
-                   server_name=DOMAIN)
+    return request(
+        "GET", host.url(path), ca_file=root / "project/settings/staging/ssl/server.crt", server_name=DOMAIN
+    )
 
 
 def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
@@ -105,8 +112,9 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
     health = get(host, first, "/healthz")
     assert health.status == 200 and b'"ok"' in health.body
     assert "release-one" in get(host, first, "/").text
-    sign_guestbook(host.url(""), first / "project/settings/staging/ssl/server.crt", DOMAIN,
-                   "kept-across-upgrades")
+    sign_guestbook(
+        host.url(""), first / "project/settings/staging/ssl/server.crt", DOMAIN, "kept-across-upgrades"
+    )
 
     second = host.deploy(ship(root, host, "release-two"))
     page = get(host, second, "/")

@@ -12,8 +12,16 @@ from bench.report import PROD, Report, Run
 
 def report(rounds, *, seconds=3, smoke=False, build_s=50.0, edits=(1.0,)):
     """A report of PROD and GUNICORN on /healthz: `rounds` is [(prod req/s, gunicorn req/s), ...]."""
-    made = Report(meta={"date": "today", "machine": "here", "seconds": seconds, "rounds": len(rounds),
-                        "smoke": smoke, "seed": 1})
+    made = Report(
+        meta={
+            "date": "today",
+            "machine": "here",
+            "seconds": seconds,
+            "rounds": len(rounds),
+            "smoke": smoke,
+            "seed": 1,
+        }
+    )
     for prod, gunicorn in rounds:
         made.row(PROD, "/healthz").runs.append(Run(prod, 0, 1.0, 50.0, 100, {10_000: 99, 20_000: 1}))
         made.row(GUNICORN, "/healthz").runs.append(Run(gunicorn, 0, 1.0, 50.0, 100, {15_000: 100}))
@@ -49,15 +57,22 @@ def test_the_command_prints_the_combined_verdict_and_writes_json(tmp_path, capsy
     assert json.loads(output.read_text())["meta"]["combined"] == [str(path) for path in files]
 
 
-@pytest.mark.parametrize("second, message", [
-    (report([(1300, 1000)], smoke=True), "b.json: a --smoke report (one configuration, one round); "
-                                          "combine full runs"),
-    (report([(1300, 1000)], seconds=10), "b.json: its seconds (10) differs from "),
-    (Report(meta={"date": "today", "machine": "here", "seconds": 3, "rounds": 1, "smoke": False}),
-     "b.json: its configurations differ from "),
-    ("{not json", "b.json: not a benchmark report (invalid JSON: "),
-    ('{"rows": []}', "b.json: not a benchmark report of this suite (at KeyError('measures'))"),
-])
+@pytest.mark.parametrize(
+    "second, message",
+    [
+        (
+            report([(1300, 1000)], smoke=True),
+            "b.json: a --smoke report (one configuration, one round); combine full runs",
+        ),
+        (report([(1300, 1000)], seconds=10), "b.json: its seconds (10) differs from "),
+        (
+            Report(meta={"date": "today", "machine": "here", "seconds": 3, "rounds": 1, "smoke": False}),
+            "b.json: its configurations differ from ",
+        ),
+        ("{not json", "b.json: not a benchmark report (invalid JSON: "),
+        ('{"rows": []}', "b.json: not a benchmark report of this suite (at KeyError('measures'))"),
+    ],
+)
 def test_what_cannot_line_up_is_refused_in_one_line_naming_the_file(tmp_path, capsys, second, message):
     first = write(tmp_path / "a.json", report([(1300, 1000)]))
     path = tmp_path / "b.json"

@@ -15,8 +15,10 @@ from tests.docker_stack import REPO, run
 
 def runs(*rps_p50_p99, errors=0):
     """Runs with the given (req/s, p50, p99): 100 requests each, 98 at p50 and 2 at p99."""
-    return [Run(rps, errors, 1.0, 50.0, 100, {int(p50 * 1000): 98, int(p99 * 1000): 2} if rps else {})
-            for rps, p50, p99 in rps_p50_p99]
+    return [
+        Run(rps, errors, 1.0, 50.0, 100, {int(p50 * 1000): 98, int(p99 * 1000): 2} if rps else {})
+        for rps, p50, p99 in rps_p50_p99
+    ]
 
 
 WRK_REPORT = """Running 2s test @ https://app/healthz
@@ -45,8 +47,11 @@ def test_wrk_report_is_read_with_its_histogram_and_every_kind_of_error():
 
 def test_quantiles_become_a_histogram_of_every_request():
     # Ranks 500, 990 and 1000 of 1000 requests: each rank range counts at its upper latency.
-    assert histogram([(50, 10_000), (99, 12_000), (100, 90_000)], 1000) == {10_000: 500, 12_000: 490,
-                                                                           90_000: 10}
+    assert histogram([(50, 10_000), (99, 12_000), (100, 90_000)], 1000) == {
+        10_000: 500,
+        12_000: 490,
+        90_000: 10,
+    }
     # Levels finer than one request add nothing twice.
     assert histogram([(0.1, 5_000), (0.2, 5_000), (50, 6_000), (100, 7_000)], 10) == {6_000: 5, 7_000: 5}
 
@@ -123,8 +128,10 @@ def test_grid_is_scored_on_both_endpoints():
     report.row("grid: p2 t1", "/healthz").runs += runs((1300, 8, 16))
     report.row("grid: p2 t1", "/").runs += runs((120, 150, 200))
     scores = grid_scores(report)
-    assert scores == {f"grid: {SHIPPED} (shipped)": round((1000 * 200) ** 0.5, 1),
-                      "grid: p2 t1": round((1300 * 120) ** 0.5, 1)}
+    assert scores == {
+        f"grid: {SHIPPED} (shipped)": round((1000 * 200) ** 0.5, 1),
+        "grid: p2 t1": round((1300 * 120) ** 0.5, 1),
+    }
     evaluate(report)
     assert result(report, "shipped >= 0.95x each grid alternative")[1] == "PASS"
     report.row("grid: p2 t1", "/").runs[0].requests_per_second = 250
@@ -201,8 +208,19 @@ def test_variants_override_is_a_valid_compose_file_adding_services_without_ports
     compose_file = REPO / "project" / "settings" / "example" / "docker-compose.yml"
     path = tmp_path / "variants.yml"
     path.write_text(override(compose_file, variants()))
-    config = run("docker", "compose", "-p", "dd-bench-config", "-f", str(compose_file), "-f", str(path),
-                 "config", "--format", "json")
+    config = run(
+        "docker",
+        "compose",
+        "-p",
+        "dd-bench-config",
+        "-f",
+        str(compose_file),
+        "-f",
+        str(path),
+        "config",
+        "--format",
+        "json",
+    )
     services = json.loads(config.stdout)["services"]
     for variant in variants():
         service = services[variant.service]

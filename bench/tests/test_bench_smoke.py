@@ -15,13 +15,20 @@ TARGETS = 11
 
 def test_bench_smoke_prints_the_table_and_writes_json(tmp_path, test_image):  # pylint: disable=unused-argument
     output = tmp_path / "bench.json"
-    result = subprocess.run([sys.executable, "-m", "bench.suite", "--smoke", "--seconds", "2",
-                             "--json", str(output)], cwd=REPO, capture_output=True, text=True,
-                            timeout=900, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.suite", "--smoke", "--seconds", "2", "--json", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
-    assert table[0] == ("| configuration | endpoint | req/s | p50 ms | p99 ms | p99/p50 "
-                        "| worst round p99/p50 | errors | CPU s | peak MB |")
+    assert table[0] == (
+        "| configuration | endpoint | req/s | p50 ms | p99 ms | p99/p50 "
+        "| worst round p99/p50 | errors | CPU s | peak MB |"
+    )
     row = [cell.strip() for cell in table[2].split("|")[1:-1]]
     assert row[:2] == ["prod (uWSGI HTTPS)", "/healthz"]
     assert float(row[2]) > 0 and float(row[5]) >= 1 and float(row[6]) >= 1

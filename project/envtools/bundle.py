@@ -48,7 +48,7 @@ def docker(*args: str) -> str:
 def release_tag(name: str) -> str:
     """A tag unique to this bundle, so a host can tell (and roll back between) releases."""
     repository = os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE).rsplit(":", 1)[0]
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
     return f"{repository}:{name}-{stamp}"
 
 

@@ -40,9 +40,13 @@ class Finding:
 
 
 def _subscripted_key(node) -> str | None:
-    """"KEY" for a SECRETS["KEY"] expression, else None."""
-    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
-            and node.value.id == "SECRETS" and isinstance(node.slice, ast.Constant)):
+    """The "KEY" of a SECRETS["KEY"] expression, else None."""
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "SECRETS"
+        and isinstance(node.slice, ast.Constant)
+    ):
         return node.slice.value
     return None
 
@@ -79,14 +83,23 @@ def check_keys(folder: Path, data: dict) -> list[Finding]:
 def check_public_values(folder: Path, data: dict, dev: bool) -> list[Finding]:
     """No secret equals the sample's, a known default, or a value marked as a sample."""
     sample = sample_values(env_dir(SAMPLE_ENV) / "secrets.json")
-    public = sorted(key for key, value in data.items()
-                    if is_secret(key) and isinstance(value, str) and looks_public(value, sample))
+    public = sorted(
+        key
+        for key, value in data.items()
+        if is_secret(key) and isinstance(value, str) and looks_public(value, sample)
+    )
     if not public:
         return [Finding(OK, "secret values", "no secret is the sample's or a known default")]
     severity = WARNING if dev else ERROR
-    return [Finding(severity, "secret values",
-                    f"{key} in {folder / 'secrets.json'} is public (the sample's or a known default); "
-                    "make a new one (newenv does)") for key in public]
+    return [
+        Finding(
+            severity,
+            "secret values",
+            f"{key} in {folder / 'secrets.json'} is public (the sample's or a known default); "
+            "make a new one (newenv does)",
+        )
+        for key in public
+    ]
 
 
 def check_secret_key(data: dict) -> list[Finding]:
@@ -94,10 +107,19 @@ def check_secret_key(data: dict) -> list[Finding]:
     key = data.get("SECRET_KEY", "")
     if not key:
         return []  # Reported by check_keys.
-    if (len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
-            or key.startswith(SECRET_KEY_INSECURE_PREFIX)):
-        return [Finding(ERROR, "SECRET_KEY", f"too weak: needs {SECRET_KEY_MIN_LENGTH}+ characters, "
-                        f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS}+ distinct, no '{SECRET_KEY_INSECURE_PREFIX}'")]
+    if (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or key.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        return [
+            Finding(
+                ERROR,
+                "SECRET_KEY",
+                f"too weak: needs {SECRET_KEY_MIN_LENGTH}+ characters, "
+                f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS}+ distinct, no '{SECRET_KEY_INSECURE_PREFIX}'",
+            )
+        ]
     return [Finding(OK, "SECRET_KEY", f"{len(key)} characters, {len(set(key))} distinct")]
 
 
@@ -127,12 +149,15 @@ def check_certificate(folder: Path, hosts: list[str]) -> list[Finding]:
     findings = []
     if not facts.matches_key:
         findings.append(Finding(ERROR, "certificate", f"{cert} does not match {key}"))
-    left = facts.not_after - datetime.datetime.now(datetime.timezone.utc)
+    left = facts.not_after - datetime.datetime.now(datetime.UTC)
     if left.total_seconds() <= 0:
         findings.append(Finding(ERROR, "certificate", f"{cert} expired on {facts.not_after:%Y-%m-%d}"))
     elif left < EXPIRY_WARNING:
-        findings.append(Finding(WARNING, "certificate", f"{cert} expires in {left.days} days "
-                                f"({facts.not_after:%Y-%m-%d})"))
+        findings.append(
+            Finding(
+                WARNING, "certificate", f"{cert} expires in {left.days} days ({facts.not_after:%Y-%m-%d})"
+            )
+        )
     uncovered = [host for host in hosts if not certificates.covers(facts, host)]
     if uncovered:
         findings.append(Finding(ERROR, "certificate", f"{cert} does not cover {', '.join(uncovered)}"))
@@ -142,22 +167,33 @@ def check_certificate(folder: Path, hosts: list[str]) -> list[Finding]:
 
 def check_git(folder: Path) -> list[Finding]:
     """Private files are ignored by git; the files meant to be committed are not."""
-    def ignored(path: Path) -> bool:
-        return subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=folder,
-                              capture_output=True, check=False).returncode == 0
 
-    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=folder,
-                            capture_output=True, text=True, check=False)
+    def ignored(path: Path) -> bool:
+        return (
+            subprocess.run(
+                ["git", "check-ignore", "-q", str(path)], cwd=folder, capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+
+    inside = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"], cwd=folder, capture_output=True, text=True, check=False
+    )
     if inside.returncode != 0:
         return [Finding(WARNING, "git", f"{folder} is not in a git checkout; ignore rules not checked")]
     if folder.name == SAMPLE_ENV:
         return [Finding(OK, "git", "the sample's files are committed on purpose")]
-    findings = [Finding(ERROR, "git", f"{folder / name} is not ignored by git: it would be committed")
-                for name in PRIVATE_FILES if (folder / name).exists() and not ignored(folder / name)]
-    findings += [Finding(WARNING, "git", f"{folder / name} is ignored by git, but is meant to be committed")
-                 for name in COMMITTED_FILES if (folder / name).exists() and ignored(folder / name)]
-    return findings or [
-        Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
+    findings = [
+        Finding(ERROR, "git", f"{folder / name} is not ignored by git: it would be committed")
+        for name in PRIVATE_FILES
+        if (folder / name).exists() and not ignored(folder / name)
+    ]
+    findings += [
+        Finding(WARNING, "git", f"{folder / name} is ignored by git, but is meant to be committed")
+        for name in COMMITTED_FILES
+        if (folder / name).exists() and ignored(folder / name)
+    ]
+    return findings or [Finding(OK, "git", "secrets and key are ignored; settings and compose files are not")]
 
 
 def check_compose_layout(name: str, folder: Path) -> list[Finding]:
@@ -169,8 +205,14 @@ def check_compose_layout(name: str, folder: Path) -> list[Finding]:
         if not path.is_file():
             findings.append(Finding(WARNING, "compose files", f"{path} is missing: {fix}"))
         elif not extends_shared_topology(path):
-            findings.append(Finding(WARNING, "compose files", f"{path} copies the services instead of "
-                                    f"extending {SHARED_TOPOLOGY}, so template fixes never reach it: {fix}"))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "compose files",
+                    f"{path} copies the services instead of "
+                    f"extending {SHARED_TOPOLOGY}, so template fixes never reach it: {fix}",
+                )
+            )
     return findings or [Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY}")]
 
 
@@ -183,13 +225,29 @@ def load_settings_module(name: str):
 
 def check_deploy(name: str) -> list[Finding]:
     """`manage.py check --deploy --fail-level WARNING` on the production settings, in a fresh process."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DJANGO_", "DB_")) and key != "ENV"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DB_")) and key != "ENV"
+    }
     env["ENV"] = "PROD"
     result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
-         f"--settings=project.settings.{name}.settings"],
-        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            f"--settings=project.settings.{name}.settings",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if result.returncode != 0:
         lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
         issues = [line for line in lines if line.startswith("?:") or "security." in line] or lines[-3:]

@@ -16,8 +16,12 @@ def render(name: str, domain: str) -> dict[str, str]:
     """The text of each compose file of environment `name` serving `domain`."""
     engine = Engine()
     context = {"env": name, "domain": domain, "sample_note": SAMPLE_NOTE if name == SAMPLE_ENV else ""}
-    return {file_name: engine.from_string((TEMPLATES / file_name).read_text(encoding="utf-8"))
-            .render(Context(context, autoescape=False)) for file_name in COMPOSE_FILES}
+    return {
+        file_name: engine.from_string((TEMPLATES / file_name).read_text(encoding="utf-8")).render(
+            Context(context, autoescape=False)
+        )
+        for file_name in COMPOSE_FILES
+    }
 
 
 def extends_shared_topology(path: Path) -> bool:

@@ -44,7 +44,8 @@ def validate_new_name(name: str) -> None:
         )
     if name in RESERVED_NAMES:
         raise CommandError(
-            f"'{name}' is reserved (it names a module of project/settings); choose another name")
+            f"'{name}' is reserved (it names a module of project/settings); choose another name"
+        )
 
 
 def existing_env(name: str) -> Path:

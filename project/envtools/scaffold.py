@@ -11,7 +11,12 @@ from django.core.management.base import CommandError
 
 from project.envtools import certificates, compose
 from project.envtools.layout import (
-    COMPOSE_FILES, declared_domain, env_dir, existing_env, settings_dir, validate_new_name,
+    COMPOSE_FILES,
+    declared_domain,
+    env_dir,
+    existing_env,
+    settings_dir,
+    validate_new_name,
 )
 from project.envtools.secret_values import fresh_value, is_secret
 
@@ -32,7 +37,7 @@ def source_domain(source: Path) -> str:
     """The DOMAIN the source environment's settings.py declares."""
     domain = declared_domain(source)
     if domain is None:
-        raise CommandError(f"{source / 'settings.py'}: no line DOMAIN = \"...\" to adapt")
+        raise CommandError(f'{source / "settings.py"}: no line DOMAIN = "..." to adapt')
     return domain
 
 
@@ -62,8 +67,10 @@ def fresh_secrets(source: Path, name: str) -> bytes:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CommandError(f"{path}: cannot read the source secrets: {exc}") from None
-    result = {"_comment": f"Secrets of the {name} environment, made by newenv. Keep this file "
-                          "mode 0600 and out of git (.gitignore does that)."}
+    result = {
+        "_comment": f"Secrets of the {name} environment, made by newenv. Keep this file "
+        "mode 0600 and out of git (.gitignore does that)."
+    }
     for key, value in data.items():
         if key.startswith("_"):
             continue
@@ -75,7 +82,8 @@ def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
     settings_text = (source / "settings.py").read_text(encoding="utf-8")
     (work / "settings.py").write_text(
-        adapt_settings(settings_text, source.name, name, source_domain(source), domain), encoding="utf-8")
+        adapt_settings(settings_text, source.name, name, source_domain(source), domain), encoding="utf-8"
+    )
     write_compose_files(work, name, domain)
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by manage.py newenv)."""\n')
     write_private(work / "secrets.json", fresh_secrets(source, name))
@@ -117,8 +125,11 @@ def upgrade_compose_files(name: str) -> list[Path]:
     Each replaced file is kept beside as FILE.old, so that nothing the user changed is lost.
     """
     folder = existing_env(name)
-    stale = [file_name for file_name in COMPOSE_FILES if not (folder / file_name).is_file()
-             or not compose.extends_shared_topology(folder / file_name)]
+    stale = [
+        file_name
+        for file_name in COMPOSE_FILES
+        if not (folder / file_name).is_file() or not compose.extends_shared_topology(folder / file_name)
+    ]
     kept = [folder / f"{file_name}.old" for file_name in stale if (folder / f"{file_name}.old").exists()]
     if kept:
         raise CommandError(f"{kept[0]} already exists: compare it with its thin file, remove it, rerun")

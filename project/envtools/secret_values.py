@@ -10,10 +10,18 @@ from django.core.management.utils import get_random_secret_key
 # Keys whose values must be private and random; other keys (DB_NAME, DB_HOST...) are plain config.
 SECRET_KEY_PATTERN = re.compile(r"(KEY|PASSWORD|PASSWD|TOKEN|SECRET)", re.IGNORECASE)
 # Values that ship with this template, the 2018 write-up it grew from, or common images' docs.
-KNOWN_PUBLIC_VALUES = frozenset({
-    "postgres", "password", "changeme", "change-me", "secret", "admin", "my_password",
-    "hts+7ik2^(b&ldan!$)beae7&6zs1lxr8!9tnd%@u6+gmd_4zf",
-})
+KNOWN_PUBLIC_VALUES = frozenset(
+    {
+        "postgres",
+        "password",
+        "changeme",
+        "change-me",
+        "secret",
+        "admin",
+        "my_password",
+        "hts+7ik2^(b&ldan!$)beae7&6zs1lxr8!9tnd%@u6+gmd_4zf",
+    }
+)
 
 
 def is_secret(key: str) -> bool:
@@ -40,5 +48,8 @@ def sample_values(sample_secrets: Path) -> set[str]:
 
 def looks_public(value: str, sample: set[str]) -> bool:
     """True if `value` is the sample's, a known default, or marked as a sample."""
-    return (value in sample or value.lower() in KNOWN_PUBLIC_VALUES
-            or value.startswith(("sample-", "django-insecure-")))
+    return (
+        value in sample
+        or value.lower() in KNOWN_PUBLIC_VALUES
+        or value.startswith(("sample-", "django-insecure-"))
+    )

@@ -56,5 +56,5 @@ def load_secrets(default: Path) -> Secrets:
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
     if not isinstance(values, dict):
-        raise ImproperlyConfigured(f"{path}: must hold a JSON object of \"KEY\": \"value\" pairs")
+        raise ImproperlyConfigured(f'{path}: must hold a JSON object of "KEY": "value" pairs')
     return Secrets(path, values)

@@ -15,8 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the environment under project/settings/")
-        parser.add_argument("--dev", action="store_true",
-                            help="development use only: public (sample) secrets are warnings, not errors")
+        parser.add_argument(
+            "--dev",
+            action="store_true",
+            help="development use only: public (sample) secrets are warnings, not errors",
+        )
 
     def handle(self, *args, **options):
         existing_env(options["name"])

@@ -9,16 +9,21 @@ from project.envtools.scaffold import create_environment
 class Command(BaseCommand):
     """Create project/settings/NAME from an existing environment (the sample by default)."""
 
-    help = ("Create project/settings/NAME: settings, a compose file per mode (extending "
-            "dockerable/compose/services.yml), fresh secrets.json and a self-signed certificate for "
-            "--domain and localhost. Never overwrites.")
+    help = (
+        "Create project/settings/NAME: settings, a compose file per mode (extending "
+        "dockerable/compose/services.yml), fresh secrets.json and a self-signed certificate for "
+        "--domain and localhost. Never overwrites."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="environment name: lowercase letters, digits, underscores")
         parser.add_argument("--domain", help="the FQDN it serves (default: NAME.localhost)")
         parser.add_argument(
-            "--from", dest="source", default=SAMPLE_ENV,
-            help=f"environment to copy settings.py and the secrets' keys from (default: {SAMPLE_ENV})")
+            "--from",
+            dest="source",
+            default=SAMPLE_ENV,
+            help=f"environment to copy settings.py and the secrets' keys from (default: {SAMPLE_ENV})",
+        )
 
     def handle(self, *args, **options):
         made = create_environment(options["name"], options["domain"], options["source"])

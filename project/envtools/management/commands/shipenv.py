@@ -12,8 +12,10 @@ from project.envtools.layout import existing_env
 class Command(BaseCommand):
     """Check the environment, build and save the image, and pack both into NAME-STAMP.bundle.tar."""
 
-    help = ("Make a deployable bundle of an environment: the image (docker save) and the environment "
-            "folder in one tar. Refuses an environment that checkenv reports errors for.")
+    help = (
+        "Make a deployable bundle of an environment: the image (docker save) and the environment "
+        "folder in one tar. Refuses an environment that checkenv reports errors for."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the environment under project/settings/")
@@ -24,8 +26,10 @@ class Command(BaseCommand):
         existing_env(name)
         errors = [finding for finding in run_checks(name) if finding.severity == ERROR]
         if errors:
-            raise CommandError(f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
-                               f"run `python manage.py checkenv {name}` for all")
+            raise CommandError(
+                f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
+                f"run `python manage.py checkenv {name}` for all"
+            )
         bundle = make_bundle(name, Path(options["output"]))
         self.stdout.write(
             f"Made {bundle.path} (image {bundle.image}). It holds the environment's secrets: copy it "

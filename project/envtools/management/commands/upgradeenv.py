@@ -9,8 +9,10 @@ from project.envtools.scaffold import upgrade_compose_files
 class Command(BaseCommand):
     """Rewrite the compose files that copy the service topology; keep each old one as FILE.old."""
 
-    help = ("Replace the environment's compose files that copy the service topology (made before "
-            "dockerable/compose/) by thin files extending it. Each old file is kept as FILE.old.")
+    help = (
+        "Replace the environment's compose files that copy the service topology (made before "
+        "dockerable/compose/) by thin files extending it. Each old file is kept as FILE.old."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the environment under project/settings/")
@@ -27,4 +29,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  {path.name}  {kept}")
         self.stdout.write(
             "Carry over what you had changed in the *.old files (ports, ACME_DOMAINS, extra services) as "
-            "overrides in the new files, then delete the *.old files. The database volume is unchanged.")
+            "overrides in the new files, then delete the *.old files. The database volume is unchanged."
+        )
