@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The image's command. Chooses what runs from the environment:
 #   ENV=DEV            -> Django's runserver on 0.0.0.0:8000, reloading on code changes
+#                         (under debugpy on DEBUGPY_PORT when that is set)
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
 #   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on a UNIX socket, no TLS
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
@@ -87,10 +88,17 @@ run_manage() {
     exec_as_app python /app/manage.py "$@"
 }
 
+# DEBUGPY_PORT (the dev container sets it): runserver under debugpy, for an editor to attach.
 run_dev() {
+    local debugger=()
+    if [[ -n "${DEBUGPY_PORT:-}" ]]; then
+        python -c 'import debugpy' 2>/dev/null \
+            || die "DEBUGPY_PORT is set but this image has no debugpy: use the dev container's image (.devcontainer/)"
+        debugger=(-m debugpy --listen "0.0.0.0:${DEBUGPY_PORT}")
+    fi
     require_readable_code
     prepare_private_files no
-    exec_as_app python /app/manage.py runserver "0.0.0.0:8000"
+    exec_as_app python "${debugger[@]}" /app/manage.py runserver "0.0.0.0:8000"
 }
 
 # uWSGI with the shared settings plus those of one front ([https] or [socket]).

@@ -3,6 +3,7 @@
 #   dockerable/requirements.in -> requirements.txt                  what the image installs (Python 3.14)
 #   tests/requirements.in      -> tests/requirements.txt            the test suite's virtualenv
 #   the same, Django 6.x       -> tests/requirements-django6.txt    the fast tier on the next Django
+#   dockerable/devtools.in     -> dockerable/requirements-devtools.txt   the dev container's additions
 # Without arguments only what the inputs changed moves; `--upgrade` moves every pin to its newest release.
 set -Eeuo pipefail
 
@@ -21,6 +22,8 @@ main() {
         -o tests/requirements.txt "$@"
     compile --universal --python-version 3.12 --override tests/django6.txt tests/requirements.in \
         -o tests/requirements-django6.txt "$@"
+    compile --python-version 3.14 --constraint requirements.txt dockerable/devtools.in \
+        -o dockerable/requirements-devtools.txt "$@"
 }
 
 main "$@"

@@ -18,9 +18,9 @@ DOCKERFILE = REPO / "dockerable" / "Dockerfile"
 
 
 def base_image() -> str:
-    """The image the Dockerfile's final stage starts from (e.g. python:3.14-slim)."""
+    """The public image the Dockerfile's last stages start from (e.g. python:3.14-slim)."""
     froms = [line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
-    return froms[-1]
+    return [image for image in froms if ":" in image][-1]
 
 
 def free_port() -> int:

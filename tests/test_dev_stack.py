@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,11 @@ def test_runserver_on_the_host_uses_the_stacks_database(dev):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_compose_watch_rebuilds_what_the_mount_cannot_bring(dev):
+    config = json.loads(dev.compose("config", "--format", "json").stdout)
+    watched = {
+        Path(rule["path"]).name: rule["action"] for rule in config["services"]["app"]["develop"]["watch"]
+    }
+    assert watched == {"requirements.txt": "rebuild", "Dockerfile": "rebuild"}

@@ -128,7 +128,7 @@ def test_the_build_refuses_a_tampered_hash(test_image, tmp_path):  # pylint: dis
     build = run(
         "docker",
         "build",
-        "-q",
+        "--progress=plain",
         "-f",
         str(root / "dockerable" / "Dockerfile"),
         str(root),

@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from tests.docker_stack import REPO, copy_checkout, run
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
@@ -44,3 +46,17 @@ def test_vscode_settings_use_current_keys():
     assert "--load-plugins=pylint_django" in settings["pylint.args"]
     # The seed's keys were removed from the Python extension in 2023.
     assert "python.pythonPath" not in settings and "python.linting.pylintArgs" not in settings
+
+
+def test_the_hooks_pin_the_versions_the_test_lock_pins():
+    config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
+    pins = {
+        dependency
+        for repo in config["repos"]
+        for hook in repo["hooks"]
+        for dependency in hook.get("additional_dependencies", [])
+    }
+    lock = (REPO / "tests" / "requirements.txt").read_text().lower()
+    for pin in pins:
+        name, version = pin.lower().replace("_", "-").split("==")
+        assert f"\n{name.split('[')[0]}=={version} " in lock, pin

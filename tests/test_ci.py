@@ -1,0 +1,85 @@
+"""CI for the people who use the template: the GitHub workflow and its environment check."""
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from tests.docker_stack import REPO, copy_checkout, run
+from tests.manage_cli import clean_env
+
+WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
+BIN = Path(sys.executable).parent
+
+
+def test_the_workflow_is_valid_against_the_github_workflow_schema():
+    result = run(
+        str(BIN / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(WORKFLOW),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_workflow_runs_what_ci_runs_minus_the_local_engine_setup():
+    commands = [
+        line.strip()
+        for line in (REPO / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd ", "../shared/"))
+    ]
+    assert commands == ["tests/run", 'tests/run --django6 -m "not docker"']
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    steps = [step.get("run", "") for job in jobs.values() for step in job["steps"]]
+    for command in commands:
+        assert command in steps, command
+    assert any("docker build --pull" in step for step in steps)
+    assert "schedule" in yaml.safe_load(WORKFLOW.read_text())[True]  # `on:` is YAML 1.1's true
+
+
+def checkenv_all(root: Path) -> subprocess.CompletedProcess:
+    env = clean_env(PATH=f"{BIN}:{clean_env()['PATH']}")
+    return subprocess.run(
+        [str(root / ".github" / "checkenv-all.sh")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check():
+    root = Path(tempfile.mkdtemp(prefix="dockerable-ci-"))
+    try:
+        copy_checkout(root)
+        run("git", "init", "-q", cwd=root)
+        made = subprocess.run(
+            [sys.executable, "manage.py", "newenv", "staging"],
+            cwd=root,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        secrets = root / "project" / "settings" / "staging" / "secrets.json"
+        kept = secrets.read_bytes()
+        secrets.unlink()  # as in a clone: the environment's secrets are not in git
+        result = checkenv_all(root)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "checkenv: environment 'example' passes" in result.stdout
+        assert "::notice::staging: not checked" in result.stdout
+        # With its secrets written (as a workflow step would from repository secrets), but broken:
+        secrets.write_bytes(kept.replace(b'"SECRET_KEY"', b'"NOT_THE_KEY"'))
+        secrets.chmod(0o600)
+        result = checkenv_all(root)
+        assert result.returncode != 0
+        assert "lacks SECRET_KEY" in result.stdout
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
