@@ -6,6 +6,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +65,24 @@ def copy_checkout(target: Path) -> Path:
 
 # The scheme each published-port variable of the compose files serves.
 PORT_SCHEMES = {"HTTPS_PORT": "https", "HTTP_PORT": "http", "DEV_PORT": "http"}
+
+
+@contextlib.contextmanager
+def git_copy(prefix: str):
+    """A copy of the checkout that is a git repository of its own, every file added; removed afterwards.
+
+    Not under pytest's tmp_path: its 0700 folders would hide a bind-mounted copy from the
+    container's app user, which an ordinary checkout does not.
+    """
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        root.chmod(0o755)
+        copy_checkout(root)
+        run("git", "init", "-q", cwd=root)
+        run("git", "add", "-A", cwd=root)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Stack:

@@ -1,14 +1,12 @@
 """CI for the people who use the template: the GitHub workflow and its environment check."""
 
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from tests.docker_stack import REPO, copy_checkout, run
+from tests.docker_stack import REPO, git_copy, run
 from tests.manage_cli import clean_env
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
@@ -55,10 +53,7 @@ def checkenv_all(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check():
-    root = Path(tempfile.mkdtemp(prefix="dockerable-ci-"))
-    try:
-        copy_checkout(root)
-        run("git", "init", "-q", cwd=root)
+    with git_copy("dockerable-ci-") as root:
         made = subprocess.run(
             [sys.executable, "manage.py", "newenv", "staging"],
             cwd=root,
@@ -81,5 +76,3 @@ def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check(
         result = checkenv_all(root)
         assert result.returncode != 0
         assert "lacks SECRET_KEY" in result.stdout
-    finally:
-        shutil.rmtree(root, ignore_errors=True)

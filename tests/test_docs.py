@@ -2,13 +2,11 @@
 and a benchmark suite that can be deleted without breaking anything."""
 
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from tests.docker_stack import REPO, copy_checkout, run
+from tests.docker_stack import REPO, git_copy, run
 
 README = REPO / "README.md"
 DOCUMENTS = [README, *sorted((REPO / "docs").glob("*.md"))]
@@ -68,13 +66,9 @@ def test_no_code_comment_holds_a_dated_figure():
 
 
 def test_the_benchmark_folder_can_be_removed():
-    root = Path(tempfile.mkdtemp(prefix="dockerable-no-bench-"))
-    try:
-        copy_checkout(root)
-        shutil.rmtree(root / "bench")
-        # As a user's clone would be after `git rm -r bench`: the suite copies checkouts with git.
-        run("git", "init", "-q", cwd=root)
-        run("git", "add", "-A", cwd=root)
+    with git_copy("dockerable-no-bench-") as root:
+        # As a user's clone is after `git rm -r bench` (the suite copies checkouts with git).
+        run("git", "rm", "-r", "-q", "bench", cwd=root)
         # Every module of the suite still imports, and the fast tier passes (this test aside).
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         collected = subprocess.run(
@@ -97,5 +91,3 @@ def test_the_benchmark_folder_can_be_removed():
             check=False,
         )
         assert fast.returncode == 0, fast.stdout[-3000:]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)

@@ -3,8 +3,6 @@
 import datetime
 import json
 import os
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from cryptography import x509
 from project.envtools.certificates import self_signed
 from project.envtools.compose import render
 from project.envtools.layout import COMPOSE_FILES
-from tests.docker_stack import REPO, Stack, copy_checkout, run
+from tests.docker_stack import REPO, Stack, git_copy, run
 from tests.manage_cli import manage
 
 SAMPLE = REPO / "project" / "settings" / "example"
@@ -24,12 +22,8 @@ LEGACY = Path(__file__).resolve().parent / "data" / "legacy-environment"
 @pytest.fixture(scope="module")
 def repo():
     """A copy of the checkout that is a git repository of its own (for checkenv's ignore check)."""
-    root = Path(tempfile.mkdtemp(prefix="dockerable-envtools-"))
-    root.chmod(0o755)
-    copy_checkout(root)
-    run("git", "init", "-q", cwd=root)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    with git_copy("dockerable-envtools-") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,19 @@
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from tests.docker_stack import REPO, copy_checkout, run
+from tests.docker_stack import REPO, git_copy, run
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 
 
 def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
     # A copy, as a fresh clone would be: the hooks that fix things must find nothing to fix.
-    root = Path(tempfile.mkdtemp(prefix="dockerable-pre-commit-"))
-    try:
-        copy_checkout(root)
-        run("git", "init", "-q", cwd=root)
-        run("git", "add", "-A", cwd=root)
+    with git_copy("dockerable-pre-commit-") as root:
         env = {**os.environ, "PRE_COMMIT_COLOR": "never"}
         result = run(
             str(PRE_COMMIT),
@@ -36,8 +30,6 @@ def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
         for hook in ("ruff (lint)", "ruff (format)", "pylint", "hadolint", "shellcheck"):
             assert hook in result.stdout, hook
         assert "dockerable/compose/postgres-entrypoint.sh" in run("git", "ls-files", "*.sh", cwd=root).stdout
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_vscode_settings_use_current_keys():
