@@ -68,7 +68,7 @@ def test_no_code_comment_holds_a_dated_figure():
 def test_the_benchmark_folder_can_be_removed():
     with git_copy("dockerable-no-bench-") as root:
         # As a user's clone is after `git rm -r bench` (the suite copies checkouts with git).
-        run("git", "rm", "-r", "-q", "bench", cwd=root)
+        run("git", "rm", "-r", "-q", "--force", "bench", cwd=root)
         # Every module of the suite still imports, and the fast tier passes (this test aside).
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         collected = subprocess.run(
