@@ -4,7 +4,7 @@ import http.client
 import re
 import ssl
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 
 @dataclass
@@ -85,7 +85,7 @@ def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
         base_url + "/",
         ca_file=ca_file,
         server_name=server_name,
-        body=f"csrfmiddlewaretoken={token}&text={text}",
+        body=urlencode({"csrfmiddlewaretoken": token, "text": text}),
         headers={
             "Cookie": f"csrftoken={page.cookies['csrftoken']}",
             "Referer": f"https://{server_name}:{port}/",

@@ -46,6 +46,8 @@ class Host:
         # ...and the shared topology that the environment's thin compose files extend.
         assert any(name.endswith("dockerable/compose/services.yml") for name in names)
         assert any(name.endswith("dockerable/compose/postgres-entrypoint.sh") for name in names)
+        assert any(name.endswith("dockerable/compose/backup.sh") for name in names)
+        assert any(name.endswith("/restore.sh") for name in names)
         assert any(name.endswith("docker-compose-proxy.yml") for name in names)
         (root,) = folder.iterdir()
         run(str(root / "deploy.sh"), env=self.env, timeout=600)

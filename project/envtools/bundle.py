@@ -18,6 +18,7 @@ from project.envtools.layout import existing_env
 DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
+RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
 # What the environment's thin compose files extend, and what those services mount.
 SHARED_DIRS = (Path("dockerable") / "compose", Path("dockerable") / "proxy")
 # Never carried to a host: caches, and the env file whose image line we rewrite.
@@ -101,6 +102,7 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
             with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
                 archive.add(image_tar, f"{root}/image.tar")
                 archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
+                archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
                 archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
                 for shared in SHARED_DIRS:
                     archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)

@@ -216,6 +216,21 @@ def check_compose_layout(name: str, folder: Path) -> list[Finding]:
     return findings or [Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY}")]
 
 
+def check_backups(folder: Path) -> list[Finding]:
+    """Production mode runs the backup service (environments made before it do not)."""
+    path = folder / "docker-compose.yml"
+    if not path.is_file() or "service: backup" in path.read_text(encoding="utf-8"):
+        return []
+    return [
+        Finding(
+            WARNING,
+            "backups",
+            f"{path} runs no backup service: add the example's `backup` service "
+            "and `backups` volume (docs/operations.md, Backups)",
+        )
+    ]
+
+
 def load_settings_module(name: str):
     """Import the environment's settings as a plain module, for its ALLOWED_HOSTS and DOMAIN."""
     module_name = f"project.settings.{name}.settings"
@@ -275,6 +290,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += check_modes(folder)
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)
-    findings += check_git(folder) + check_compose_layout(name, folder)
+    findings += check_git(folder) + check_compose_layout(name, folder) + check_backups(folder)
     findings += check_deploy(name)
     return findings

@@ -9,7 +9,7 @@ from project.envtools.layout import COMPOSE_FILES, SAMPLE_ENV
 TEMPLATES = Path(__file__).resolve().parent / "compose_templates"
 # Every thin file extends services from here; a file that does not is a full copy from before it.
 SHARED_TOPOLOGY = "dockerable/compose/services.yml"
-SAMPLE_NOTE = " (SAMPLE: its secrets and key are public)"
+SAMPLE_NOTE = " (SAMPLE: public secrets)"
 
 
 def render(name: str, domain: str) -> dict[str, str]:

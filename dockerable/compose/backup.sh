@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The backup service's command. It runs in the postgres image, so that pg_dump and pg_restore
+# are those of the server's major version. Backups are PostgreSQL custom-format dumps named
+# <env>-<UTC time>.dump, each with a .sha256 beside it, in /backups.
+#   backup.sh loop                      a backup every BACKUP_INTERVAL seconds (the service's command)
+#   backup.sh now                       one backup now
+#   backup.sh list                      this environment's backups, newest first
+#   backup.sh prune                     keep what the retention policy keeps, delete the rest
+#   backup.sh verify FILE               checksum, environment and archive, or one line saying why not
+#   backup.sh restore FILE|latest --yes into the database, all or nothing (dockerable/restore.sh
+#                                       stops the app around it and is the command to use)
+#   backup.sh health                    exit 0 if the last backup worked and is not overdue
+set -Eeuo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=secrets.sh
+source "$(dirname "${BASH_SOURCE[0]}")/secrets.sh"
+
+readonly DIR=/backups
+readonly STATUS="${DIR}/.status"
+readonly INTERVAL="${BACKUP_INTERVAL:-86400}"
+# Retention: the newest backup of each of the last N days, ISO weeks and months that have one.
+# Labelled backups (the safety copy a restore takes first) are never pruned: delete them by hand.
+readonly KEEP_DAILY="${BACKUP_KEEP_DAILY:-7}" KEEP_WEEKLY="${BACKUP_KEEP_WEEKLY:-4}"
+readonly KEEP_MONTHLY="${BACKUP_KEEP_MONTHLY:-6}"
+# A backup is overdue when the last good one is older than the interval plus this.
+readonly GRACE=3600
+
+die() {
+    echo "backup.sh: $*" >&2
+    exit 1
+}
+
+# The environment: project.settings.<env>.settings names it.
+env_name() {
+    local module="${DJANGO_SETTINGS_MODULE:?set DJANGO_SETTINGS_MODULE (project.settings.<env>.settings)}"
+    module="${module#project.settings.}"
+    echo "${module%.settings}"
+}
+
+NAME="$(env_name)"
+readonly NAME
+readonly PATTERN="^${NAME}-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump$"
+
+connect() {
+    PGHOST="${DB_HOST:-postgres}" PGUSER="$(secret DB_USER)" PGPASSWORD="$(secret DB_PASSWORD)"
+    PGDATABASE="$(secret DB_NAME)" PGCONNECT_TIMEOUT=10
+    export PGHOST PGUSER PGPASSWORD PGDATABASE PGCONNECT_TIMEOUT
+}
+
+# This environment's backups, newest first (the names sort by time).
+backups() {
+    find "$DIR" -maxdepth 1 -type f -name "${NAME}-*.dump" -printf '%f\n' | grep -E "$PATTERN" | sort -r || true
+}
+
+# The backups retention applies to: all but the labelled ones.
+prunable() {
+    backups | grep -E "^${NAME}-[0-9]{8}T[0-9]{6}Z\.dump$" || true
+}
+
+record() {
+    printf '%s %s %s\n' "$1" "$(date -u +%s)" "$2" >"${STATUS}.new" && mv "${STATUS}.new" "$STATUS"
+}
+
+# One backup; LABEL (optional) is added to its name, e.g. pre-restore, and keeps it from pruning.
+backup_now() {
+    local label="${1:+-$1}" base partial
+    connect
+    base="${NAME}-$(date -u +%Y%m%dT%H%M%SZ)${label}.dump"
+    partial="${DIR}/.${base}.partial"
+    if ! pg_dump --format=custom --file="$partial" 2>"${partial}.log"; then
+        local why
+        why="$(tail -n 1 "${partial}.log")"
+        rm -f "$partial" "${partial}.log"
+        record failed "pg_dump: ${why}"
+        die "backup of ${PGDATABASE} failed: ${why}"
+    fi
+    printf '%s  %s\n' "$(sha256sum <"$partial" | cut -d ' ' -f 1)" "$base" >"${DIR}/${base}.sha256"
+    mv "$partial" "${DIR}/${base}"
+    rm -f "${partial}.log"
+    record ok "$base"
+    echo "backup.sh: wrote ${base} ($(du -h "${DIR}/${base}" | cut -f 1))"
+    [[ -n "$label" ]] || prune
+}
+
+prune() {
+    local -A days=() weeks=() months=() keep=()
+    local file stamp period
+    for file in $(prunable); do
+        stamp="${file#"${NAME}"-}"
+        period="${stamp:0:8}"
+        if [[ -z "${days[$period]:-}" ]]; then
+            days[$period]=1
+            ((${#days[@]} <= KEEP_DAILY)) && keep[$file]=1
+        fi
+        period="$(date -u -d "${stamp:0:4}-${stamp:4:2}-${stamp:6:2}" +%G-W%V)"
+        if [[ -z "${weeks[$period]:-}" ]]; then
+            weeks[$period]=1
+            ((${#weeks[@]} <= KEEP_WEEKLY)) && keep[$file]=1
+        fi
+        period="${stamp:0:6}"
+        if [[ -z "${months[$period]:-}" ]]; then
+            months[$period]=1
+            ((${#months[@]} <= KEEP_MONTHLY)) && keep[$file]=1
+        fi
+    done
+    for file in $(prunable); do
+        [[ -n "${keep[$file]:-}" ]] || rm -f "${DIR:?}/${file}" "${DIR:?}/${file}.sha256"
+    done
+}
+
+list() {
+    local file
+    for file in $(backups); do
+        printf '%s\t%s\n' "$file" "$(du -h "${DIR}/${file}" | cut -f 1)"
+    done
+}
+
+# The backup FILE names (a name, a path under /backups, or `latest`), or one line saying why not.
+resolve() {
+    local file="${1##*/}"
+    if [[ "$file" == latest ]]; then
+        file="$(backups | head -n 1)"
+        [[ -n "$file" ]] || die "no backup of ${NAME} in ${DIR}"
+    fi
+    echo "$file"
+}
+
+verify() {
+    local file
+    file="$(resolve "$1")"
+    [[ "$file" =~ ^[a-z][a-z0-9_]*-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump$ ]] \
+        || die "${file}: not a backup's name (<env>-<UTC time>.dump)"
+    [[ "$file" =~ $PATTERN ]] || die "${file}: a backup of another environment (this one is ${NAME})"
+    [[ -f "${DIR}/${file}" ]] || die "${file}: no such backup in ${DIR}"
+    [[ -f "${DIR}/${file}.sha256" ]] || die "${file}: its checksum file ${file}.sha256 is missing"
+    (cd "$DIR" && sha256sum --check --status "${file}.sha256") \
+        || die "${file}: does not match its checksum (truncated or corrupted)"
+    pg_restore --list "${DIR}/${file}" >/dev/null 2>&1 \
+        || die "${file}: not a readable PostgreSQL archive"
+    echo "$file"
+}
+
+# Restore into a new database, then swap names in one transaction: a failure at any step
+# leaves the current database as it was.
+restore() {
+    local file target="${1:-}" confirmed="${2:-}" scratch
+    [[ -n "$target" ]] || die "name the backup to restore (or latest)"
+    [[ "$confirmed" == --yes ]] || die "restore replaces the database of ${NAME}: add --yes to confirm"
+    file="$(verify "$target")"
+    connect
+    backup_now pre-restore
+    scratch="${PGDATABASE}_restoring"
+    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
+        -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
+    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "${DIR}/${file}" \
+            2>"${DIR}/.restore.log"; then
+        psql --quiet --dbname=postgres -c "DROP DATABASE IF EXISTS \"${scratch}\"" || true
+        die "${file}: restore failed, the database is unchanged: $(tail -n 1 "${DIR}/.restore.log")"
+    fi
+    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 \
+        -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${PGDATABASE}'" >/dev/null
+    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 --single-transaction \
+        -c "ALTER DATABASE \"${PGDATABASE}\" RENAME TO \"${PGDATABASE}_replaced\"" \
+        -c "ALTER DATABASE \"${scratch}\" RENAME TO \"${PGDATABASE}\""
+    psql --quiet --dbname=postgres -c "DROP DATABASE \"${PGDATABASE}_replaced\""
+    rm -f "${DIR}/.restore.log"
+    echo "backup.sh: restored ${file} into ${PGDATABASE} (the database before it is in the pre-restore backup)"
+}
+
+health() {
+    local state when detail
+    if [[ ! -f "$STATUS" ]]; then
+        echo "no backup yet"
+        return 1
+    fi
+    read -r state when detail <"$STATUS"
+    if [[ "$state" != ok ]]; then
+        echo "last backup failed: ${detail}"
+        return 1
+    fi
+    if (($(date -u +%s) - when > INTERVAL + GRACE)); then
+        echo "last backup ${detail} is overdue"
+        return 1
+    fi
+}
+
+# Back up when the newest backup is as old as the interval (at once, if there is none).
+loop() {
+    trap 'exit 0' TERM INT
+    local newest age
+    while :; do
+        newest="$(backups | head -n 1)"
+        age="$INTERVAL"
+        [[ -n "$newest" ]] && age=$(($(date -u +%s) - $(stat -c %Y "${DIR}/${newest}")))
+        if ((age >= INTERVAL)); then
+            # A failure is recorded for the healthcheck and retried at the next interval; in a
+            # subshell, so that it never ends the loop (and restarts the container in a loop).
+            (backup_now) || true
+            age=0
+        fi
+        sleep $((INTERVAL - age)) &
+        wait $!
+    done
+}
+
+main() {
+    local command="${1:-loop}"
+    shift || true
+    case "$command" in
+        loop) loop ;;
+        now) backup_now "$@" ;;
+        list) list ;;
+        prune) prune ;;
+        verify) verify "$@" >/dev/null && echo "backup.sh: ${1} is good" ;;
+        restore) restore "$@" ;;
+        health) health ;;
+        *) die "unknown command '${command}' (use loop, now, list, prune, verify, restore or health)" ;;
+    esac
+}
+
+main "$@"

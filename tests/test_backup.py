@@ -1,0 +1,195 @@
+"""Backups on real Docker: scheduled dumps with checksums and retention, and an all-or-nothing restore."""
+
+import datetime
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unique_project
+from tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from tests.http_client import request, sign_guestbook
+
+pytestmark = pytest.mark.docker
+
+HOST = "example.dockerable.test"
+BACKUP_NAME = re.compile(r"^example-\d{8}T\d{6}Z\.dump$")
+# The healthcheck probes every 2 s here instead of every minute.
+FAST_HEALTHCHECK = "services:\n  backup:\n    healthcheck: {interval: 2s}\n"
+
+
+@pytest.fixture(scope="module")
+def prod(test_image, checkout):  # pylint: disable=unused-argument
+    """The example environment's production stack, its backups in a host folder (BACKUP_DIR)."""
+    backups = Path(tempfile.mkdtemp(prefix="dockerable-backups-"))
+    example = checkout / "project" / "settings" / "example"
+    (example / "fast-healthcheck.yml").write_text(FAST_HEALTHCHECK)
+    stack = Stack(
+        example / "docker-compose.yml",
+        unique_project("dd-backup"),
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+        BACKUP_DIR=backups,
+    )
+    stack.extra_files = [example / "fast-healthcheck.yml"]
+    try:
+        with stack.running():
+            yield stack
+    finally:
+        shutil.rmtree(backups, ignore_errors=True)
+
+
+def backup_dir(stack) -> Path:
+    return Path(stack.env["BACKUP_DIR"])
+
+
+def secrets(stack) -> dict:
+    return json.loads((stack.folder / "secrets.json").read_text())
+
+
+def psql(stack, sql: str, database: str | None = None) -> str:
+    values = secrets(stack)
+    return stack.exec(
+        "postgres", "psql", "-U", values["DB_USER"], "-d", database or values["DB_NAME"], "-Atc", sql
+    ).stdout
+
+
+def entries(stack) -> str:
+    """The guestbook table, every column of every row, as PostgreSQL writes it out."""
+    return psql(stack, "COPY (SELECT * FROM guestbook_entry ORDER BY id) TO STDOUT")
+
+
+def restore(stack, *args):
+    """dockerable/restore.sh on the stack's compose file, as an operator runs it."""
+    env = {**stack.env, "COMPOSE_PROJECT_NAME": stack.project}
+    return run(
+        str(REPO / "dockerable" / "restore.sh"),
+        str(stack.compose_file),
+        *args,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def back_up_now(stack) -> str:
+    made = stack.exec("backup", "./backup.sh", "now").stdout
+    return re.search(r"wrote (\S+)", made).group(1)
+
+
+def test_a_backup_restores_every_row_into_a_new_stack(prod):
+    for text in ("first entry", "zweiter Eintrag, äöü", "третья запись"):
+        sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, text)
+    before = entries(prod)
+    assert before.count("\n") >= 2
+    name = back_up_now(prod)
+    assert BACKUP_NAME.match(name), name
+    checksum = (backup_dir(prod) / f"{name}.sha256").read_text()
+    assert checksum.endswith(f"  {name}\n")
+    assert name in prod.exec("backup", "./backup.sh", "list").stdout
+
+    prod.down(volumes=True)  # the database volume is gone; the backups were in a host folder
+    prod.up()
+    assert entries(prod) == ""
+    result = restore(prod, "latest", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert entries(prod) == before
+    page = request("GET", prod.url("/"), ca_file=prod.folder / "ssl" / "server.crt", server_name=HOST)
+    assert "третья запись" in page.text
+    # What the restore replaced was backed up first.
+    assert any(path.name.endswith("-pre-restore.dump") for path in backup_dir(prod).iterdir())
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        ("truncated", "does not match its checksum (truncated or corrupted)"),
+        ("garbage", "not a readable PostgreSQL archive"),
+        ("other environment", "a backup of another environment (this one is example)"),
+        ("no confirmation", "restore replaces the environment's database: add --yes to confirm"),
+    ],
+)
+def test_restore_refuses_a_bad_backup_in_one_line_and_changes_nothing(prod, damage, why):
+    good = back_up_now(prod)
+    folder = backup_dir(prod)
+    name = "example-20200101T000000Z.dump"
+    data = (folder / good).read_bytes()
+    if damage == "truncated":
+        (folder / name).write_bytes(data[: len(data) // 2])
+        (folder / f"{name}.sha256").write_text((folder / f"{good}.sha256").read_text().replace(good, name))
+    elif damage == "garbage":
+        (folder / name).write_bytes(b"not a dump at all\n" * 100)
+        run("sh", "-c", f"cd {folder} && sha256sum {name} > {name}.sha256")
+    elif damage == "other environment":
+        name = "staging-20200101T000000Z.dump"
+        shutil.copy(folder / good, folder / name)
+        run("sh", "-c", f"cd {folder} && sha256sum {name} > {name}.sha256")
+    else:
+        name = good
+    before = entries(prod)
+    result = restore(prod, name, "--no" if damage == "no confirmation" else "--yes")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert why in lines[0] and (damage == "no confirmation" or name in lines[0]), lines[0]
+    assert entries(prod) == before
+    assert (
+        request(
+            "GET", prod.url("/healthz"), ca_file=prod.folder / "ssl" / "server.crt", server_name=HOST
+        ).status
+        == 200
+    )
+
+
+def test_retention_keeps_the_newest_of_each_recent_day_week_and_month(prod):
+    folder = Path(tempfile.mkdtemp(prefix="dockerable-retention-"))
+    try:
+        # Two backups a day over 421 days, and one of another environment.
+        first = datetime.date(2025, 10, 1)
+        days = [(first + datetime.timedelta(days=n)).strftime("%Y%m%d") for n in range(421)]
+        assert days[-1] == "20261125"
+        for day in days:
+            for time in ("030000", "150000"):
+                (folder / f"example-{day}T{time}Z.dump").touch()
+                (folder / f"example-{day}T{time}Z.dump.sha256").touch()
+        (folder / "staging-20200101T000000Z.dump").touch()
+        prod.env["BACKUP_DIR"], kept_dir = str(folder), prod.env["BACKUP_DIR"]
+        try:
+            prod.compose("run", "--rm", "--no-deps", "-T", "backup", "prune")
+        finally:
+            prod.env["BACKUP_DIR"] = kept_dir
+        survivors = sorted(path.name for path in folder.glob("example-*.dump"))
+        daily = [f"example-202611{day}T150000Z.dump" for day in range(19, 26)]
+        weekly = ["example-20261108T150000Z.dump", "example-20261115T150000Z.dump"]  # Sundays
+        monthly = [f"example-2026{month}T150000Z.dump" for month in ("0630", "0731", "0831", "0930", "1031")]
+        assert survivors == sorted(daily + weekly + monthly)
+        assert sorted(path.name for path in folder.glob("example-*.sha256")) == [
+            f"{name}.sha256" for name in survivors
+        ]
+        assert (folder / "staging-20200101T000000Z.dump").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
+    values = secrets(prod)
+    container = prod.containers("backup")[0]
+
+    def health():
+        return run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
+
+    wait_for(lambda: health() == "healthy", timeout=60, what="the backup service to be healthy")
+    psql(prod, f"ALTER USER \"{values['DB_USER']}\" PASSWORD 'not-the-one-in-secrets-json'")
+    try:
+        failed = prod.exec("backup", "./backup.sh", "now", check=False)
+        assert failed.returncode != 0
+        lines = failed.stderr.strip().splitlines()
+        assert len(lines) == 1 and "backup of dockerable failed" in lines[0], failed.stderr
+        wait_for(lambda: health() == "unhealthy", timeout=30, what="the backup service to turn unhealthy")
+    finally:
+        psql(prod, f"ALTER USER \"{values['DB_USER']}\" PASSWORD '{values['DB_PASSWORD']}'")
+    back_up_now(prod)
+    wait_for(lambda: health() == "healthy", timeout=30, what="the backup service to be healthy again")
