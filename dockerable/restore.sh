@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Restores a backup into an environment's database, with its app stopped meanwhile:
+# Restores a backup into an environment's database, with its app stopped meanwhile, or drills it:
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml <env>-<UTC time>.dump --yes
-# (the proxy mode's compose file works the same). The backup service checks the file first,
-# takes a safety backup of the current database, and restores all or nothing: on any failure
-# the database is as it was. The app starts again either way.
+#   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --drill
+# (the proxy mode's compose file works the same). The backup service checks the file first.
+# A restore takes a safety backup of the current database and replaces it all or nothing: on
+# any failure the database is as it was, and the app starts again either way. A drill restores
+# into a scratch database beside it, checks every table, runs Django's `migrate --check`
+# against it and drops it; the app keeps serving.
 set -Eeuo pipefail
 
 die() {
@@ -12,19 +15,43 @@ die() {
     exit 1
 }
 
-main() {
-    [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes"
-    local compose_file="$1" status=0
-    shift
-    [[ -f "$compose_file" ]] || die "${compose_file}: no such compose file"
-    [[ "${2:-}" == --yes ]] || die "restore replaces the environment's database: add --yes to confirm"
-    local compose=(docker compose --progress quiet -f "$compose_file")
-    # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
-    "${compose[@]}" run --rm --no-deps -T backup verify "$1" >/dev/null || exit 1
+restore() {
+    local status=0
     "${compose[@]}" stop app
     "${compose[@]}" run --rm --no-deps -T backup restore "$@" || status=$?
     "${compose[@]}" start app
     exit "$status"
+}
+
+drill() {
+    local scratch status=0
+    scratch="$("${compose[@]}" run --rm --no-deps -T backup drill "$1" | tee /dev/stderr \
+        | sed -n 's/^backup.sh: .* restores: .* into \(.*\)$/\1/p')"
+    [[ -n "$scratch" ]] || exit 1
+    "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$scratch" migrate \
+        /dockerable/cmd.sh manage migrate --check --noinput || status=$?
+    "${compose[@]}" run --rm --no-deps -T backup drill-clean
+    ((status == 0)) || die "${1}: restores, but its schema is not the code's (migrate --check failed)"
+    echo "restore.sh: ${1} passes the drill"
+}
+
+main() {
+    [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes|--drill"
+    local compose_file="$1"
+    shift
+    [[ -f "$compose_file" ]] || die "${compose_file}: no such compose file"
+    compose=(docker compose --progress quiet -f "$compose_file")
+    case "${2:-}" in
+        --yes | --drill) ;;
+        *) die "restore replaces the environment's database: add --yes to confirm (or --drill to test it)" ;;
+    esac
+    # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
+    "${compose[@]}" run --rm --no-deps -T backup verify "$1" >/dev/null || exit 1
+    if [[ "$2" == --drill ]]; then
+        drill "$1"
+    else
+        restore "$@"
+    fi
 }
 
 main "$@"

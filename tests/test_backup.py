@@ -5,6 +5,8 @@ import json
 import re
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +195,70 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
         psql(prod, f"ALTER USER \"{values['DB_USER']}\" PASSWORD '{values['DB_PASSWORD']}'")
     back_up_now(prod)
     wait_for(lambda: health() == "healthy", timeout=30, what="the backup service to be healthy again")
+
+
+def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
+    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "restored-under-load")
+    back_up_now(prod)
+    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
+    outcomes, stop = [], threading.Event()
+
+    def keep_requesting():
+        while not stop.is_set():
+            try:
+                page = request(
+                    "GET",
+                    prod.url("/"),
+                    ca_file=prod.folder / "ssl" / "server.crt",
+                    server_name=HOST,
+                    timeout=5,
+                )
+                outcomes.append((page.status, "written-after-the-backup" in page.text))
+            except OSError:
+                outcomes.append(("refused", None))  # the app is stopped meanwhile
+                time.sleep(0.05)
+
+    clients = [threading.Thread(target=keep_requesting) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1)
+        result = restore(prod, "latest", "--yes")
+        wait_for(lambda: outcomes and outcomes[-1][0] == 200, timeout=60, what="the app to serve again")
+        time.sleep(1)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert result.returncode == 0, result.stderr
+    assert "restored" in result.stdout
+    statuses = {status for status, _ in outcomes}
+    assert statuses <= {200, "refused"}, statuses  # no error page from a half-restored database
+    served = [after for status, after in outcomes if status == 200]
+    # Before the restore the later row is served; after it, never again.
+    assert served[0] is True and served[-1] is False, outcomes
+
+
+def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
+    back_up_now(prod)
+    result = restore(prod, "latest", "--drill")
+    assert result.returncode == 0, result.stderr
+    assert "passes the drill" in result.stdout
+    assert re.search(r"public\.guestbook_entry: \d+ rows", result.stderr), result.stderr
+    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+
+
+def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
+    # A backup taken as if the guestbook's migration had never run.
+    removed = psql(
+        prod, "DELETE FROM django_migrations WHERE app = 'guestbook' RETURNING id, app, name, applied"
+    )
+    try:
+        name = back_up_now(prod)
+    finally:
+        ident, app, migration, applied = removed.splitlines()[0].split("|")
+        psql(prod, f"INSERT INTO django_migrations VALUES ({ident}, '{app}', '{migration}', '{applied}')")
+    result = restore(prod, name, "--drill")
+    assert result.returncode != 0
+    assert f"restore.sh: {name}: restores, but its schema is not the code's" in result.stderr
+    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")

@@ -9,6 +9,8 @@
 #   backup.sh verify FILE               checksum, environment and archive, or one line saying why not
 #   backup.sh restore FILE|latest --yes into the database, all or nothing (dockerable/restore.sh
 #                                       stops the app around it and is the command to use)
+#   backup.sh drill FILE|latest         into a scratch database, checked table by table (kept
+#                                       for restore.sh --drill's `migrate --check`; drill-clean drops it)
 #   backup.sh health                    exit 0 if the last backup worked and is not overdue
 set -Eeuo pipefail
 
@@ -167,6 +169,39 @@ restore() {
     echo "backup.sh: restored ${file} into ${PGDATABASE} (the database before it is in the pre-restore backup)"
 }
 
+# The scratch database a drill restores into.
+drill_database() {
+    echo "$(secret DB_NAME)_drill"
+}
+
+drill() {
+    local file scratch schema table rows tables=0
+    file="$(verify "${1:-latest}")"
+    connect
+    scratch="$(drill_database)"
+    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
+        -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
+    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "${DIR}/${file}" \
+            2>"${DIR}/.drill.log"; then
+        drill_clean
+        die "${file}: does not restore: $(tail -n 1 "${DIR}/.drill.log")"
+    fi
+    # Every table whose data the archive's table of contents holds must be there, and readable.
+    while read -r schema table; do
+        rows="$(psql --dbname="$scratch" -Atc "SELECT count(*) FROM \"${schema}\".\"${table}\"")" \
+            || die "${file}: table ${schema}.${table} of its contents cannot be read after the restore"
+        printf 'backup.sh: %s.%s: %s rows\n' "$schema" "$table" "$rows"
+        tables=$((tables + 1))
+    done < <(pg_restore --list "${DIR}/${file}" | awk '$4 == "TABLE" && $5 == "DATA" {print $6, $7}')
+    rm -f "${DIR}/.drill.log"
+    echo "backup.sh: ${file} restores: ${tables} tables into ${scratch}"
+}
+
+drill_clean() {
+    connect
+    psql --quiet --dbname=postgres -c "DROP DATABASE IF EXISTS \"$(drill_database)\""
+}
+
 health() {
     local state when detail
     if [[ ! -f "$STATUS" ]]; then
@@ -213,8 +248,10 @@ main() {
         prune) prune ;;
         verify) verify "$@" >/dev/null && echo "backup.sh: ${1} is good" ;;
         restore) restore "$@" ;;
+        drill) drill "$@" ;;
+        drill-clean) drill_clean ;;
         health) health ;;
-        *) die "unknown command '${command}' (use loop, now, list, prune, verify, restore or health)" ;;
+        *) die "unknown command '${command}' (use loop, now, list, prune, verify, restore, drill or health)" ;;
     esac
 }
 

@@ -26,7 +26,8 @@ ALLOWED_HOSTS = [DOMAIN, "localhost", "127.0.0.1"]
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 DATABASES["default"].update(
-    NAME=SECRETS["DB_NAME"],
+    # DB_NAME from the environment wins too: a restore drill points Django at its scratch copy.
+    NAME=env_str("DB_NAME", SECRETS["DB_NAME"]),
     USER=SECRETS["DB_USER"],
     PASSWORD=SECRETS["DB_PASSWORD"],
     # DB_HOST/DB_PORT from the environment win, for runserver on the host.
