@@ -302,6 +302,11 @@ def evaluate(report: Report) -> None:
         ("prod up to first 200 <= 5 s (worst sample)", measures.get("prod_up_to_200_s"), lambda v: v <= 5),
         ("dev up to first 200 <= 5 s (worst sample)", measures.get("dev_up_to_200_s"), lambda v: v <= 5),
         ("dev edit to served <= 2 s (worst sample)", measures.get("dev_edit_to_served_s"), lambda v: v <= 2),
+        (
+            "/healthz req/s while backups run >= 0.8x idle (median of pairs)",
+            measures.get("healthz_during_backup_over_idle"),
+            lambda v: v >= 0.8,
+        ),
     ]
     report.targets = [
         {

@@ -35,6 +35,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 APP_IMAGE = "dockerable-django:bench"
 SEED_ROWS = 50
+# The database the backup timings use: about a million guestbook rows.
+BACKUP_ROWS = 1_000_000
+# Pairs of /healthz runs, idle and while backups run, for the backup's cost to the app.
+BACKUP_PAIRS = 3
 # Start-up and edit timings are taken several times; the worst one is judged.
 STARTS = 3
 EDITS = 5
@@ -138,6 +142,55 @@ def seed(stack: Stack) -> None:
         "from project.guestbook.models import Entry; Entry.objects.all().delete(); "
         f"Entry.objects.bulk_create(Entry(text=f'benchmark entry {{i}}') for i in range({SEED_ROWS}))",
     )
+
+
+def backup_measures(stack: Stack, report: Report, seconds: int) -> None:
+    """A database of BACKUP_ROWS rows: backup and restore time and size; /healthz req/s while backups run."""
+    values = json.loads((stack.folder / "secrets.json").read_text())
+    log(f"filling the prod database with {BACKUP_ROWS:,} guestbook rows")
+    stack.exec(
+        "postgres",
+        "psql",
+        "-U",
+        values["DB_USER"],
+        "-d",
+        values["DB_NAME"],
+        "-qc",
+        "INSERT INTO guestbook_entry (text, created) "
+        f"SELECT 'benchmark row ' || n, now() FROM generate_series(1, {BACKUP_ROWS}) n",
+    )
+    log("backup and restore timings")
+    report.measures["backup_1m_rows_s"] = timed(lambda: stack.exec("backup", "./backup.sh", "now"))
+    newest = stack.exec("backup", "./backup.sh", "list").stdout.split()[0]
+    size = int(stack.exec("backup", "stat", "-c", "%s", f"/backups/{newest}").stdout)
+    report.measures["backup_1m_rows_mb"] = round(size / 1e6, 1)
+    # The drill restores into a scratch database: a restore's work without touching the real one.
+    report.measures["restore_1m_rows_s"] = timed(
+        lambda: stack.exec("backup", "./backup.sh", "drill", "latest")
+    )
+    stack.exec("backup", "./backup.sh", "drill-clean")
+    log(f"/healthz idle and while backups run, {BACKUP_PAIRS} pairs")
+    network, url, ratios = f"{stack.project}_default", "https://app/healthz", []
+    for _ in range(BACKUP_PAIRS):
+        host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+        idle = run_wrk(network, url, seconds).requests_per_second
+        # Backups one after another for as long as the load runs, then the one under way finishes.
+        stack.exec(
+            "backup",
+            "sh",
+            "-c",
+            "rm -f /tmp/stop; (while [ ! -f /tmp/stop ]; do "
+            "./backup.sh now >/dev/null 2>&1; done; touch /tmp/stopped) >/dev/null 2>&1 &",
+        )
+        busy = run_wrk(network, url, seconds).requests_per_second
+        stack.exec(
+            "backup",
+            "sh",
+            "-c",
+            "touch /tmp/stop; while [ ! -f /tmp/stopped ]; do sleep 0.2; done; rm -f /tmp/stop /tmp/stopped",
+        )
+        ratios.append(busy / idle)
+    report.measures["healthz_during_backup_over_idle"] = round(sorted(ratios)[len(ratios) // 2], 2)
 
 
 def timed(action) -> float:
@@ -347,9 +400,10 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         run_rounds(report, loads, rounds, options.seconds, random.Random(report.meta["seed"]))
         if options.smoke:
             return
-        # Start-up timings on a quiet machine: one stack at a time.
+        # Backup and start-up timings on a quiet machine: one stack at a time.
         proxy.down(volumes=True)
         dev.compose("down")
+        backup_measures(prod, report, options.seconds)
         # From here on, the stacks exactly as shipped.
         dev.extra_files = []
         log("prod start-up timings")
