@@ -139,6 +139,24 @@ def test_replicas_share_one_migration_run(prod, tmp_path):
         prod.up()
 
 
+def test_a_bogus_host_is_one_log_line_not_a_traceback(prod):
+    response = request(
+        "GET",
+        prod.url("/?bogus-host-check"),
+        ca_file=prod.folder / "ssl" / "server.crt",
+        server_name=HOST,
+        headers={"Host": "attacker.example"},
+    )
+    assert response.status == 400
+
+    def logged():
+        text = prod.logs("app")
+        return text if "Invalid HTTP_HOST header: 'attacker.example'" in text else None
+
+    log = wait_for(logged, timeout=10, what="the DisallowedHost line in the app's log")
+    assert "Traceback" not in log
+
+
 def test_sigterm_stops_uwsgi_gracefully(prod):
     prod.compose("stop", "app")
     exit_codes = prod.compose("ps", "-a", "--format", "{{.ExitCode}}", "app").stdout.split()

@@ -163,6 +163,7 @@ def test_django_sees_https_and_the_real_client(proxy):
     assert canonical.startswith(f"https://{DOMAIN}")
     assert page.headers["strict-transport-security"].count("max-age") == 1
     assert "permissions-policy" in page.headers
+    assert page.headers["server"] == "nginx"  # no version
     # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's. Behind nginx,
     # uWSGI logs only what went wrong, so ask for a page that is not there.
     assert get(proxy, "/client-address-check/").status == 404

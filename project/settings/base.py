@@ -160,13 +160,22 @@ X_FRAME_OPTIONS = "DENY"
 # LOGGING
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/logging/
-# Everything to stdout: the container runtime collects and rotates it.
+# Everything to stdout: the container runtime collects and rotates it. What a client got wrong
+# (a bogus Host, a body too big: django.security.*) is one line, not a traceback per request.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "filters": {"without_traceback": {"()": "project.log_filters.WithoutTraceback"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
+        "console_brief": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stdout",
+            "filters": ["without_traceback"],
+        },
     },
+    "loggers": {"django.security": {"handlers": ["console_brief"], "propagate": False}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
