@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
 
 from project.envtools.certificates import self_signed
@@ -306,3 +307,9 @@ def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):
     line = one_error_line(manage("upgradeenv", name, cwd=repo))
     assert f"{folder / 'docker-compose.yml.old'} already exists" in line
     assert snapshot(folder) == before
+
+
+def test_the_backup_service_runs_the_database_servers_image():
+    # pg_dump must not be older than the server it dumps: one image, named twice.
+    services = yaml.safe_load((REPO / "dockerable" / "compose" / "services.yml").read_text())["services"]
+    assert services["backup"]["image"] == services["postgres"]["image"]
