@@ -13,7 +13,8 @@ from cryptography import x509
 from project.envtools.certificates import self_signed
 from project.envtools.compose import render
 from project.envtools.layout import COMPOSE_FILES
-from tests.docker_stack import REPO, Stack, git_copy, run
+from tests.docker_stack import REPO, Stack, free_port, git_copy, run
+from tests.http_client import request
 from tests.manage_cli import manage
 
 SAMPLE = REPO / "project" / "settings" / "example"
@@ -271,10 +272,25 @@ def legacy(repo):
 
 
 @pytest.mark.docker
-def test_an_environment_from_an_earlier_release_still_resolves(legacy):
-    _, folder = legacy
-    for name in COMPOSE_FILES:
-        run("docker", "compose", "-f", str(folder / name), "config", "--quiet")
+def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image):  # pylint: disable=unused-argument
+    name, folder = legacy
+    for file_name in COMPOSE_FILES:
+        run("docker", "compose", "-f", str(folder / file_name), "config", "--quiet")
+    stack = Stack(
+        folder / "docker-compose.yml",
+        f"dd-legacy-{uuid.uuid4().hex[:8]}",
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+        PUBLISH_ADDRESS="127.0.0.1",
+    )
+    with stack.running():
+        response = request(
+            "GET",
+            stack.url("/healthz"),
+            ca_file=folder / "ssl" / "server.crt",
+            server_name=f"{name}.localhost",
+        )
+        assert response.status == 200
 
 
 def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applies_it(repo, legacy):

@@ -61,6 +61,10 @@ def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):
     max_age = int(re.search(r"max-age=(\d+)", css.headers["cache-control"]).group(1))
     assert max_age >= 86_400
     assert "expires" in css.headers
+    # A name that is not there (yet) is not cached for a year.
+    missing = get(prod, "/static/guestbook/not-there-yet.css")
+    assert missing.status == 404
+    assert "immutable" not in missing.headers.get("cache-control", "")
 
 
 def test_django_sees_https_and_sets_secure_headers(prod):

@@ -154,6 +154,9 @@ def test_static_files_come_from_nginx_compressed_and_cached(proxy):
     assert max_age >= 86_400
     # uWSGI never saw it: nginx answered from the static volume.
     assert href not in proxy.logs("app")
+    missing = get(proxy, "/static/admin/css/not-there-yet.css")
+    assert missing.status == 404
+    assert "immutable" not in missing.headers.get("cache-control", "")
 
 
 def test_django_sees_https_and_the_real_client(proxy):
