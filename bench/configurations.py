@@ -204,7 +204,8 @@ def override(compose_file: Path, all_variants: list[Variant]) -> str:
             f"    extends: {json.dumps({'file': str(compose_file), 'service': 'app'})}",
             # Only `app` publishes: the load comes from inside the network.
             "    ports: !reset []",
-            f"    command: {json.dumps(variant.command)}",
+            # `$$`: Compose would otherwise read uWSGI's ${PATH_INFO} as a variable of its own.
+            f"    command: {json.dumps(variant.command).replace('$', '$$')}",
         ]
         lines += [f"    {key}: {json.dumps(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"

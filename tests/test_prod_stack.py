@@ -161,6 +161,30 @@ def test_a_bogus_host_is_one_log_line_not_a_traceback(prod):
     assert "Traceback" not in log
 
 
+def handshake(port: int, *options: str):
+    """`openssl s_client` to 127.0.0.1:port with `options`; the result says whether TLS was agreed."""
+    return run(
+        "openssl",
+        "s_client",
+        "-connect",
+        f"127.0.0.1:{port}",
+        "-servername",
+        HOST,
+        *options,
+        check=False,
+        input_text="",
+        timeout=30,
+    )
+
+
+def test_tls_offers_only_mozilla_intermediate_ciphers(prod):
+    port = int(prod.env["HTTPS_PORT"])
+    assert handshake(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256").returncode == 0
+    # CBC with a SHA-1 MAC, and CBC at all: in HIGH, not in the intermediate profile.
+    for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"):
+        assert handshake(port, "-tls1_2", "-cipher", cipher).returncode != 0, cipher
+
+
 def test_sigterm_stops_uwsgi_gracefully(prod):
     prod.compose("stop", "app")
     exit_codes = prod.compose("ps", "-a", "--format", "{{.ExitCode}}", "app").stdout.split()

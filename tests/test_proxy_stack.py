@@ -237,6 +237,29 @@ def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
     assert get(proxy, "/healthz", timeout=5).status == 200
 
 
+def test_tls_key_exchange_is_mozilla_intermediates(proxy):
+    issued_by_pebble(proxy)
+
+    def handshake(group: str) -> int:
+        return run(
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{proxy.env['HTTPS_PORT']}",
+            "-servername",
+            DOMAIN,
+            "-groups",
+            group,
+            check=False,
+            input_text="",
+            timeout=30,
+        ).returncode
+
+    assert handshake("X25519") == 0
+    for group in ("X448", "secp521r1"):
+        assert handshake(group) != 0, group
+
+
 def test_forced_renewal_is_served_without_a_failed_request(proxy):
     issued_by_pebble(proxy)
     before, _ = served_certificate(proxy)
