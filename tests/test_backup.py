@@ -262,3 +262,10 @@ def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
     assert result.returncode != 0
     assert f"restore.sh: {name}: restores, but its schema is not the code's" in result.stderr
     assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+
+
+def test_the_backup_container_leaves_no_anonymous_volume(prod):
+    mounts = json.loads(
+        run("docker", "inspect", "-f", "{{json .Mounts}}", prod.containers("backup")[0]).stdout
+    )
+    assert all(mount["Type"] != "volume" or mount["Name"].endswith("_backups") for mount in mounts), mounts
