@@ -329,3 +329,14 @@ def test_the_backup_service_runs_the_database_servers_image():
     # pg_dump must not be older than the server it dumps: one image, named twice.
     services = yaml.safe_load((REPO / "dockerable" / "compose" / "services.yml").read_text())["services"]
     assert services["backup"]["image"] == services["postgres"]["image"]
+
+
+@pytest.mark.docker
+def test_every_service_of_every_mode_gains_no_privileges_and_caps_its_processes():
+    for name in COMPOSE_FILES:
+        config = json.loads(
+            run("docker", "compose", "-f", str(SAMPLE / name), "config", "--format", "json").stdout
+        )
+        for service_name, service in config["services"].items():
+            assert "no-new-privileges:true" in service.get("security_opt", []), (name, service_name)
+            assert service.get("pids_limit"), (name, service_name)

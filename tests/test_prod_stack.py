@@ -185,6 +185,12 @@ def test_tls_offers_only_mozilla_intermediate_ciphers(prod):
         assert handshake(port, "-tls1_2", "-cipher", cipher).returncode != 0, cipher
 
 
+def test_containers_run_with_no_new_privileges(prod):
+    for service in ("app", "postgres", "backup"):
+        status = prod.exec(service, "grep", "NoNewPrivs", "/proc/1/status").stdout.split()
+        assert status == ["NoNewPrivs:", "1"], service
+
+
 def test_sigterm_stops_uwsgi_gracefully(prod):
     prod.compose("stop", "app")
     exit_codes = prod.compose("ps", "-a", "--format", "{{.ExitCode}}", "app").stdout.split()
