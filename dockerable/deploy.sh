@@ -33,6 +33,8 @@ main() {
     read_bundle
     load_image
     export DOCKERABLE_IMAGE
+    # A bundle on a newer PostgreSQL major than the host's data stops here with what to run.
+    "${here}/pg-upgrade.sh" "$compose_file" --check
     # --no-build: the image came in the bundle; there is no source here to build from.
     exec docker compose -f "$compose_file" up --detach --no-build --wait --remove-orphans "$@"
 }

@@ -3,6 +3,7 @@
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml <env>-<UTC time>.dump --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --drill
+#   ... --identity KEYFILE              an encrypted backup (.dump.age): its age private key, for this run
 # (the proxy mode's compose file works the same). The backup service checks the file first.
 # A restore takes a safety backup of the current database and replaces it all or nothing: on
 # any failure the database is as it was, and the app starts again either way. A drill restores
@@ -18,14 +19,14 @@ die() {
 restore() {
     local status=0
     "${compose[@]}" stop app
-    "${compose[@]}" run --rm --no-deps -T backup restore "$@" || status=$?
+    "${backup[@]}" restore "$1" --yes || status=$?
     "${compose[@]}" start app
     exit "$status"
 }
 
 drill() {
     local scratch status=0
-    scratch="$("${compose[@]}" run --rm --no-deps -T backup drill "$1" | tee /dev/stderr \
+    scratch="$("${backup[@]}" drill "$1" | tee /dev/stderr \
         | sed -n 's/^backup.sh: .* restores: .* into \(.*\)$/\1/p')"
     [[ -n "$scratch" ]] || exit 1
     "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$scratch" migrate \
@@ -36,21 +37,29 @@ drill() {
 }
 
 main() {
-    [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes|--drill"
-    local compose_file="$1"
-    shift
+    [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes|--drill [--identity KEYFILE]"
+    local compose_file="$1" file="$2" action="$3" identity=()
+    shift 3
     [[ -f "$compose_file" ]] || die "${compose_file}: no such compose file"
-    compose=(docker compose --progress quiet -f "$compose_file")
-    case "${2:-}" in
+    case "$action" in
         --yes | --drill) ;;
         *) die "restore replaces the environment's database: add --yes to confirm (or --drill to test it)" ;;
     esac
+    if [[ "${1:-}" == --identity ]]; then
+        [[ -f "${2:-}" && -r "${2:-}" ]] || die "--identity ${2:-}: not a readable file (the age private key)"
+        # Read-only into this run's container only: the key is never stored on the server.
+        identity=(--volume "$(realpath "$2"):/run/backup-identity:ro")
+        shift 2
+    fi
+    [[ $# -eq 0 ]] || die "unexpected argument '$1'"
+    compose=(docker compose --progress quiet -f "$compose_file")
+    backup=("${compose[@]}" run --rm --no-deps -T "${identity[@]}" backup)
     # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
-    "${compose[@]}" run --rm --no-deps -T backup verify "$1" >/dev/null || exit 1
-    if [[ "$2" == --drill ]]; then
-        drill "$1"
+    "${backup[@]}" verify "$file" --restorable >/dev/null || exit 1
+    if [[ "$action" == --drill ]]; then
+        drill "$file"
     else
-        restore "$@"
+        restore "$file"
     fi
 }
 

@@ -19,9 +19,9 @@ DOCKERFILE = REPO / "dockerable" / "Dockerfile"
 
 
 def base_image() -> str:
-    """The public image the Dockerfile's last stages start from (e.g. python:3.14-slim)."""
-    froms = [line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
-    return [image for image in froms if ":" in image][-1]
+    """The public image the app's stages start from (e.g. python:3.14-slim); `backup` is not one."""
+    stages = [line.split() for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
+    return [stage[1] for stage in stages if ":" in stage[1] and stage[-1] != "backup"][-1]
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, Stack, free_port, run, wait_for
 from tests.http_client import request, sign_guestbook
+from tests.manage_cli import manage
 
 pytestmark = pytest.mark.docker
 
@@ -269,3 +271,97 @@ def test_the_backup_container_leaves_no_anonymous_volume(prod):
         run("docker", "inspect", "-f", "{{json .Mounts}}", prod.containers("backup")[0]).stdout
     )
     assert all(mount["Type"] != "volume" or mount["Name"].endswith("_backups") for mount in mounts), mounts
+
+
+def age_keypair(folder: Path, name: str) -> str:
+    """A new age private key in folder/name (0600); returns its public key."""
+    key = folder / name
+    run(
+        "docker",
+        "run",
+        "--rm",
+        "--user",
+        f"{os.getuid()}:{os.getgid()}",
+        "-v",
+        f"{folder}:/keys",
+        "--entrypoint",
+        "age-keygen",
+        "dockerable-backup:postgres-18",
+        "-o",
+        f"/keys/{name}",
+    )
+    return re.search(r"^# public key: (age1\S+)$", key.read_text(), re.M).group(1)
+
+
+@pytest.fixture
+def encrypting(prod):
+    """The environment's backup-recipients.txt names a public key; yields the folder of its private key."""
+    recipients = prod.folder / "backup-recipients.txt"
+    unencrypted = recipients.read_text()
+    keys = Path(tempfile.mkdtemp(prefix="dockerable-age-"))
+    try:
+        # Written in place: the running container has this file's inode bind-mounted.
+        recipients.write_text(unencrypted + age_keypair(keys, "server.key") + "\n")
+        yield keys
+    finally:
+        recipients.write_text(unencrypted)
+        shutil.rmtree(keys, ignore_errors=True)
+
+
+def test_an_encrypted_backup_restores_only_with_its_private_key(prod, encrypting):
+    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "encrypted-secret-row")
+    name = back_up_now(prod)
+    assert re.match(r"^example-\d{8}T\d{6}Z\.dump\.age$", name), name
+    data = (backup_dir(prod) / name).read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n") and b"encrypted-secret-row" not in data
+    assert "checksum good (encrypted" in prod.exec("backup", "./backup.sh", "verify", name).stdout
+    age_keypair(encrypting, "wrong.key")
+    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
+    before = entries(prod)
+    app = prod.containers("app")[0]
+    started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", app).stdout
+
+    for args, why in [
+        ((), f"{name}: encrypted: give its age private key with restore.sh --identity KEYFILE"),
+        (("--identity", encrypting / "missing.key"), "not a readable file (the age private key)"),
+        (("--identity", encrypting / "wrong.key"), f"{name}: cannot be decrypted with the identity given"),
+    ]:
+        result = restore(prod, name, "--yes", *map(str, args))
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and why in lines[0], result.stderr
+        assert entries(prod) == before
+        # Refused before anything stopped: the app was never restarted.
+        assert run("docker", "inspect", "-f", "{{.State.StartedAt}}", app).stdout == started
+
+    key = str(encrypting / "server.key")
+    result = restore(prod, name, "--drill", "--identity", key)
+    assert result.returncode == 0, result.stderr
+    result = restore(prod, name, "--yes", "--identity", key)
+    assert result.returncode == 0, result.stderr
+    after = entries(prod)
+    assert "encrypted-secret-row" in after and "written-after-the-backup" not in after
+    # The safety copy the restore took first is encrypted too.
+    assert any(path.name.endswith("-pre-restore.dump.age") for path in backup_dir(prod).iterdir())
+
+
+def test_checkenv_warns_when_the_last_backup_failed_or_is_overdue(prod, checkout):
+    def last_backup_line():
+        result = manage("checkenv", "example", "--dev", cwd=checkout, COMPOSE_PROJECT_NAME=prod.project)
+        lines = [line for line in result.stdout.splitlines() if "last backup" in line]
+        assert len(lines) == 1, result.stdout
+        return lines[0]
+
+    back_up_now(prod)
+    assert last_backup_line().startswith("ok") and "within its schedule" in last_backup_line()
+    status = backup_dir(prod) / ".status"
+    kept = status.read_text()
+    try:
+        # The newest backup as the service records it, two days ago under a daily schedule.
+        state, _, detail = kept.split(" ", 2)
+        status.write_text(f"{state} {int(time.time()) - 2 * 86400} {detail}")
+        line = last_backup_line()
+        assert line.startswith("WARNING") and "is overdue" in line, line
+    finally:
+        status.write_text(kept)
+    assert "not checked" in manage("checkenv", "example", "--dev", cwd=checkout).stdout

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from project.envtools.certificates import self_signed
 from project.envtools.compose import render
-from project.envtools.layout import COMPOSE_FILES
+from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES
 from tests.docker_stack import REPO, Stack, free_port, git_copy, run
 from tests.http_client import request
 from tests.manage_cli import manage
@@ -75,6 +75,7 @@ def test_newenv_makes_a_complete_private_environment(staging):
         "secrets.json",
         "ssl/server.crt",
         "ssl/server.key",
+        BACKUP_RECIPIENTS,
     ):
         assert (staging / name).is_file(), name
     assert (staging / "secrets.json").stat().st_mode & 0o777 == 0o600
@@ -222,15 +223,45 @@ def test_checkenv_reports_secrets_that_git_would_commit(repo):
     assert any("not ignored by git" in line for line in errors), result.stdout
 
 
+@pytest.mark.parametrize(
+    "content, severity, detail",
+    [
+        (None, "ERROR", "backup-recipients.txt is missing (the backup service mounts it)"),
+        ("AGE-SECRET-KEY-1QQQ\n", "ERROR", "backup-recipients.txt:1 is a PRIVATE key"),
+        ("# a comment\nnot a key\n", "ERROR", "backup-recipients.txt:2 is not an age or SSH public key"),
+        ("age1" + "q" * 58 + "\n", "ok", "backups are encrypted with age to 1 public key(s)"),
+        ("# only comments\n", "ok", "backups are not encrypted"),
+    ],
+)
+def test_checkenv_reads_the_backup_keys_file(repo, staging, content, severity, detail):
+    recipients = staging[0] / BACKUP_RECIPIENTS
+    kept = recipients.read_text()
+    try:
+        if content is None:
+            recipients.unlink()
+        else:
+            recipients.write_text(content)
+        result = manage("checkenv", "staging", cwd=repo)
+    finally:
+        recipients.write_text(kept)
+    lines = [line for line in result.stdout.splitlines() if "backup keys" in line]
+    assert len(lines) == 1 and lines[0].startswith(severity) and detail in lines[0], result.stdout
+    assert result.returncode == (1 if severity == "ERROR" else 0), result.stdout
+
+
 def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
     staging, _ = staging
     total = sum(len((staging / name).read_text().splitlines()) for name in COMPOSE_FILES)
-    assert total <= 80, total
+    assert total <= 90, total
     for name in COMPOSE_FILES:
         assert "dockerable/compose/services.yml" in (staging / name).read_text(), name
     # The sample is the template rendered for it, so the two cannot drift apart.
     for name, text in render("example", "example.dockerable.test").items():
         assert (SAMPLE / name).read_text() == text, name
+    # New environments start on the current PostgreSQL major, with no backup key yet.
+    assert "service: postgres-18}" in (staging / "docker-compose.yml").read_text()
+    assert (staging / BACKUP_RECIPIENTS).read_text() == (SAMPLE / BACKUP_RECIPIENTS).read_text()
+    assert all(line.startswith("#") for line in (SAMPLE / BACKUP_RECIPIENTS).read_text().splitlines())
 
 
 @pytest.mark.docker
@@ -307,12 +338,14 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     upgraded = manage("upgradeenv", name, cwd=repo)
     assert upgraded.returncode == 0, upgraded.stderr
     assert {file_name: (folder / f"{file_name}.old").read_text() for file_name in COMPOSE_FILES} == before
+    # Its data is on PostgreSQL 17: the thin files keep it there (pg-upgrade.sh moves it on purpose).
     assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == render(
-        name, f"{name}.localhost"
+        name, f"{name}.localhost", 17
     )
+    assert (folder / BACKUP_RECIPIENTS).is_file()
     after = manage("checkenv", name, cwd=repo)
     assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
-    assert "backup service" not in after.stdout
+    assert "runs no backup service" not in after.stdout
     assert "nothing to do" in manage("upgradeenv", name, cwd=repo).stdout
 
 
@@ -326,9 +359,15 @@ def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):
 
 
 def test_the_backup_service_runs_the_database_servers_image():
-    # pg_dump must not be older than the server it dumps: one image, named twice.
+    # pg_dump must not be older than the server it dumps: each major's backup image is built on
+    # that major's postgres image.
     services = yaml.safe_load((REPO / "dockerable" / "compose" / "services.yml").read_text())["services"]
-    assert services["backup"]["image"] == services["postgres"]["image"]
+    majors = sorted(name.removeprefix("postgres-") for name in services if name.startswith("postgres-"))
+    assert majors == ["17", "18"]
+    for major in majors:
+        assert services[f"postgres-{major}"]["image"] == f"postgres:{major}"
+        assert services[f"backup-{major}"]["build"]["args"] == {"PG_MAJOR": major}
+    assert "\nFROM postgres:${PG_MAJOR} AS backup\n" in (REPO / "dockerable" / "Dockerfile").read_text()
 
 
 @pytest.mark.docker

@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# The backup service's command. It runs in the postgres image, so that pg_dump and pg_restore
-# are those of the server's major version. Backups are PostgreSQL custom-format dumps named
-# <env>-<UTC time>.dump, each with a .sha256 beside it, in /backups.
+# The backup service's command. It runs in the Dockerfile's `backup` image (the postgres image
+# of the server's major, plus age). Backups are PostgreSQL custom-format dumps named
+# <env>-<UTC time>.dump, each with a .sha256 beside it, in /backups; encrypted with age to the
+# public keys in the environment's backup-recipients.txt when it has any (<env>-<time>.dump.age),
+# and then read back only with a private key mounted at /run/backup-identity (restore.sh --identity).
 #   backup.sh loop                      a backup every BACKUP_INTERVAL seconds (the service's command)
 #   backup.sh now                       one backup now
 #   backup.sh list                      this environment's backups, newest first
 #   backup.sh prune                     keep what the retention policy keeps, delete the rest
-#   backup.sh verify FILE               checksum, environment and archive, or one line saying why not
+#   backup.sh verify FILE [--restorable] checksum, environment and archive, or one line saying why not
 #   backup.sh restore FILE|latest --yes into the database, all or nothing (dockerable/restore.sh
 #                                       stops the app around it and is the command to use)
 #   backup.sh drill FILE|latest         into a scratch database, checked table by table (kept
 #                                       for restore.sh --drill's `migrate --check`; drill-clean drops it)
 #   backup.sh health                    exit 0 if the last backup worked and is not overdue
+#   backup.sh export FILE | import FILE plain dump of the database to FILE, or FILE into an empty
+#                                       database (dockerable/pg-upgrade.sh, from one major to the next)
 set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=secrets.sh
 source "$(dirname "${BASH_SOURCE[0]}")/secrets.sh"
 
 readonly DIR=/backups
+readonly RECIPIENTS=/run/backup-recipients.txt IDENTITY=/run/backup-identity
+# Where an encrypted backup is decrypted to be read: the container's own layer, gone with it.
+readonly PLAIN=/tmp/plain.dump
 readonly STATUS="${DIR}/.status"
 readonly INTERVAL="${BACKUP_INTERVAL:-86400}"
 # Retention: the newest backup of each of the last N days, ISO weeks and months that have one.
@@ -41,7 +48,7 @@ env_name() {
 
 NAME="$(env_name)"
 readonly NAME
-readonly PATTERN="^${NAME}-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump$"
+readonly PATTERN="^${NAME}-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump(\.age)?$"
 
 connect() {
     PGHOST="${DB_HOST:-postgres}" PGUSER="$(secret DB_USER)" PGPASSWORD="$(secret DB_PASSWORD)"
@@ -51,25 +58,41 @@ connect() {
 
 # This environment's backups, newest first (the names sort by time).
 backups() {
-    find "$DIR" -maxdepth 1 -type f -name "${NAME}-*.dump" -printf '%f\n' | grep -E "$PATTERN" | sort -r || true
+    find "$DIR" -maxdepth 1 -type f \( -name "${NAME}-*.dump" -o -name "${NAME}-*.dump.age" \) -printf '%f\n' \
+        | grep -E "$PATTERN" | sort -r || true
 }
 
 # The backups retention applies to: all but the labelled ones.
 prunable() {
-    backups | grep -E "^${NAME}-[0-9]{8}T[0-9]{6}Z\.dump$" || true
+    backups | grep -E "^${NAME}-[0-9]{8}T[0-9]{6}Z\.dump(\.age)?$" || true
 }
 
 record() {
     printf '%s %s %s\n' "$1" "$(date -u +%s)" "$2" >"${STATUS}.new" && mv "${STATUS}.new" "$STATUS"
 }
 
+# True when backup-recipients.txt names at least one public key (age skips # comments).
+encrypting() {
+    [[ -f "$RECIPIENTS" ]] && grep -qEv '^[[:space:]]*(#|$)' "$RECIPIENTS"
+}
+
+# pg_dump, through age when encrypting; stderr carries either's error.
+dump_to() {
+    if encrypting; then
+        pg_dump --format=custom | age --encrypt --recipients-file "$RECIPIENTS" --output "$1"
+    else
+        pg_dump --format=custom --file="$1"
+    fi
+}
+
 # One backup; LABEL (optional) is added to its name, e.g. pre-restore, and keeps it from pruning.
 backup_now() {
-    local label="${1:+-$1}" base partial
+    local label="${1:+-$1}" base partial suffix=""
     connect
-    base="${NAME}-$(date -u +%Y%m%dT%H%M%SZ)${label}.dump"
+    encrypting && suffix=.age
+    base="${NAME}-$(date -u +%Y%m%dT%H%M%SZ)${label}.dump${suffix}"
     partial="${DIR}/.${base}.partial"
-    if ! pg_dump --format=custom --file="$partial" 2>"${partial}.log"; then
+    if ! dump_to "$partial" 2>"${partial}.log"; then
         local why
         why="$(tail -n 1 "${partial}.log")"
         rm -f "$partial" "${partial}.log"
@@ -128,33 +151,72 @@ resolve() {
 }
 
 verify() {
-    local file
+    local file archive
     file="$(resolve "$1")"
-    [[ "$file" =~ ^[a-z][a-z0-9_]*-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump$ ]] \
-        || die "${file}: not a backup's name (<env>-<UTC time>.dump)"
+    [[ "$file" =~ ^[a-z][a-z0-9_]*-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump(\.age)?$ ]] \
+        || die "${file}: not a backup's name (<env>-<UTC time>.dump or .dump.age)"
     [[ "$file" =~ $PATTERN ]] || die "${file}: a backup of another environment (this one is ${NAME})"
     [[ -f "${DIR}/${file}" ]] || die "${file}: no such backup in ${DIR}"
     [[ -f "${DIR}/${file}.sha256" ]] || die "${file}: its checksum file ${file}.sha256 is missing"
     (cd "$DIR" && sha256sum --check --status "${file}.sha256") \
         || die "${file}: does not match its checksum (truncated or corrupted)"
-    pg_restore --list "${DIR}/${file}" >/dev/null 2>&1 \
-        || die "${file}: not a readable PostgreSQL archive"
+    if [[ "$file" == *.age && ! -f "$IDENTITY" ]]; then
+        # Without the private key, the checksum is all that can be checked.
+        echo "$file"
+        return
+    fi
+    archive="$(plain "$file")" || exit 1
+    pg_restore --list "$archive" >/dev/null 2>&1 || die "${file}: not a readable PostgreSQL archive"
     echo "$file"
+}
+
+# verify FILE; with --restorable (restore.sh), an encrypted FILE also needs its private key.
+check() {
+    local file
+    file="$(verify "$1")" || exit 1
+    if [[ "${2:-}" == --restorable ]]; then
+        plain "$file" >/dev/null || exit 1
+    fi
+    if [[ "$file" == *.age && ! -f "$IDENTITY" ]]; then
+        echo "backup.sh: ${file}: checksum good (encrypted: its archive is checked only with its key)"
+    else
+        echo "backup.sh: ${file} is good"
+    fi
+}
+
+# The path of FILE's plain archive: FILE itself, or FILE decrypted with the identity (once).
+plain() {
+    local file="$1" why
+    if [[ "$file" != *.age ]]; then
+        echo "${DIR}/${file}"
+        return
+    fi
+    [[ -f "$IDENTITY" ]] \
+        || die "${file}: encrypted: give its age private key with restore.sh --identity KEYFILE"
+    if [[ ! -f "$PLAIN" ]]; then
+        if ! why="$(age --decrypt --identity "$IDENTITY" --output "$PLAIN" "${DIR}/${file}" 2>&1)"; then
+            rm -f "$PLAIN"
+            why="${why#*age: error: }"
+            die "${file}: cannot be decrypted with the identity given: ${why%%$'\n'*}"
+        fi
+    fi
+    echo "$PLAIN"
 }
 
 # Restore into a new database, then swap names in one transaction: a failure at any step
 # leaves the current database as it was.
 restore() {
-    local file target="${1:-}" confirmed="${2:-}" scratch
+    local file target="${1:-}" confirmed="${2:-}" scratch archive
     [[ -n "$target" ]] || die "name the backup to restore (or latest)"
     [[ "$confirmed" == --yes ]] || die "restore replaces the database of ${NAME}: add --yes to confirm"
-    file="$(verify "$target")"
+    file="$(verify "$target")" || exit 1
+    archive="$(plain "$file")" || exit 1
     connect
     backup_now pre-restore
     scratch="${PGDATABASE}_restoring"
     psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
         -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
-    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "${DIR}/${file}" \
+    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "$archive" \
             2>"${DIR}/.restore.log"; then
         psql --quiet --dbname=postgres -c "DROP DATABASE IF EXISTS \"${scratch}\"" || true
         die "${file}: restore failed, the database is unchanged: $(tail -n 1 "${DIR}/.restore.log")"
@@ -175,13 +237,14 @@ drill_database() {
 }
 
 drill() {
-    local file scratch schema table rows tables=0
-    file="$(verify "${1:-latest}")"
+    local file scratch schema table rows tables=0 archive
+    file="$(verify "${1:-latest}")" || exit 1
+    archive="$(plain "$file")" || exit 1
     connect
     scratch="$(drill_database)"
     psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
         -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
-    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "${DIR}/${file}" \
+    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "$archive" \
             2>"${DIR}/.drill.log"; then
         drill_clean
         die "${file}: does not restore: $(tail -n 1 "${DIR}/.drill.log")"
@@ -192,7 +255,7 @@ drill() {
             || die "${file}: table ${schema}.${table} of its contents cannot be read after the restore"
         printf 'backup.sh: %s.%s: %s rows\n' "$schema" "$table" "$rows"
         tables=$((tables + 1))
-    done < <(pg_restore --list "${DIR}/${file}" | awk '$4 == "TABLE" && $5 == "DATA" {print $6, $7}')
+    done < <(pg_restore --list "$archive" | awk '$4 == "TABLE" && $5 == "DATA" {print $6, $7}')
     rm -f "${DIR}/.drill.log"
     echo "backup.sh: ${file} restores: ${tables} tables into ${scratch}"
 }
@@ -217,6 +280,20 @@ health() {
         echo "last backup ${detail} is overdue"
         return 1
     fi
+}
+
+# From one major to the next (pg-upgrade.sh): a plain dump of the database, and that dump
+# into the new server's database, which its initialisation left empty.
+export_to() {
+    local file="${1:?name the file to export to}"
+    connect
+    pg_dump --format=custom --file="${file}.partial" && mv "${file}.partial" "$file"
+}
+
+import_from() {
+    local file="${1:?name the file to import}"
+    connect
+    pg_restore --no-owner --exit-on-error --single-transaction --dbname="$PGDATABASE" "$file"
 }
 
 # Back up when the newest backup is as old as the interval (at once, if there is none).
@@ -246,12 +323,14 @@ main() {
         now) backup_now "$@" ;;
         list) list ;;
         prune) prune ;;
-        verify) verify "$@" >/dev/null && echo "backup.sh: ${1} is good" ;;
+        verify) check "$@" ;;
         restore) restore "$@" ;;
         drill) drill "$@" ;;
         drill-clean) drill_clean ;;
         health) health ;;
-        *) die "unknown command '${command}' (use loop, now, list, prune, verify, restore, drill or health)" ;;
+        export) export_to "$@" ;;
+        import) import_from "$@" ;;
+        *) die "unknown command '${command}' (use loop, now, list, prune, verify, restore, drill, health, export or import)" ;;
     esac
 }
 

@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
+UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
 # What the environment's thin compose files extend, and what those services mount.
 SHARED_DIRS = (Path("dockerable") / "compose", Path("dockerable") / "proxy")
 # Never carried to a host: caches, and the env file whose image line we rewrite.
@@ -60,6 +62,16 @@ def build_image(tag: str) -> None:
     docker("tag", os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE), tag)
 
 
+def backup_image(folder: Path) -> list[str]:
+    """The backup service's image for the environment's PostgreSQL major, built here ([] if it has none)."""
+    compose_file = str(folder / "docker-compose.yml")
+    services = json.loads(docker("compose", "-f", compose_file, "config", "--format", "json"))["services"]
+    if "backup" not in services:
+        return []
+    docker("compose", "-f", compose_file, "build", "backup")
+    return [services["backup"]["image"]]
+
+
 def env_file_lines(folder: Path, tag: str) -> str:
     """The environment's .env (ports and the like), with DOCKERABLE_IMAGE set to this release."""
     existing = folder / ".env"
@@ -93,7 +105,7 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
     target = output_dir / f"{tag.rsplit(':', 1)[1]}.bundle.tar"
     with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
         image_tar = Path(work) / "image.tar"
-        docker("save", "--output", str(image_tar), tag)
+        docker("save", "--output", str(image_tar), tag, *backup_image(folder))
         partial = target.with_suffix(".partial")
         # The bundle holds secrets: owner-only from its first byte, removed if
         # packing fails, and only a complete bundle gets the final name.
@@ -103,6 +115,7 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
                 archive.add(image_tar, f"{root}/image.tar")
                 archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
                 archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
+                archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
                 archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
                 for shared in SHARED_DIRS:
                     archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)

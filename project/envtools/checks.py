@@ -20,14 +20,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from project.envtools import certificates
 from project.envtools.compose import SHARED_TOPOLOGY, extends_shared_topology
-from project.envtools.layout import COMPOSE_FILES, SAMPLE_ENV, declared_domain, env_dir
+from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, SAMPLE_ENV, declared_domain, env_dir
 from project.envtools.secret_values import is_secret, looks_public, sample_values
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 # What the environment means to commit, and what must stay out of git.
-COMMITTED_FILES = ("__init__.py", "settings.py", *COMPOSE_FILES)
+COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, *COMPOSE_FILES)
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
+# What age encrypts to: its own public keys, and SSH ones.
+RECIPIENT_PREFIXES = ("age1", "ssh-ed25519 ", "ssh-rsa ")
 
 
 @dataclass
@@ -217,18 +219,70 @@ def check_compose_layout(name: str, folder: Path) -> list[Finding]:
 
 
 def check_backups(folder: Path) -> list[Finding]:
-    """Production mode runs the backup service (environments made before it do not)."""
+    """Production mode runs the backup service, encrypts to public keys only, and backed up lately."""
     path = folder / "docker-compose.yml"
-    if not path.is_file() or "service: backup" in path.read_text(encoding="utf-8"):
+    if not path.is_file():
         return []
-    return [
-        Finding(
-            WARNING,
-            "backups",
-            f"{path} runs no backup service: add the example's `backup` service "
-            "and `backups` volume (docs/operations.md, Backups)",
-        )
-    ]
+    text = path.read_text(encoding="utf-8")
+    if "service: backup" not in text:
+        return [
+            Finding(
+                WARNING,
+                "backups",
+                f"{path} runs no backup service: add the example's `backup` service "
+                "and `backups` volume (docs/operations.md, Backups)",
+            )
+        ]
+    findings = check_recipients(folder) if BACKUP_RECIPIENTS in text else []
+    return findings + check_last_backup(path)
+
+
+def check_recipients(folder: Path) -> list[Finding]:
+    """backup-recipients.txt: there (the backup service mounts it), and public age keys only."""
+    path = folder / BACKUP_RECIPIENTS
+    if not path.is_file():
+        return [
+            Finding(
+                ERROR,
+                "backup keys",
+                f"{path} is missing (the backup service mounts it): "
+                f"`python manage.py upgradeenv {folder.name}` writes one with no key",
+            )
+        ]
+    keys = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("AGE-SECRET-KEY-"):
+            return [
+                Finding(
+                    ERROR,
+                    "backup keys",
+                    f"{path}:{number} is a PRIVATE key: remove it, keep it off the server",
+                )
+            ]
+        if not line.startswith(RECIPIENT_PREFIXES):
+            return [Finding(ERROR, "backup keys", f"{path}:{number} is not an age or SSH public key")]
+        keys += 1
+    if not keys:
+        return [Finding(OK, "backup keys", f"backups are not encrypted (no public key in {path.name})")]
+    return [Finding(OK, "backup keys", f"backups are encrypted with age to {keys} public key(s)")]
+
+
+def check_last_backup(path: Path) -> list[Finding]:
+    """Where the environment runs on this machine's Docker: its backup service's own health verdict."""
+    command = ["docker", "compose", "-f", str(path), "exec", "-T", "backup", "bash", "backup.sh", "health"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return [Finding(OK, "last backup", "not checked: no Docker engine answers here")]
+    if result.returncode == 0:
+        return [Finding(OK, "last backup", "the last backup worked and is within its schedule")]
+    # backup.sh health says why on stdout; no output: no running backup container here to ask.
+    if not result.stdout.strip():
+        return [Finding(OK, "last backup", "not checked: the backup service does not run on this machine")]
+    return [Finding(WARNING, "last backup", f"{result.stdout.strip()} (see docker compose logs backup)")]
 
 
 def load_settings_module(name: str):

@@ -11,12 +11,21 @@ SAMPLE_ENV = "example"
 SETTINGS_DIR_NAME = Path("project") / "settings"
 # One per mode: production (uWSGI HTTPS), development (runserver), proxy (nginx in front).
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml")
+# The PostgreSQL major of new environments; each environment's compose file names its own.
+POSTGRES_MAJOR = 18
+# The file of age public keys that backups are encrypted to (none: backups are not encrypted).
+BACKUP_RECIPIENTS = "backup-recipients.txt"
 # The line of settings.py that names the environment's public host (newenv writes it, checkenv reads it).
 DOMAIN_LINE = re.compile(r'^DOMAIN = "([^"]+)"$', re.MULTILINE)
 # Lowercase because the name is also part of the compose project name.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Modules of the settings package itself, and names that would confuse tools.
 RESERVED_NAMES = frozenset({"base", "env_vars", "secrets_file", "settings", "test", "tests"})
+
+
+def pgdata_volume(major: int) -> str:
+    """The data volume of PostgreSQL `major`: 17 kept the name it had before majors were named."""
+    return "pgdata" if major == 17 else f"pgdata-{major}"
 
 
 def settings_dir() -> Path:

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from project.envtools import certificates, compose
 from project.envtools.layout import (
+    BACKUP_RECIPIENTS,
     COMPOSE_FILES,
     declared_domain,
     env_dir,
@@ -51,6 +52,7 @@ def write_compose_files(folder: Path, name: str, domain: str) -> None:
     """The environment's thin compose files, rendered from the templates."""
     for file_name, text in compose.render(name, domain).items():
         (folder / file_name).write_text(text, encoding="utf-8")
+    (folder / BACKUP_RECIPIENTS).write_text(compose.recipients_text(), encoding="utf-8")
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -133,7 +135,8 @@ def upgrade_compose_files(name: str) -> list[Path]:
     kept = [folder / f"{file_name}.old" for file_name in stale if (folder / f"{file_name}.old").exists()]
     if kept:
         raise CommandError(f"{kept[0]} already exists: compare it with its thin file, remove it, rerun")
-    texts = compose.render(name, source_domain(folder))
+    # The major its files already run: upgradeenv never changes a database's major.
+    texts = compose.render(name, source_domain(folder), compose.postgres_major(folder))
     for file_name in stale:
         current = folder / file_name
         new = folder / f".{file_name}.new"
@@ -141,4 +144,9 @@ def upgrade_compose_files(name: str) -> list[Path]:
         if current.is_file():
             current.rename(folder / f"{file_name}.old")
         new.rename(current)
-    return [folder / file_name for file_name in stale]
+    written = [folder / file_name for file_name in stale]
+    recipients = folder / BACKUP_RECIPIENTS
+    if not recipients.exists():
+        recipients.write_text(compose.recipients_text(), encoding="utf-8")
+        written.append(recipients)
+    return written

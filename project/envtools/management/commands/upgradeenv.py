@@ -29,5 +29,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {path.name}  {kept}")
         self.stdout.write(
             "Carry over what you had changed in the *.old files (ports, ACME_DOMAINS, extra services) as "
-            "overrides in the new files, then delete the *.old files. The database volume is unchanged."
+            "overrides in the new files, then delete the *.old files. The database and its PostgreSQL major "
+            "are unchanged (docs/operations.md: dockerable/pg-upgrade.sh moves it to the next major)."
         )
