@@ -4,6 +4,7 @@
 #                         (under debugpy on DEBUGPY_PORT when that is set)
 #   ENV=PROD (default) -> uWSGI: HTTPS on 443, HTTP on 80 redirecting to HTTPS
 #   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on a UNIX socket, no TLS
+#                         (or on PROXY_SOCKET=:3031, TCP, where nginx is on another host: Swarm)
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the
 # shipped ones (e.g. `cmd.sh --processes 8`).
@@ -15,8 +16,10 @@ set -Eeuo pipefail
 
 readonly APP_USER=app
 readonly PRIVATE_DIR=/run/dockerable
-# Proxy mode: nginx mounts the same volume at /run/uwsgi and connects here.
-readonly PROXY_SOCKET=/run/uwsgi/app.sock
+# Proxy mode: nginx mounts the same volume at /run/uwsgi and connects here (Swarm: a TCP port
+# on an overlay network that only nginx and the app join).
+PROXY_SOCKET="${PROXY_SOCKET:-/run/uwsgi/app.sock}"
+readonly PROXY_SOCKET
 readonly SETTINGS_ROOT=/app
 
 die() {
@@ -134,6 +137,10 @@ refuse_second_proxied_app() {
 
 run_proxied() {
     prepare_private_files no
+    if [[ "$PROXY_SOCKET" != /* ]]; then
+        export PROXY_SOCKET
+        run_uwsgi socket "$@"
+    fi
     refuse_second_proxied_app
     if [[ "$(id -u)" == 0 ]]; then
         # A volume that did not start as a copy of the image's folder (a bind mount, say).

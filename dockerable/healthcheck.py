@@ -1,4 +1,4 @@
-"""Container HEALTHCHECK: GET /healthz on the server this container runs, 0 if it answers 200."""
+"""Container HEALTHCHECK: GET /healthz (or the path given, e.g. /livez) on this container's server, 0 if 200."""
 
 import contextlib
 import http.client
@@ -20,7 +20,7 @@ def main() -> int:
         context = ssl._create_unverified_context()  # noqa: S323  pylint: disable=protected-access
         conn = http.client.HTTPSConnection("127.0.0.1", 443, timeout=4, context=context)
     try:
-        conn.request("GET", "/healthz")
+        conn.request("GET", sys.argv[1] if len(sys.argv) > 1 else "/healthz")
         response = conn.getresponse()
         response.read()
         status = response.status

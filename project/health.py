@@ -1,9 +1,14 @@
-"""The /healthz probe: 200 when the database answers, 503 when it does not."""
+"""Probes: /healthz (200 when the database answers, 503 when not) and /livez (the process answers).
 
-from django.db import DatabaseError, connection
-from django.http import JsonResponse
+An orchestrator restarts what its health check fails, so Swarm's check is /livez: a database
+outage must make pages answer 503, not make every app task restart in a loop.
+"""
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
 
 HEALTH_PATH = "/healthz"
+LIVE_PATH = "/livez"
 
 
 def health_response() -> JsonResponse:
@@ -41,4 +46,30 @@ class HealthCheckMiddleware:
     def __call__(self, request):
         if request.path == HEALTH_PATH:
             return with_length(health_response())
+        if request.path == LIVE_PATH:
+            return with_length(JsonResponse({"status": "alive"}))
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A page that needs the database while it is unreachable: 503 at once, not a 500 and a traceback."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):  # pylint: disable=unused-argument
+        """Django calls this with the view's exception; None lets other errors through."""
+        if isinstance(exception, OperationalError | InterfaceError):
+            # The connection is broken: the next request opens a new one.
+            connection.close()
+            response = HttpResponse(
+                "Service temporarily unavailable: the database cannot be reached.\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "10"
+            return response
+        return None

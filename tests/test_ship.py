@@ -1,5 +1,6 @@
 """shipenv and deploy.sh: a bundle deploys on a host with no checkout, and upgrades keep the data."""
 
+import json
 import os
 import re
 import shutil
@@ -48,8 +49,13 @@ class Host:
         assert any(name.endswith("dockerable/compose/postgres-entrypoint.sh") for name in names)
         assert any(name.endswith("dockerable/compose/backup.sh") for name in names)
         assert any(name.endswith("/restore.sh") for name in names)
+        assert any(name.endswith("/pg-upgrade.sh") for name in names)
         assert any(name.endswith("docker-compose-proxy.yml") for name in names)
         (root,) = folder.iterdir()
+        # The backup service's image travels too: a host has no Dockerfile to build it from.
+        with tarfile.open(root / "image.tar") as images:
+            tags = [tag for entry in json.load(images.extractfile("manifest.json")) for tag in entry["RepoTags"]]
+        assert "dockerable-backup:postgres-18" in tags, tags
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
         return root
 

@@ -16,8 +16,9 @@ case "${TLS_SOURCE:-acme}" in
         cert=/etc/letsencrypt/live/dockerable/fullchain.pem
         key=/etc/letsencrypt/live/dockerable/privkey.pem ;;
     files)
-        cert=/ssl/server.crt
-        key=/ssl/server.key ;;
+        # Swarm mounts them elsewhere: the key as a secret, the certificate as a config.
+        cert="${TLS_CERT:-/ssl/server.crt}"
+        key="${TLS_KEY:-/ssl/server.key}" ;;
     *)
         echo "nginx-tls: unknown TLS_SOURCE='${TLS_SOURCE}' (use acme or files)" >&2
         exit 64 ;;

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the view's exception first: the database unreachable is a 503.
+    "project.health.DatabaseUnavailableMiddleware",
 ]
 
 # DATABASES

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Deploys an environment to Docker Swarm, or rolls it back (docs/swarm.md):
+#   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT]
+#   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --rollback
+# On a swarm manager. The release is the image DOCKERABLE_IMAGE names (default
+# dockerable-django:latest), tagged by its content; with --registry it is pushed there first, so
+# that every node can pull it. Steps: the stack as it runs, with any new secret or config
+# (PostgreSQL up); migrations, once, by a job of the new image (a failure stops here and the
+# running release serves on); static files onto nginx's node; then the app rolls over task by
+# task, each new one healthy before an old one stops, and rolls back by itself if they are not.
+set -Eeuo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly here
+readonly JOB_ATTEMPTS=5
+
+die() {
+    echo "swarm/deploy.sh: $*" >&2
+    exit 1
+}
+
+say() {
+    echo "swarm/deploy.sh: $*"
+}
+
+require_manager() {
+    command -v docker >/dev/null || die "docker is not installed on this host"
+    [[ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" == true ]] \
+        || die "this Docker engine is not a swarm manager: run it on one (docker swarm init: docs/swarm.md)"
+}
+
+# The environment's files; every one must exist before anything is deployed.
+read_environment() {
+    local file
+    [[ -f "$stack_file" ]] || die "${stack_file}: no such stack file"
+    ENV_DIR="$(cd "$(dirname "$stack_file")" && pwd)"
+    ENV_NAME="$(basename "$ENV_DIR")"
+    STACK="dockerable-${ENV_NAME}"
+    DJANGO_SETTINGS_MODULE="project.settings.${ENV_NAME}.settings"
+    for file in settings.py secrets.json ssl/server.crt ssl/server.key backup-recipients.txt; do
+        [[ -f "${ENV_DIR}/${file}" ]] || die "${ENV_DIR}/${file} is missing"
+    done
+    export ENV_DIR ENV_NAME STACK DJANGO_SETTINGS_MODULE
+}
+
+# HASH_<NAME> for each secret and config of stack.yml: the first 12 hex digits of its content's sha256.
+hash_files() {
+    local name path
+    while read -r name path; do
+        [[ -n "$name" ]] || continue
+        export "HASH_${name}=$(sha256sum <"$path" | cut -c 1-12)"
+    done <<EOF
+DJANGO ${ENV_DIR}/secrets.json
+SERVER_KEY ${ENV_DIR}/ssl/server.key
+SETTINGS ${ENV_DIR}/settings.py
+SERVER_CRT ${ENV_DIR}/ssl/server.crt
+BACKUP_RECIPIENTS ${ENV_DIR}/backup-recipients.txt
+POSTGRES_ENTRYPOINT ${here}/../compose/postgres-entrypoint.sh
+SECRETS_SH ${here}/../compose/secrets.sh
+BACKUP_SH ${here}/../compose/backup.sh
+NGINX_TEMPLATE ${here}/../proxy/nginx.conf.template
+NGINX_TLS ${here}/../proxy/nginx-tls.sh
+SECURITY_HEADERS ${here}/../proxy/security-headers.conf
+FFDHE2048 ${here}/../proxy/ffdhe2048.pem
+EOF
+}
+
+# The release's image under a tag of its content, pushed to the registry if one is given.
+release_image() {
+    local image="${DOCKERABLE_IMAGE:-dockerable-django:latest}" id name
+    id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" \
+        || die "image ${image} is not on this engine: build it first (DOCKERABLE_IMAGE names another)"
+    name="${image%:*}"
+    name="${name##*/}"
+    [[ -z "$registry" ]] || name="${registry}/${name}"
+    id="${id#sha256:}"
+    RELEASE_IMAGE="${name}:${ENV_NAME}-${id:0:12}"
+    docker tag "$image" "$RELEASE_IMAGE"
+    BACKUP_IMAGE="dockerable-backup:postgres-18"
+    if [[ -n "$registry" ]]; then
+        docker push --quiet "$RELEASE_IMAGE" >/dev/null
+        docker tag "$BACKUP_IMAGE" "${registry}/${BACKUP_IMAGE}"
+        docker push --quiet "${registry}/${BACKUP_IMAGE}" >/dev/null
+        BACKUP_IMAGE="${registry}/${BACKUP_IMAGE}"
+    fi
+    export BACKUP_IMAGE
+}
+
+# The image the app service runs now, if the stack exists.
+running_image() {
+    docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_app" 2>/dev/null \
+        | sed 's/@sha256:.*//' || true
+}
+
+stack_deploy() {
+    APP_IMAGE="$1" APP_REPLICAS="$2" docker stack deploy --detach=false --quiet --with-registry-auth \
+        --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" >/dev/null
+}
+
+# A one-shot job of the release image, tried JOB_ATTEMPTS times (the first may find PostgreSQL
+# still starting); its last lines of log, and a non-zero exit, if every attempt failed.
+run_job() {
+    local name="${STACK}_$1" states deadline=$((SECONDS + 600))
+    shift
+    docker service rm "$name" >/dev/null 2>&1 || true
+    docker service create --quiet --detach --name "$name" --mode replicated-job \
+        --restart-condition on-failure --restart-max-attempts $((JOB_ATTEMPTS - 1)) --restart-delay 3s \
+        --env "DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE}" \
+        --env DJANGO_SECRETS_FILE=/run/secrets/django.json \
+        --secret "source=${STACK}_django-${HASH_DJANGO},target=django.json,uid=10001,gid=10001,mode=0400" \
+        --config "source=${STACK}_settings-${HASH_SETTINGS},target=/app/project/settings/${ENV_NAME}/settings.py" \
+        "$@" 2>/dev/null >/dev/null
+    while ((SECONDS < deadline)); do
+        states="$(docker service ps --format '{{.CurrentState}}' "$name")"
+        if grep -q '^Complete' <<<"$states"; then
+            docker service rm "$name" >/dev/null
+            return 0
+        fi
+        (($(grep -cE '^(Failed|Rejected)' <<<"$states") < JOB_ATTEMPTS)) || break
+        sleep 1
+    done
+    docker service logs --raw "$name" 2>&1 | grep -v 'could not be accessed on a registry' | tail -n 5 >&2
+    docker service rm "$name" >/dev/null
+    return 1
+}
+
+# Converged, or rolled back (a new release that never became healthy).
+check_update() {
+    local state
+    state="$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${STACK}_app")"
+    case "$state" in
+        "" | completed) ;;
+        rollback_*) die "the new release of ${ENV_NAME} failed its health check and was rolled back:" \
+            "$(running_image) serves (docker service ps ${STACK}_app says more)" ;;
+        *) die "the app's update is ${state} (docker service ps ${STACK}_app says more)" ;;
+    esac
+}
+
+deploy() {
+    local current replicas
+    release_image
+    current="$(running_image)"
+    replicas="${APP_REPLICAS:-2}"
+    say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
+    if [[ -n "$current" ]]; then
+        stack_deploy "$current" "$replicas"
+    else
+        stack_deploy "$RELEASE_IMAGE" 0
+    fi
+    say "migrations of ${RELEASE_IMAGE}"
+    run_job migrate --network "${STACK}_db" "$RELEASE_IMAGE" /dockerable/cmd.sh manage migrate --noinput \
+        || die "migrations of ${RELEASE_IMAGE} failed: nothing else changed, ${current:-no release} serves"
+    say "static files onto nginx's node"
+    run_job static --user 0:0 --constraint node.labels.dockerable.proxy==true \
+        --mount "type=volume,source=${STACK}_static,target=/srv/static" \
+        "$RELEASE_IMAGE" cp -a /app/static/. /srv/static/ \
+        || die "copying the static files failed: the running release serves on"
+    say "rolling the app over to ${RELEASE_IMAGE}"
+    stack_deploy "$RELEASE_IMAGE" "$replicas" || true
+    check_update
+    say "${ENV_NAME} runs ${RELEASE_IMAGE}"
+}
+
+main() {
+    stack_file="${1:-}"
+    [[ -n "$stack_file" ]] || die "usage: swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT | --rollback]"
+    shift
+    registry=""
+    require_manager
+    read_environment
+    hash_files
+    case "${1:-}" in
+        "") deploy ;;
+        --registry)
+            registry="${2:?--registry needs HOST:PORT}"
+            deploy ;;
+        --rollback)
+            docker service rollback --quiet "${STACK}_app" >/dev/null
+            say "${ENV_NAME} runs $(running_image) again" ;;
+        *) die "unknown option '$1'" ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,92 @@
+"""Load for the Swarm tests, run in a container on the stack's network: `python swarm_load.py CONFIG.json`.
+
+Half the clients keep one HTTPS connection alive, half open a new one per request. It runs until
+the file CONFIG["stop"] exists, then prints one JSON line: every request's outcome counted, the
+failures listed, and latency percentiles before and after CONFIG["mark"] appears.
+"""
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+
+
+class Connection(http.client.HTTPSConnection):
+    """HTTPS to the public host name (certificate, Host header), at the stack's nginx address."""
+
+    address = ""
+
+    def connect(self):
+        sock = socket.create_connection((self.address, 443), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # pylint: disable=no-member
+
+
+def client(config: dict, keep_alive: bool, results: list) -> None:
+    """Request config["path"] until the stop file exists; record (time, status or error, seconds, marked)."""
+    context = ssl.create_default_context(cafile=config["ca"])
+    connection = None
+    while not os.path.exists(config["stop"]):
+        marked = os.path.exists(config["mark"])
+        start = time.monotonic()
+        try:
+            if connection is None:
+                connection = Connection(config["host"], 443, timeout=10, context=context)
+            connection.request("GET", config["path"])
+            response = connection.getresponse()
+            body = response.read()
+            outcome = response.status
+            if outcome == 200 and config.get("expect") and config["expect"].encode() not in body:
+                outcome = "unexpected body"
+            if not keep_alive or response.getheader("connection", "").lower() == "close":
+                connection.close()
+                connection = None
+        except (OSError, http.client.HTTPException) as exc:
+            outcome = type(exc).__name__
+            if connection is not None:
+                connection.close()
+            connection = None
+        results.append((time.monotonic(), outcome, time.monotonic() - start, marked))
+        if outcome != 200:
+            time.sleep(0.05)
+
+
+def percentile(values: list, share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 4) if ordered else 0.0
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        config = json.load(handle)
+    Connection.address = config["address"]
+    results: list = []
+    threads = [
+        threading.Thread(target=client, args=(config, number % 2 == 0, results))
+        for number in range(config["clients"])
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts: dict = {}
+    for _, outcome, _, _ in results:
+        counts[str(outcome)] = counts.get(str(outcome), 0) + 1
+    print(
+        json.dumps(
+            {
+                "counts": counts,
+                "failures": [[round(at, 3), str(outcome)] for at, outcome, _, _ in results if outcome != 200][:50],
+                "p99_before": percentile([took for _, _, took, marked in results if not marked], 0.99),
+                "p99_after": percentile([took for _, _, took, marked in results if marked], 0.99),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
