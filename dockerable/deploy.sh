@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploys an unpacked bundle made by `manage.py shipenv NAME` (no source checkout needed):
 #   tar -xf NAME-*.bundle.tar && dockerable-NAME/deploy.sh
+#   ... dockerable-NAME/deploy.sh --swarm [--registry HOST:PORT]   to Docker Swarm instead
 # Loads the bundle's image into Docker, then brings the environment's production
 # stack up and waits until it is healthy. The database lives in the named volume
 # of the compose project (dockerable-NAME): deploying a newer bundle, from any
@@ -33,6 +34,11 @@ main() {
     read_bundle
     load_image
     export DOCKERABLE_IMAGE
+    if [[ "${1:-}" == --swarm ]]; then
+        # On a swarm manager: the same image and folder, deployed as a stack (docs/swarm.md).
+        shift
+        exec "${here}/dockerable/swarm/deploy.sh" "${compose_file%/*}/docker-stack.yml" "$@"
+    fi
     # A bundle on a newer PostgreSQL major than the host's data stops here with what to run.
     "${here}/pg-upgrade.sh" "$compose_file" --check
     # --no-build: the image came in the bundle; there is no source here to build from.

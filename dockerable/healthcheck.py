@@ -1,4 +1,4 @@
-"""Container HEALTHCHECK: GET /healthz (or the path given, e.g. /livez) on this container's server, 0 if 200."""
+"""Container HEALTHCHECK: GET /healthz (or the path given: /livez) on this container's server; 0 if 200."""
 
 import contextlib
 import http.client

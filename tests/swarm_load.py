@@ -79,7 +79,9 @@ def main() -> int:
         json.dumps(
             {
                 "counts": counts,
-                "failures": [[round(at, 3), str(outcome)] for at, outcome, _, _ in results if outcome != 200][:50],
+                "failures": [[round(at, 3), str(outcome)] for at, outcome, _, _ in results if outcome != 200][
+                    :50
+                ],
                 "p99_before": percentile([took for _, _, took, marked in results if not marked], 0.99),
                 "p99_after": percentile([took for _, _, took, marked in results if marked], 0.99),
             }

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from project.envtools.certificates import self_signed
 from project.envtools.compose import render
-from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES
+from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
 from tests.docker_stack import REPO, Stack, free_port, git_copy, run
 from tests.http_client import request
 from tests.manage_cli import manage
@@ -76,6 +76,7 @@ def test_newenv_makes_a_complete_private_environment(staging):
         "ssl/server.crt",
         "ssl/server.key",
         BACKUP_RECIPIENTS,
+        STACK_FILE,
     ):
         assert (staging / name).is_file(), name
     assert (staging / "secrets.json").stat().st_mode & 0o777 == 0o600
@@ -249,6 +250,20 @@ def test_checkenv_reads_the_backup_keys_file(repo, staging, content, severity, d
     assert result.returncode == (1 if severity == "ERROR" else 0), result.stdout
 
 
+def test_checkenv_validates_the_stack_file_over_the_shared_swarm_topology(repo, staging):
+    stack_file = staging[0] / STACK_FILE
+    kept = stack_file.read_text()
+    assert "ok        swarm" in manage("checkenv", "staging", cwd=repo).stdout
+    try:
+        stack_file.write_text("services:\n  nginx:\n    portz: [443]\n")
+        result = manage("checkenv", "staging", cwd=repo)
+    finally:
+        stack_file.write_text(kept)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR") and "swarm" in line]
+    assert len(lines) == 1 and "Additional property portz is not allowed" in lines[0], result.stdout
+    assert result.returncode == 1
+
+
 def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
     staging, _ = staging
     total = sum(len((staging / name).read_text().splitlines()) for name in COMPOSE_FILES)
@@ -339,10 +354,13 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     assert upgraded.returncode == 0, upgraded.stderr
     assert {file_name: (folder / f"{file_name}.old").read_text() for file_name in COMPOSE_FILES} == before
     # Its data is on PostgreSQL 17: the thin files keep it there (pg-upgrade.sh moves it on purpose).
-    assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == render(
-        name, f"{name}.localhost", 17
-    )
+    rendered = render(name, f"{name}.localhost", 17)
+    assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == {
+        file_name: rendered[file_name] for file_name in COMPOSE_FILES
+    }
+    # What came after the environment is added: the backup keys file and the Swarm stack file.
     assert (folder / BACKUP_RECIPIENTS).is_file()
+    assert (folder / STACK_FILE).read_text() == rendered[STACK_FILE]
     after = manage("checkenv", name, cwd=repo)
     assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
     assert "runs no backup service" not in after.stdout

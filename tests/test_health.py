@@ -51,3 +51,23 @@ def test_guestbook_saves_and_lists_entries(client):
     assert response.status_code == 302
     page = client.get("/", secure=True)
     assert "hello from the tests" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_livez_answers_without_the_database_and_pages_that_need_it_are_503(client):
+    original_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(free_port())
+    try:
+        live = client.get("/livez", HTTP_HOST="10.0.1.7:8081")
+        page = client.get("/", secure=True)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = original_port
+    # Swarm's health check: the process answers, so an outage restarts no task.
+    assert live.status_code == 200 and live.json() == {"status": "alive"}
+    assert live["Content-Length"] == str(len(live.content))
+    # A page that needs the database: 503 with Retry-After, not a 500.
+    assert page.status_code == 503 and page["Retry-After"] == "10"
+    assert "database cannot be reached" in page.content.decode()
+    assert client.get("/", secure=True).status_code == 200

@@ -2,6 +2,7 @@
 
 import re
 import ssl
+import time
 
 import pytest
 
@@ -111,6 +112,10 @@ def test_healthz_is_503_while_the_database_is_down(prod):
     prod.compose("stop", "postgres")
     try:
         assert get(prod, "/healthz").status == 503
+        # Pages that need it say so at once (not a 500 after a hang), and the app stays up.
+        started = time.monotonic()
+        assert get(prod, "/").status == 503
+        assert time.monotonic() - started < 2
     finally:
         prod.compose("start", "postgres")
     wait_for(lambda: get(prod, "/healthz").status == 200, timeout=60, what="/healthz back to 200")

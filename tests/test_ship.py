@@ -54,7 +54,9 @@ class Host:
         (root,) = folder.iterdir()
         # The backup service's image travels too: a host has no Dockerfile to build it from.
         with tarfile.open(root / "image.tar") as images:
-            tags = [tag for entry in json.load(images.extractfile("manifest.json")) for tag in entry["RepoTags"]]
+            tags = [
+                tag for entry in json.load(images.extractfile("manifest.json")) for tag in entry["RepoTags"]
+            ]
         assert "dockerable-backup:postgres-18" in tags, tags
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
         return root

@@ -2,7 +2,7 @@
 # Deploys an environment to Docker Swarm, or rolls it back (docs/swarm.md):
 #   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT]
 #   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --rollback
-# On a swarm manager. The release is the image DOCKERABLE_IMAGE names (default
+# On a swarm manager; DOCKERABLE_STACK names the stack (default dockerable-<env>). The release is the image DOCKERABLE_IMAGE names (default
 # dockerable-django:latest), tagged by its content; with --registry it is pushed there first, so
 # that every node can pull it. Steps: the stack as it runs, with any new secret or config
 # (PostgreSQL up); migrations, once, by a job of the new image (a failure stops here and the
@@ -35,12 +35,26 @@ read_environment() {
     [[ -f "$stack_file" ]] || die "${stack_file}: no such stack file"
     ENV_DIR="$(cd "$(dirname "$stack_file")" && pwd)"
     ENV_NAME="$(basename "$ENV_DIR")"
-    STACK="dockerable-${ENV_NAME}"
+    # The compose modes' project name: on one host, a stack finds that project's volumes.
+    STACK="${DOCKERABLE_STACK:-dockerable-${ENV_NAME}}"
     DJANGO_SETTINGS_MODULE="project.settings.${ENV_NAME}.settings"
     for file in settings.py secrets.json ssl/server.crt ssl/server.key backup-recipients.txt; do
         [[ -f "${ENV_DIR}/${file}" ]] || die "${ENV_DIR}/${file} is missing"
     done
     export ENV_DIR ENV_NAME STACK DJANGO_SETTINGS_MODULE
+}
+
+# PostgreSQL and the backups get only the database's keys of secrets.json (DB_*), in a file of
+# their own: a change to any other secret must not restart the database. Written owner-only,
+# removed on exit; Swarm keeps its copy.
+database_secret() {
+    DB_SECRET_FILE="$(umask 077 && mktemp)"
+    trap 'rm -f "$DB_SECRET_FILE"' EXIT
+    docker run --rm -i --network none --entrypoint perl "$BACKUP_IMAGE" -MJSON::PP -0777 -e '
+        my $all = eval { decode_json(<STDIN>) } or die "secrets.json is not a JSON object\n";
+        print JSON::PP->new->canonical->encode({map { $_ => $all->{$_} } grep { /^DB_/ } keys %$all})' \
+        <"${ENV_DIR}/secrets.json" >"$DB_SECRET_FILE" || die "${ENV_DIR}/secrets.json is not a JSON object"
+    export DB_SECRET_FILE
 }
 
 # HASH_<NAME> for each secret and config of stack.yml: the first 12 hex digits of its content's sha256.
@@ -51,6 +65,7 @@ hash_files() {
         export "HASH_${name}=$(sha256sum <"$path" | cut -c 1-12)"
     done <<EOF
 DJANGO ${ENV_DIR}/secrets.json
+DATABASE ${DB_SECRET_FILE}
 SERVER_KEY ${ENV_DIR}/ssl/server.key
 SETTINGS ${ENV_DIR}/settings.py
 SERVER_CRT ${ENV_DIR}/ssl/server.crt
@@ -77,6 +92,12 @@ release_image() {
     RELEASE_IMAGE="${name}:${ENV_NAME}-${id:0:12}"
     docker tag "$image" "$RELEASE_IMAGE"
     BACKUP_IMAGE="dockerable-backup:postgres-18"
+    if ! docker image inspect "$BACKUP_IMAGE" >/dev/null 2>&1; then
+        # A checkout builds it (the Dockerfile's backup stage); a bundle brought it.
+        [[ -f "${here}/../Dockerfile" ]] || die "image ${BACKUP_IMAGE} is not on this engine"
+        docker build --quiet --target backup --build-arg PG_MAJOR=18 --tag "$BACKUP_IMAGE" \
+            --file "${here}/../Dockerfile" "${here}/../.." >/dev/null
+    fi
     if [[ -n "$registry" ]]; then
         docker push --quiet "$RELEASE_IMAGE" >/dev/null
         docker tag "$BACKUP_IMAGE" "${registry}/${BACKUP_IMAGE}"
@@ -139,6 +160,8 @@ check_update() {
 deploy() {
     local current replicas
     release_image
+    database_secret
+    hash_files
     current="$(running_image)"
     replicas="${APP_REPLICAS:-2}"
     say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
@@ -168,7 +191,6 @@ main() {
     registry=""
     require_manager
     read_environment
-    hash_files
     case "${1:-}" in
         "") deploy ;;
         --registry)

@@ -17,16 +17,26 @@ from django.core.checks.security.base import (
     SECRET_KEY_MIN_UNIQUE_CHARACTERS,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 
 from project.envtools import certificates
 from project.envtools.compose import SHARED_TOPOLOGY, extends_shared_topology
-from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, SAMPLE_ENV, declared_domain, env_dir
+from project.envtools.layout import (
+    BACKUP_RECIPIENTS,
+    COMPOSE_FILES,
+    SAMPLE_ENV,
+    STACK_FILE,
+    declared_domain,
+    env_dir,
+)
 from project.envtools.secret_values import is_secret, looks_public, sample_values
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
 # What the environment means to commit, and what must stay out of git.
-COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, *COMPOSE_FILES)
+COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, STACK_FILE, *COMPOSE_FILES)
+# The Swarm topology an environment's docker-stack.yml is merged over.
+SWARM_STACK = "dockerable/swarm/stack.yml"
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
 # What age encrypts to: its own public keys, and SSH ones.
 RECIPIENT_PREFIXES = ("age1", "ssh-ed25519 ", "ssh-rsa ")
@@ -335,6 +345,41 @@ def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]
     return [host for host in hosts if host], []
 
 
+def check_stack(folder: Path) -> list[Finding]:
+    """docker-stack.yml: there, and valid merged over dockerable/swarm/stack.yml (where docker runs)."""
+    path = folder / STACK_FILE
+    if not path.is_file():
+        return [
+            Finding(
+                WARNING,
+                "swarm",
+                f"{path} is missing: `python manage.py upgradeenv {folder.name}` writes one (docs/swarm.md)",
+            )
+        ]
+    shared = Path(settings.BASE_DIR) / SWARM_STACK
+    # Client-side only: no engine needed. The ${VARIABLES} deploy.sh sets are unset here: warnings.
+    command = ["docker", "stack", "config", "-c", str(shared), "-c", str(path)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return [Finding(OK, "swarm", f"{path.name} not checked: no docker command here")]
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.strip() and "is not set" not in line]
+        last = (errors or ["(no output)"])[-1]
+        return [Finding(ERROR, "swarm", f"{path} is not a valid stack over {SWARM_STACK}: {last}")]
+    return [Finding(OK, "swarm", f"{path.name} is a valid stack over {SWARM_STACK}")]
+
+
+def require_no_errors(name: str) -> None:
+    """Refuse (one CommandError line) an environment that checkenv reports errors for."""
+    errors = [finding for finding in run_checks(name) if finding.severity == ERROR]
+    if errors:
+        raise CommandError(
+            f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
+            f"run `python manage.py checkenv {name}` for all"
+        )
+
+
 def run_checks(name: str, dev: bool = False) -> list[Finding]:
     """Every check on environment `name`, in the order they are printed."""
     folder = env_dir(name)
@@ -345,5 +390,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)
     findings += check_git(folder) + check_compose_layout(name, folder) + check_backups(folder)
+    findings += check_stack(folder)
     findings += check_deploy(name)
     return findings

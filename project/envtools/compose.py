@@ -10,6 +10,7 @@ from project.envtools.layout import (
     COMPOSE_FILES,
     POSTGRES_MAJOR,
     SAMPLE_ENV,
+    STACK_FILE,
     pgdata_volume,
 )
 
@@ -22,7 +23,7 @@ MAJOR = re.compile(r"service: postgres-(\d+)\b|image: postgres:(\d+)\b")
 
 
 def render(name: str, domain: str, postgres: int = POSTGRES_MAJOR) -> dict[str, str]:
-    """The text of each compose file of environment `name` serving `domain` on PostgreSQL `postgres`."""
+    """Each compose (and stack) file of environment `name`, serving `domain`, on PostgreSQL `postgres`."""
     engine = Engine()
     context = {
         "env": name,
@@ -35,7 +36,7 @@ def render(name: str, domain: str, postgres: int = POSTGRES_MAJOR) -> dict[str, 
         file_name: engine.from_string((TEMPLATES / file_name).read_text(encoding="utf-8")).render(
             Context(context, autoescape=False)
         )
-        for file_name in COMPOSE_FILES
+        for file_name in (*COMPOSE_FILES, STACK_FILE)
     }
 
 

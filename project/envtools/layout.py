@@ -11,6 +11,8 @@ SAMPLE_ENV = "example"
 SETTINGS_DIR_NAME = Path("project") / "settings"
 # One per mode: production (uWSGI HTTPS), development (runserver), proxy (nginx in front).
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml")
+# Docker Swarm: what the environment adds to dockerable/swarm/stack.yml.
+STACK_FILE = "docker-stack.yml"
 # The PostgreSQL major of new environments; each environment's compose file names its own.
 POSTGRES_MAJOR = 18
 # The file of age public keys that backups are encrypted to (none: backups are not encrypted).

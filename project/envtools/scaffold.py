@@ -13,6 +13,7 @@ from project.envtools import certificates, compose
 from project.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    STACK_FILE,
     declared_domain,
     env_dir,
     existing_env,
@@ -145,8 +146,12 @@ def upgrade_compose_files(name: str) -> list[Path]:
             current.rename(folder / f"{file_name}.old")
         new.rename(current)
     written = [folder / file_name for file_name in stale]
+    # Files that came after the environment: added, never replaced.
     recipients = folder / BACKUP_RECIPIENTS
     if not recipients.exists():
         recipients.write_text(compose.recipients_text(), encoding="utf-8")
         written.append(recipients)
+    if not (folder / STACK_FILE).exists():
+        (folder / STACK_FILE).write_text(texts[STACK_FILE], encoding="utf-8")
+        written.append(folder / STACK_FILE)
     return written

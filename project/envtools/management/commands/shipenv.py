@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from project.envtools.bundle import make_bundle
-from project.envtools.checks import ERROR, run_checks
+from project.envtools.checks import require_no_errors
 from project.envtools.layout import existing_env
 
 
@@ -24,12 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         name = options["name"]
         existing_env(name)
-        errors = [finding for finding in run_checks(name) if finding.severity == ERROR]
-        if errors:
-            raise CommandError(
-                f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
-                f"run `python manage.py checkenv {name}` for all"
-            )
+        require_no_errors(name)
         bundle = make_bundle(name, Path(options["output"]))
         self.stdout.write(
             f"Made {bundle.path} (image {bundle.image}). It holds the environment's secrets: copy it "

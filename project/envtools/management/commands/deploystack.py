@@ -1,0 +1,44 @@
+"""`manage.py deploystack NAME`: check the environment, build the image, deploy it to Docker Swarm."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from project.envtools.bundle import BUILD_FILE
+from project.envtools.checks import require_no_errors
+from project.envtools.layout import STACK_FILE, existing_env
+
+SWARM_DEPLOY = Path("dockerable") / "swarm" / "deploy.sh"
+
+
+class Command(BaseCommand):
+    """Refuse an environment checkenv reports errors for; else build and run dockerable/swarm/deploy.sh."""
+
+    help = (
+        "Deploy an environment to the Docker Swarm this engine manages (docs/swarm.md): checkenv "
+        "first, then the image, then dockerable/swarm/deploy.sh (migrations, a rolling update)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the environment under project/settings/")
+        parser.add_argument("--registry", help="HOST:PORT of the registry the nodes pull the image from")
+
+    def handle(self, *args, **options):
+        name = options["name"]
+        folder = existing_env(name)
+        require_no_errors(name)
+        base = Path(settings.BASE_DIR)
+        build = subprocess.run(
+            ["docker", "compose", "-f", str(base / BUILD_FILE), "build", "--quiet"], check=False
+        )
+        if build.returncode != 0:
+            raise CommandError("building the image failed (its output is above)")
+        command = [str(base / SWARM_DEPLOY), str(folder / STACK_FILE)]
+        if options["registry"]:
+            command += ["--registry", options["registry"]]
+        # The script's own lines are the report (one line when it refuses); its exit status is ours.
+        sys.exit(subprocess.run(command, env=os.environ, check=False).returncode)

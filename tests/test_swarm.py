@@ -1,0 +1,408 @@
+"""Docker Swarm on real Docker: two nodes (this engine and a docker:dind one), a registry, the example stack.
+
+This machine has no IPVS, so the stack uses DNS round robin and host-mode ports, as it does
+everywhere. The clients run in a container on the stack's `app` network (attachable here only),
+because host-mode ports would listen on every interface of this machine.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.docker_stack import REPO, TEST_IMAGE, git_copy, run, wait_for
+from tests.manage_cli import manage
+
+pytestmark = pytest.mark.docker
+
+HOST = "example.dockerable.test"
+LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
+CLIENT_IMAGE = "python:3.14-slim"
+# The test's environment adds no published port and lets the test's clients join the app network.
+TEST_STACK_FILE = "services:\n  nginx: {}\nnetworks:\n  app: {attachable: true}\n"
+
+
+class Swarm:  # pylint: disable=too-many-instance-attributes
+    """This engine as the manager, one docker:dind worker, a registry both reach; the example stack."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.suffix = uuid.uuid4().hex[:8]
+        self.stack = f"dd-swarm-{self.suffix}"
+        self.node = f"dd-swarm-node-{self.suffix}"
+        self.registry_name = f"dd-swarm-registry-{self.suffix}"
+        self.registry = ""
+        self.folder = root / "project" / "settings" / "example"
+        self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
+        self.control.chmod(0o755)
+        self.env = {**os.environ, "DOCKERABLE_STACK": self.stack, "DOCKERABLE_IMAGE": TEST_IMAGE}
+
+    def node_docker(self, *args, check=True):
+        return run("docker", "exec", self.node, "docker", *args, check=check)
+
+    def start(self):
+        state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+        assert state == "inactive", f"this engine is already in a swarm ({state}): the test will not touch it"
+        run("docker", "swarm", "init", "--advertise-addr", "172.17.0.1")
+        manager = run("docker", "node", "ls", "-q").stdout.split()[0]
+        run(
+            "docker",
+            "node",
+            "update",
+            "--label-add",
+            "dockerable.proxy=true",
+            "--label-add",
+            "dockerable.db=true",
+            manager,
+        )
+        port = free_bridge_port()
+        run(
+            "docker", "run", "-d", "--name", self.registry_name, "-p", f"172.17.0.1:{port}:5000", "registry:2"
+        )
+        self.registry = f"172.17.0.1:{port}"
+        run(
+            "docker",
+            "run",
+            "-d",
+            "--privileged",
+            "--name",
+            self.node,
+            "-e",
+            "DOCKER_TLS_CERTDIR=",
+            "docker:dind",
+            "--insecure-registry",
+            "172.16.0.0/12",
+        )
+        wait_for(
+            lambda: self.node_docker("info", check=False).returncode == 0,
+            timeout=60,
+            what="the docker:dind node's engine",
+        )
+        token = run("docker", "swarm", "join-token", "-q", "worker").stdout.strip()
+        self.node_docker("swarm", "join", "--token", token, "172.17.0.1:2377")
+        wait_for(
+            lambda: run("docker", "node", "ls", "--format", "{{.Status}}").stdout.split() == ["Ready"] * 2,
+            timeout=60,
+            what="both nodes Ready",
+        )
+        (self.folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
+
+    def stop(self):
+        run("docker", "stack", "rm", self.stack, check=False)
+        with contextlib.suppress(AssertionError):
+            wait_for(
+                lambda: (
+                    not run(
+                        "docker", "ps", "-aq", "--filter", f"label=com.docker.stack.namespace={self.stack}"
+                    ).stdout.strip()
+                ),
+                timeout=90,
+                what="the stack's containers to go",
+            )
+        run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
+        run("docker", "swarm", "leave", "--force", check=False)
+        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={self.stack}_").stdout.split():
+            run("docker", "volume", "rm", "-f", volume, check=False)
+        shutil.rmtree(self.control, ignore_errors=True)
+
+    def deploy(self, *args, image=TEST_IMAGE, check=True):
+        """swarm/deploy.sh of the copy, through the registry, as an operator runs it."""
+        result = run(
+            str(self.root / "dockerable" / "swarm" / "deploy.sh"),
+            str(self.folder / "docker-stack.yml"),
+            "--registry",
+            self.registry,
+            *args,
+            env={**self.env, "DOCKERABLE_IMAGE": image},
+            check=False,
+            timeout=900,
+        )
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def rollback(self):
+        """swarm/deploy.sh --rollback: the app's previous release."""
+        script = self.root / "dockerable" / "swarm" / "deploy.sh"
+        run(str(script), str(self.folder / "docker-stack.yml"), "--rollback", env=self.env, timeout=600)
+
+    def build(self, tag: str) -> str:
+        """The copy's image as it is now, under `tag`."""
+        dockerfile = self.root / "dockerable" / "Dockerfile"
+        run(
+            "docker", "build", "--quiet", f"--file={dockerfile}", f"--tag={tag}", str(self.root), timeout=1200
+        )
+        return tag
+
+    def client(self, *args) -> subprocess.CompletedProcess:
+        """curl from a container on the stack's app network, trusting the sample certificate."""
+        return run(
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            f"{self.stack}_app",
+            "-v",
+            f"{self.folder / 'ssl' / 'server.crt'}:/ca.crt:ro",
+            "nginx:1.30",
+            "sh",
+            "-c",
+            f'curl -sS --cacert /ca.crt --resolve {HOST}:443:"$(getent hosts nginx | cut -d" " -f1)" '
+            + " ".join(args),
+        )
+
+    def page(self, path="/") -> str:
+        return self.client(f"https://{HOST}{path}").stdout
+
+    @contextlib.contextmanager
+    def load(self, path="/", expect="", clients=8):
+        """Clients requesting `path` until the block ends; yields a dict that gets the outcome."""
+        name = f"dd-swarm-load-{uuid.uuid4().hex[:8]}"
+        for leftover in ("stop", "mark"):
+            (self.control / leftover).unlink(missing_ok=True)
+        shutil.copy(self.folder / "ssl" / "server.crt", self.control / "ca.crt")
+        shutil.copy(LOAD_SCRIPT, self.control / "load.py")
+        config = {
+            "address": "nginx",
+            "host": HOST,
+            "path": path,
+            "ca": "/control/ca.crt",
+            "clients": clients,
+            "stop": "/control/stop",
+            "mark": "/control/mark",
+            "expect": expect,
+        }
+        (self.control / "config.json").write_text(json.dumps(config))
+        run(
+            "docker",
+            "run",
+            "--detach",
+            f"--name={name}",
+            f"--network={self.stack}_app",
+            "-v",
+            f"{self.control}:/control",
+            CLIENT_IMAGE,
+            "python",
+            "/control/load.py",
+            "/control/config.json",
+        )
+        outcome: dict = {}
+        try:
+            time.sleep(3)
+            (self.control / "mark").touch()
+            yield outcome
+            time.sleep(2)
+        finally:
+            (self.control / "stop").touch()
+            run("docker", "wait", name, timeout=60, check=False)
+            outcome.update(json.loads(run("docker", "logs", name).stdout.strip().splitlines()[-1]))
+            run("docker", "rm", "-f", name, check=False)
+
+    def running_tasks(self, service: str) -> list[dict]:
+        lines = run(
+            "docker",
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{json .}}",
+            f"{self.stack}_{service}",
+        ).stdout.splitlines()
+        return [json.loads(line) for line in lines]
+
+    def sql(self, query: str) -> str:
+        container = run(
+            "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.stack}_postgres"
+        ).stdout.split()[0]
+        values = json.loads((self.folder / "secrets.json").read_text())
+        login = [f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}"]
+        return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
+
+
+def free_bridge_port() -> int:
+    """A port free on the docker0 address, for the registry that both nodes pull from."""
+    with socket.socket() as sock:
+        sock.bind(("172.17.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def swarm(test_image):  # pylint: disable=unused-argument
+    with git_copy("dockerable-swarm-") as root:
+        for private in ("secrets.json", "ssl/server.key"):
+            (root / "project" / "settings" / "example" / private).chmod(0o600)
+        cluster = Swarm(root)
+        try:
+            cluster.start()
+            cluster.deploy()
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+def failures(outcome: dict) -> dict:
+    return {key: count for key, count in outcome["counts"].items() if key != "200"}
+
+
+def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_its_data(swarm):
+    assert "<h1>Dockerable Django</h1>" in swarm.page()  # the certificate checked against the sample's
+    redirect = swarm.client(
+        "-o /dev/null -w '%{http_code} %{redirect_url}'", f"-H 'Host: {HOST}'", "http://nginx/"
+    )
+    assert redirect.stdout == f"301 https://{HOST}/"
+    static = swarm.client("-o /dev/null -D -", f"https://{HOST}/static/admin/css/base.css").stdout.lower()
+    assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
+
+    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('kept across stack rm', now())")
+    run("docker", "stack", "rm", swarm.stack)
+    wait_for(
+        lambda: (
+            not run(
+                "docker", "ps", "-aq", "--filter", f"label=com.docker.stack.namespace={swarm.stack}"
+            ).stdout.strip()
+        ),
+        timeout=90,
+        what="the stack's containers to go",
+    )
+    swarm.deploy()
+    assert "kept across stack rm" in swarm.page()
+
+
+def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_new_release(swarm):
+    template = swarm.root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
+    template.write_text(template.read_text().replace("<h1>Dockerable Django</h1>", "<h1>Release two</h1>"))
+    image = swarm.build("dockerable-django:swarm-two")
+    # Spread over both nodes as the update starts (a rolling update may end with both on one).
+    assert len({task["Node"] for task in swarm.running_tasks("app")}) == 2
+    with swarm.load() as outcome:
+        swarm.deploy(image=image)
+    assert failures(outcome) == {}, outcome
+    assert outcome["counts"]["200"] > 100, outcome
+    tasks = swarm.running_tasks("app")
+    assert len(tasks) == 2 and all(
+        f"{swarm.registry}/dockerable-django:example-" in task["Image"] for task in tasks
+    )
+    # The worker node has the new release, pulled from the registry (by digest: no tag shows).
+    spec = run(
+        "docker",
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        f"{swarm.stack}_app",
+    ).stdout.strip()
+    assert "@sha256:" in spec, spec  # pinned by the registry's digest, so no node can drift
+    digest = spec.split("@")[1]
+    assert digest in swarm.node_docker("image", "ls", "--digests", "--format", "{{.Digest}}").stdout
+    # Back to the previous release and forth again, under load too.
+    with swarm.load() as outcome:
+        swarm.rollback()
+        assert "<h1>Dockerable Django</h1>" in swarm.page()
+        swarm.rollback()
+    assert failures(outcome) == {}, outcome
+    assert "<h1>Release two</h1>" in swarm.page()
+    print("p99 before and during the update:", outcome["p99_before"], outcome["p99_after"])
+
+
+def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
+    health = swarm.root / "project" / "health.py"
+    kept = health.read_text()
+    health.write_text(
+        kept.replace('JsonResponse({"status": "alive"})', 'JsonResponse({"status": "no"}, status=500)')
+    )
+    try:
+        image = swarm.build("dockerable-django:swarm-unhealthy")
+    finally:
+        health.write_text(kept)
+    before = {task["Image"] for task in swarm.running_tasks("app")}
+    with swarm.load(expect="Release two") as outcome:
+        result = swarm.deploy(image=image, check=False)
+    assert result.returncode == 1
+    assert "failed its health check and was rolled back" in result.stderr, result.stderr
+    assert failures(outcome) == {}, outcome
+    assert {task["Image"] for task in swarm.running_tasks("app")} == before
+
+
+def test_scaling_the_app_under_load_fails_no_request(swarm):
+    with swarm.load() as outcome:
+        for replicas in (4, 1, 2):
+            run("docker", "service", "scale", f"{swarm.stack}_app={replicas}", timeout=300)
+            assert len(swarm.running_tasks("app")) == replicas
+            time.sleep(3)
+    assert failures(outcome) == {}, outcome
+
+
+def test_a_database_outage_answers_503_quickly_restarts_no_app_task_and_heals_itself(swarm):
+    tasks = {task["ID"] for task in swarm.running_tasks("app")}
+    with swarm.load(clients=4) as outcome:
+        run("docker", "service", "scale", f"{swarm.stack}_postgres=0", timeout=300)
+        time.sleep(30)
+        during = swarm.client(
+            "-o /dev/null -w '%{http_code} %{time_total}'", f"https://{HOST}/"
+        ).stdout.split()
+        run("docker", "service", "scale", "--detach", f"{swarm.stack}_postgres=1")
+        back = time.monotonic()
+        wait_for(lambda: "<h1>" in swarm.page(), timeout=60, what="pages to serve again")
+        healed = time.monotonic() - back
+    assert during[0] == "503" and float(during[1]) < 1, during
+    assert set(outcome["counts"]) <= {"200", "503"}, outcome
+    assert {task["ID"] for task in swarm.running_tasks("app")} == tasks  # Swarm restarted none
+    # From `scale` returning (its task scheduled) to pages again: the server's start included.
+    assert healed < 30, healed
+
+
+def test_a_changed_secrets_file_rolls_out_and_no_secret_shows_in_docker_inspect(swarm):
+    secrets_file = swarm.folder / "secrets.json"
+    values = json.loads(secrets_file.read_text())
+    values["SECRET_KEY"] = "swarm-test-" + uuid.uuid4().hex * 2
+    secrets_file.write_text(json.dumps(values, indent=4))
+    before = {task["ID"] for task in swarm.running_tasks("app")}
+    with swarm.load() as outcome:
+        swarm.deploy(image="dockerable-django:swarm-two")
+    assert failures(outcome) == {}, outcome
+    assert not before & {task["ID"] for task in swarm.running_tasks("app")}  # every task replaced
+    inspected = run(
+        "docker", "service", "inspect", *[f"{swarm.stack}_{name}" for name in ("app", "postgres", "nginx")]
+    ).stdout
+    inspected += run(
+        "docker",
+        "inspect",
+        *run(
+            "docker", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={swarm.stack}"
+        ).stdout.split(),
+    ).stdout
+    task_ids = [task["ID"] for task in swarm.running_tasks("app")]
+    inspected += run("docker", "inspect", *task_ids).stdout
+    for secret in (values["SECRET_KEY"], values["DB_PASSWORD"]):
+        assert secret not in inspected
+
+
+def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
+    spec = run("docker", "service", "inspect", f"{swarm.stack}_app").stdout
+    node_ip = run("docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", swarm.node).stdout.strip()
+    worker = run(
+        str(swarm.root / "dockerable" / "swarm" / "deploy.sh"),
+        str(swarm.folder / "docker-stack.yml"),
+        env={**swarm.env, "DOCKER_HOST": f"tcp://{node_ip}:2375"},
+        check=False,
+    )
+    assert worker.returncode == 1
+    assert worker.stderr.strip() == (
+        "swarm/deploy.sh: this Docker engine is not a swarm manager: "
+        "run it on one (docker swarm init: docs/swarm.md)"
+    )
+    # The sample's public secrets are errors to checkenv: deploystack refuses before anything runs.
+    refused = manage("deploystack", "example", cwd=swarm.root, DOCKERABLE_STACK=swarm.stack)
+    assert refused.returncode != 0
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "checkenv example reports" in lines[0], refused.stderr
+    assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
