@@ -27,7 +27,14 @@ HOST = "example.dockerable.test"
 LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
-TEST_STACK_FILE = "services:\n  nginx: {}\nnetworks:\n  app: {attachable: true}\n"
+# A shorter watch after each updated task (an environment's own override) keeps the tests quick.
+TEST_STACK_FILE = """services:
+  nginx: {}
+  app:
+    deploy: {update_config: {monitor: 5s, delay: 1s}}
+networks:
+  app: {attachable: true}
+"""
 
 
 class Swarm:  # pylint: disable=too-many-instance-attributes
