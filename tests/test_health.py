@@ -1,4 +1,6 @@
-"""/healthz against a real PostgreSQL: 200 when it answers, 503 when it does not."""
+"""Probes against a real PostgreSQL: /healthz 200 or 503, /livez without it, 503 pages while it is away."""
+
+import contextlib
 
 import pytest
 from django.db import connection
@@ -28,17 +30,23 @@ def test_healthz_answers_any_host_so_probes_are_not_turned_away(client):
     assert response.status_code == 200
 
 
-@pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_when_the_database_does_not_answer(client):
+@contextlib.contextmanager
+def database_unreachable():
+    """Django pointed at a port where nothing listens: a real refused connection."""
     original_port = connection.settings_dict["PORT"]
     connection.close()
-    # A real refused connection: nothing listens on this port.
     connection.settings_dict["PORT"] = str(free_port())
     try:
-        response = client.get("/healthz")
+        yield
     finally:
         connection.close()
         connection.settings_dict["PORT"] = original_port
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_is_503_when_the_database_does_not_answer(client):
+    with database_unreachable():
+        response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "unavailable"
     # And it recovers as soon as the database is back.
@@ -55,15 +63,9 @@ def test_guestbook_saves_and_lists_entries(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_livez_answers_without_the_database_and_pages_that_need_it_are_503(client):
-    original_port = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = str(free_port())
-    try:
+    with database_unreachable():
         live = client.get("/livez", HTTP_HOST="10.0.1.7:8081")
         page = client.get("/", secure=True)
-    finally:
-        connection.close()
-        connection.settings_dict["PORT"] = original_port
     # Swarm's health check: the process answers, so an outage restarts no task.
     assert live.status_code == 200 and live.json() == {"status": "alive"}
     assert live["Content-Length"] == str(len(live.content))

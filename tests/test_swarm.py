@@ -102,18 +102,19 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         )
         (self.folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
 
-    def stop(self):
+    def remove_stack(self):
+        """docker stack rm, and wait until its containers are gone (volumes stay)."""
         run("docker", "stack", "rm", self.stack, check=False)
+        label = f"label=com.docker.stack.namespace={self.stack}"
+        wait_for(
+            lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
+            timeout=90,
+            what="the stack's containers to go",
+        )
+
+    def stop(self):
         with contextlib.suppress(AssertionError):
-            wait_for(
-                lambda: (
-                    not run(
-                        "docker", "ps", "-aq", "--filter", f"label=com.docker.stack.namespace={self.stack}"
-                    ).stdout.strip()
-                ),
-                timeout=90,
-                what="the stack's containers to go",
-            )
+            self.remove_stack()
         run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
         run("docker", "swarm", "leave", "--force", check=False)
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={self.stack}_").stdout.split():
@@ -270,16 +271,7 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_i
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
 
     swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('kept across stack rm', now())")
-    run("docker", "stack", "rm", swarm.stack)
-    wait_for(
-        lambda: (
-            not run(
-                "docker", "ps", "-aq", "--filter", f"label=com.docker.stack.namespace={swarm.stack}"
-            ).stdout.strip()
-        ),
-        timeout=90,
-        what="the stack's containers to go",
-    )
+    swarm.remove_stack()
     swarm.deploy()
     assert "kept across stack rm" in swarm.page()
 
@@ -337,6 +329,39 @@ def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
     assert "failed its health check and was rolled back" in result.stderr, result.stderr
     assert failures(outcome) == {}, outcome
     assert {task["Image"] for task in swarm.running_tasks("app")} == before
+
+
+FAILING_MIGRATION = """from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    raise RuntimeError("this migration fails on purpose")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("guestbook", "0001_initial")]
+    operations = [migrations.RunPython(fail)]
+"""
+
+
+def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(swarm):
+    migration = swarm.root / "project" / "guestbook" / "migrations" / "0002_fails.py"
+    migration.write_text(FAILING_MIGRATION)
+    try:
+        image = swarm.build("dockerable-django:swarm-bad-migration")
+    finally:
+        migration.unlink()
+    before = {task["ID"] for task in swarm.running_tasks("app")}
+    result = swarm.deploy(image=image, check=False)
+    assert result.returncode == 1
+    assert "this migration fails on purpose" in result.stderr, result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(" failed: nothing else changed, the running release serves on")
+    )
+    assert {task["ID"] for task in swarm.running_tasks("app")} == before
+    assert "<h1>Release two</h1>" in swarm.page()
 
 
 def test_scaling_the_app_under_load_fails_no_request(swarm):

@@ -172,7 +172,7 @@ deploy() {
     fi
     say "migrations of ${RELEASE_IMAGE}"
     run_job migrate --network "${STACK}_db" "$RELEASE_IMAGE" /dockerable/cmd.sh manage migrate --noinput \
-        || die "migrations of ${RELEASE_IMAGE} failed: nothing else changed, ${current:-no release} serves"
+        || die "migrations of ${RELEASE_IMAGE} failed: nothing else changed, the running release serves on"
     say "static files onto nginx's node"
     run_job static --user 0:0 --constraint node.labels.dockerable.proxy==true \
         --mount "type=volume,source=${STACK}_static,target=/srv/static" \
