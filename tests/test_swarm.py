@@ -47,6 +47,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         self.node = f"dd-swarm-node-{self.suffix}"
         self.registry_name = f"dd-swarm-registry-{self.suffix}"
         self.registry = ""
+        self.made_gwbridge = False
         self.folder = root / "project" / "settings" / "example"
         self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
         self.control.chmod(0o755)
@@ -58,6 +59,10 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
     def start(self):
         state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
         assert state == "inactive", f"this engine is already in a swarm ({state}): the test will not touch it"
+        # swarm init makes this bridge; leaving the swarm keeps it, so the test removes it if it made it.
+        self.made_gwbridge = (
+            run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
+        )
         run("docker", "swarm", "init", "--advertise-addr", "172.17.0.1")
         manager = run("docker", "node", "ls", "-q").stdout.split()[0]
         run(
@@ -117,6 +122,8 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             self.remove_stack()
         run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
         run("docker", "swarm", "leave", "--force", check=False)
+        if self.made_gwbridge:
+            run("docker", "network", "rm", "docker_gwbridge", check=False)
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={self.stack}_").stdout.split():
             run("docker", "volume", "rm", "-f", volume, check=False)
         shutil.rmtree(self.control, ignore_errors=True)
