@@ -23,8 +23,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/secrets.sh"
 
 readonly DIR=/backups
 readonly RECIPIENTS=/run/backup-recipients.txt IDENTITY=/run/backup-identity
-# Where an encrypted backup is decrypted to be read: the container's own layer, gone with it.
-readonly PLAIN=/tmp/plain.dump
+# Where an encrypted backup is decrypted to be read, under its own name: the container's own
+# layer, gone with a one-off container (restore and drill remove it themselves).
+readonly PLAIN_DIR=/tmp
 readonly STATUS="${DIR}/.status"
 readonly INTERVAL="${BACKUP_INTERVAL:-86400}"
 # Retention: the newest backup of each of the last N days, ISO weeks and months that have one.
@@ -193,14 +194,15 @@ plain() {
     fi
     [[ -f "$IDENTITY" ]] \
         || die "${file}: encrypted: give its age private key with restore.sh --identity KEYFILE"
-    if [[ ! -f "$PLAIN" ]]; then
-        if ! why="$(age --decrypt --identity "$IDENTITY" --output "$PLAIN" "${DIR}/${file}" 2>&1)"; then
-            rm -f "$PLAIN"
+    local plain="${PLAIN_DIR}/${file%.age}"
+    if [[ ! -f "$plain" ]]; then
+        if ! why="$(age --decrypt --identity "$IDENTITY" --output "$plain" "${DIR}/${file}" 2>&1)"; then
+            rm -f "$plain"
             why="${why#*age: error: }"
             die "${file}: cannot be decrypted with the identity given: ${why%%$'\n'*}"
         fi
     fi
-    echo "$PLAIN"
+    echo "$plain"
 }
 
 # Restore into a new database, then swap names in one transaction: a failure at any step
@@ -228,6 +230,7 @@ restore() {
         -c "ALTER DATABASE \"${scratch}\" RENAME TO \"${PGDATABASE}\""
     psql --quiet --dbname=postgres -c "DROP DATABASE \"${PGDATABASE}_replaced\""
     rm -f "${DIR}/.restore.log"
+    [[ "$archive" == "${PLAIN_DIR}/"* ]] && rm -f "$archive"
     echo "backup.sh: restored ${file} into ${PGDATABASE} (the database before it is in the pre-restore backup)"
 }
 
@@ -257,6 +260,7 @@ drill() {
         tables=$((tables + 1))
     done < <(pg_restore --list "$archive" | awk '$4 == "TABLE" && $5 == "DATA" {print $6, $7}')
     rm -f "${DIR}/.drill.log"
+    [[ "$archive" == "${PLAIN_DIR}/"* ]] && rm -f "$archive"
     echo "backup.sh: ${file} restores: ${tables} tables into ${scratch}"
 }
 
