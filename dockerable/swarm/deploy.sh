@@ -166,7 +166,9 @@ deploy() {
     replicas="${APP_REPLICAS:-2}"
     say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
     if [[ -n "$current" ]]; then
-        stack_deploy "$current" "$replicas"
+        # A changed secret or settings.py rolls the running release over to it, and back if it fails.
+        stack_deploy "$current" "$replicas" || true
+        check_update
     else
         stack_deploy "$RELEASE_IMAGE" 0
     fi
