@@ -145,10 +145,19 @@ run_job() {
     return 1
 }
 
-# Converged, or rolled back (a new release that never became healthy).
+# When the app's last update started, and how it ended ("" if it never had one).
+update_status() {
+    docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}} {{.UpdateStatus.State}}{{end}}' \
+        "${STACK}_app" 2>/dev/null || true
+}
+
+# After stack_deploy: the update it started converged, or was rolled back (a new release that
+# never became healthy). BEFORE is update_status from before it: unchanged, no update started.
 check_update() {
-    local state
-    state="$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${STACK}_app")"
+    local before="$1" after state
+    after="$(update_status)"
+    [[ "$after" != "$before" ]] || return 0
+    state="${after##* }"
     case "$state" in
         "" | completed) ;;
         rollback_*) die "the new release of ${ENV_NAME} failed its health check and was rolled back:" \
@@ -158,7 +167,7 @@ check_update() {
 }
 
 deploy() {
-    local current replicas
+    local current replicas before
     release_image
     database_secret
     hash_files
@@ -167,8 +176,9 @@ deploy() {
     say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
     if [[ -n "$current" ]]; then
         # A changed secret or settings.py rolls the running release over to it, and back if it fails.
+        before="$(update_status)"
         stack_deploy "$current" "$replicas" || true
-        check_update
+        check_update "$before"
     else
         stack_deploy "$RELEASE_IMAGE" 0
     fi
@@ -181,8 +191,9 @@ deploy() {
         "$RELEASE_IMAGE" cp -a /app/static/. /srv/static/ \
         || die "copying the static files failed: the running release serves on"
     say "rolling the app over to ${RELEASE_IMAGE}"
+    before="$(update_status)"
     stack_deploy "$RELEASE_IMAGE" "$replicas" || true
-    check_update
+    check_update "$before"
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"
 }
 
