@@ -392,7 +392,9 @@ def test_a_database_outage_answers_503_quickly_restarts_no_app_task_and_heals_it
         back = time.monotonic()
         wait_for(lambda: "<h1>" in swarm.page(), timeout=60, what="pages to serve again")
         healed = time.monotonic() - back
-    assert during[0] == "503" and float(during[1]) < 1, during
+    # Within the database connection's timeout (5 s), not nginx's 65: with no postgres task, the
+    # name lookup may be forwarded past Docker's DNS, which here took from 0.1 to 4 s.
+    assert during[0] == "503" and float(during[1]) < 6, during
     assert set(outcome["counts"]) <= {"200", "503"}, outcome
     assert {task["ID"] for task in swarm.running_tasks("app")} == tasks  # Swarm restarted none
     # From `scale` returning (its task scheduled) to pages again: the server's start included.
