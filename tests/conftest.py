@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_stack import REPO, TEST_IMAGE, Stack, copy_checkout, free_port, run, wait_for
+from tests.docker_stack import (
+    REPO,
+    TEST_IMAGE,
+    Stack,
+    build_backup_images,
+    copy_checkout,
+    free_port,
+    run,
+    wait_for,
+)
 
 # Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
 DOCKER_FIXTURES = frozenset({"postgres_server", "test_image"})
@@ -74,10 +83,11 @@ def django_db_modify_db_settings(postgres_server):
 
 @pytest.fixture(scope="session")
 def test_image():
-    """The real image, built once per session through the build-only compose file."""
+    """The real image, built once per session through the build-only compose file; the backup images too."""
     _require_docker()
     build = Stack(REPO / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
     build.compose("build", timeout=1200)
+    build_backup_images()
     yield TEST_IMAGE
     # The layers stay in the build cache, so the next session rebuilds in seconds.
     run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)

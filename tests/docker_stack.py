@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 # `compose logs` writes terminal escapes (erase-line) even with --no-color.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -22,6 +24,28 @@ def base_image() -> str:
     """The public image the app's stages start from (e.g. python:3.14-slim); `backup` is not one."""
     stages = [line.split() for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
     return [stage[1] for stage in stages if ":" in stage[1] and stage[-1] != "backup"][-1]
+
+
+def build_backup_images(context: Path = REPO) -> list[str]:
+    """Build the backup image of every major compose/services.yml defines, under the tags it uses.
+
+    Always rebuilt: `compose up` reuses any image it finds under a service's tag, even one
+    built before the Dockerfile's `backup` stage changed.
+    """
+    services = yaml.safe_load((context / "dockerable" / "compose" / "services.yml").read_text())["services"]
+    tags = []
+    for service in services.values():
+        build = service.get("build") or {}
+        if isinstance(build, dict) and build.get("target") == "backup":
+            args = [f"--build-arg={key}={value}" for key, value in build.get("args", {}).items()]
+            dockerfile = context / "dockerable" / "Dockerfile"
+            run(
+                "docker", "build", "-q", "--target=backup", *args, f"--file={dockerfile}",
+                f"--tag={service['image']}", str(context), timeout=1200,
+            )  # fmt: skip
+            tags.append(service["image"])
+    assert tags, "compose/services.yml defines no backup image"
+    return tags
 
 
 def free_port() -> int:

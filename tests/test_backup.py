@@ -199,6 +199,52 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
     wait_for(lambda: health() == "healthy", timeout=30, what="the backup service to be healthy again")
 
 
+def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
+    # Rows that do not compress, so that the dump is large enough for a limit of 1 KiB/s to show.
+    psql(
+        prod,
+        "INSERT INTO guestbook_entry (text, created) "
+        "SELECT md5(random()::text) || md5(random()::text), now() FROM generate_series(1, 300)",
+    )
+    try:
+        start = time.monotonic()
+        prod.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=1K", "backup", "./backup.sh", "now")
+        elapsed = time.monotonic() - start
+    finally:
+        psql(prod, "DELETE FROM guestbook_entry WHERE text ~ '^[0-9a-f]{64}$'")
+    newest = prod.exec("backup", "./backup.sh", "list").stdout.split()[0]
+    size = (backup_dir(prod) / newest).stat().st_size
+    assert size >= 8 * 1024, size
+    # pv lets the first second's worth through at once; every later KiB waits its second.
+    assert elapsed >= size / 1024 - 1.5, (size, elapsed)
+    prod.exec("backup", "./backup.sh", "verify", newest)
+
+
+def test_a_bad_backup_setting_is_one_line_and_never_a_restart_loop(prod):
+    refused = prod.compose(
+        "exec", "-T", "-e", "BACKUP_RATE_LIMIT=fast", "backup", "./backup.sh", "now", check=False
+    )
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "backup.sh: BACKUP_RATE_LIMIT=fast: not a rate (bytes a second: 2M, 512K, or 0 for no limit)\n"
+    )
+    # The service's own loop with a bad setting: up and idle, the reason said once and in its health.
+    name = prod.compose("run", "-d", "--no-deps", "-e", "BACKUP_INTERVAL=daily", "backup").stdout.strip()
+    try:
+        time.sleep(3)
+        state = json.loads(run("docker", "inspect", "-f", "{{json .State}}", name).stdout)
+        assert state["Running"] and state["Restarting"] is False, state
+        logs = run("docker", "logs", name).stderr.strip().splitlines()
+        assert logs == ["backup.sh: BACKUP_INTERVAL=daily: not a number of seconds"], logs
+        health = run("docker", "exec", name, "bash", "/dockerable/backup.sh", "health", check=False)
+        assert health.returncode == 1
+        assert health.stdout.strip() == "last backup failed: BACKUP_INTERVAL=daily: not a number of seconds"
+        assert not [f for f in os.listdir(backup_dir(prod)) if f.endswith(".partial")]
+    finally:
+        run("docker", "rm", "-f", "-v", name, check=False)
+        back_up_now(prod)
+
+
 def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
     sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "restored-under-load")
     back_up_now(prod)

@@ -94,6 +94,9 @@ def test_newenv_makes_a_complete_private_environment(staging):
     cert = x509.load_pem_x509_certificate((staging / "ssl" / "server.crt").read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert {"staging.example.test", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
+    for server_cert in (cert, x509.load_pem_x509_certificate((SAMPLE / "ssl" / "server.crt").read_bytes())):
+        assert not server_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        assert not server_cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
     assert (staging / "ssl" / "server.key").read_bytes() != (SAMPLE / "ssl" / "server.key").read_bytes()
 
 

@@ -52,6 +52,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
         self.control.chmod(0o755)
         self.env = {**os.environ, "DOCKERABLE_STACK": self.stack, "DOCKERABLE_IMAGE": TEST_IMAGE}
+        self.images_before = image_references()
 
     def node_docker(self, *args, check=True):
         return run("docker", "exec", self.node, "docker", *args, check=check)
@@ -127,6 +128,11 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={self.stack}_").stdout.split():
             run("docker", "volume", "rm", "-f", volume, check=False)
         shutil.rmtree(self.control, ignore_errors=True)
+        # The releases deploy.sh tagged and pushed, and the test's builds; nothing that was here before.
+        made = image_references() - self.images_before
+        ours = [ref for ref in made if ref.startswith((f"{self.registry}/", "dockerable-django:"))]
+        if ours:
+            run("docker", "image", "rm", "-f", *ours, check=False)
 
     def deploy(self, *args, image=TEST_IMAGE, check=True):
         """swarm/deploy.sh of the copy, through the registry, as an operator runs it."""
@@ -241,6 +247,12 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         values = json.loads((self.folder / "secrets.json").read_text())
         login = [f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}"]
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
+
+
+def image_references() -> set[str]:
+    """Every repository:tag this engine holds."""
+    listing = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    return {ref for ref in listing if not ref.endswith(":<none>")}
 
 
 def free_bridge_port() -> int:

@@ -34,6 +34,11 @@ readonly KEEP_DAILY="${BACKUP_KEEP_DAILY:-7}" KEEP_WEEKLY="${BACKUP_KEEP_WEEKLY:
 readonly KEEP_MONTHLY="${BACKUP_KEEP_MONTHLY:-6}"
 # A backup is overdue when the last good one is older than the interval plus this.
 readonly GRACE=3600
+# How fast a backup may write (pv's units: 1M is 1 MiB a second, 3.5 GiB an hour; 0: no limit).
+# The server's side of the dump waits for the pipe, so the app keeps its share of the database
+# and the CPU (docs/benchmarks.md). A restore's safety copy is never slowed: the app is stopped.
+readonly RATE_LIMIT="${BACKUP_RATE_LIMIT:-1M}"
+THROTTLE=1
 
 die() {
     echo "backup.sh: $*" >&2
@@ -77,18 +82,44 @@ encrypting() {
     [[ -f "$RECIPIENTS" ]] && grep -qEv '^[[:space:]]*(#|$)' "$RECIPIENTS"
 }
 
-# pg_dump, through age when encrypting; stderr carries either's error.
+# The settings that must be numbers, or one line naming the one that is not.
+settings_problem() {
+    [[ "$INTERVAL" =~ ^[1-9][0-9]*$ ]] || { echo "BACKUP_INTERVAL=${INTERVAL}: not a number of seconds"; return; }
+    local name value
+    for name in KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY; do
+        value="${!name}"
+        [[ "$value" =~ ^[0-9]+$ ]] || { echo "BACKUP_${name}=${value}: not a number"; return; }
+    done
+    [[ "$RATE_LIMIT" =~ ^[0-9]+[KMG]?$ ]] \
+        || echo "BACKUP_RATE_LIMIT=${RATE_LIMIT}: not a rate (bytes a second: 2M, 512K, or 0 for no limit)"
+}
+
+# stdin to stdout, at most RATE_LIMIT bytes a second when throttling.
+throttle() {
+    if ((THROTTLE)) && [[ "$RATE_LIMIT" != 0 ]]; then
+        pv --quiet --rate-limit "$RATE_LIMIT"
+    else
+        cat
+    fi
+}
+
+# pg_dump, throttled, through age when encrypting; stderr carries the error of any of them.
 dump_to() {
     if encrypting; then
-        pg_dump --format=custom | age --encrypt --recipients-file "$RECIPIENTS" --output "$1"
+        pg_dump --format=custom | throttle | age --encrypt --recipients-file "$RECIPIENTS" --output "$1"
     else
-        pg_dump --format=custom --file="$1"
+        pg_dump --format=custom | throttle >"$1"
     fi
 }
 
 # One backup; LABEL (optional) is added to its name, e.g. pre-restore, and keeps it from pruning.
 backup_now() {
-    local label="${1:+-$1}" base partial suffix=""
+    local label="${1:+-$1}" base partial suffix="" problem
+    problem="$(settings_problem)"
+    if [[ -n "$problem" ]]; then
+        record failed "$problem"
+        die "$problem"
+    fi
     connect
     encrypting && suffix=.age
     base="${NAME}-$(date -u +%Y%m%dT%H%M%SZ)${label}.dump${suffix}"
@@ -214,7 +245,7 @@ restore() {
     file="$(verify "$target")" || exit 1
     archive="$(plain "$file")" || exit 1
     connect
-    backup_now pre-restore
+    THROTTLE=0 backup_now pre-restore
     scratch="${PGDATABASE}_restoring"
     psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
         -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
@@ -303,7 +334,15 @@ import_from() {
 # Back up when the newest backup is as old as the interval (at once, if there is none).
 loop() {
     trap 'exit 0' TERM INT
-    local newest age
+    local newest age problem
+    problem="$(settings_problem)"
+    if [[ -n "$problem" ]]; then
+        # Said once and shown as unhealthy; no restart loop until the setting is fixed.
+        record failed "$problem"
+        echo "backup.sh: ${problem}" >&2
+        sleep infinity &
+        wait $!
+    fi
     while :; do
         newest="$(backups | head -n 1)"
         age="$INTERVAL"

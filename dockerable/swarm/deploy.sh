@@ -92,11 +92,13 @@ release_image() {
     RELEASE_IMAGE="${name}:${ENV_NAME}-${id:0:12}"
     docker tag "$image" "$RELEASE_IMAGE"
     BACKUP_IMAGE="dockerable-backup:postgres-18"
-    if ! docker image inspect "$BACKUP_IMAGE" >/dev/null 2>&1; then
-        # A checkout builds it (the Dockerfile's backup stage); a bundle brought it.
-        [[ -f "${here}/../Dockerfile" ]] || die "image ${BACKUP_IMAGE} is not on this engine"
+    # A checkout builds it each time (the Dockerfile's backup stage; cached, so quick), so that
+    # a tag built before the stage changed is never reused; a bundle brought it.
+    if [[ -f "${here}/../Dockerfile" ]]; then
         docker build --quiet --target backup --build-arg PG_MAJOR=18 --tag "$BACKUP_IMAGE" \
             --file "${here}/../Dockerfile" "${here}/../.." >/dev/null
+    elif ! docker image inspect "$BACKUP_IMAGE" >/dev/null 2>&1; then
+        die "image ${BACKUP_IMAGE} is not on this engine (the bundle's deploy.sh loads it from image.tar)"
     fi
     if [[ -n "$registry" ]]; then
         docker push --quiet "$RELEASE_IMAGE" >/dev/null

@@ -37,12 +37,13 @@ def self_signed(domain: str, days: int = DEFAULT_DAYS, not_before=None) -> tuple
             ),
             critical=False,
         )
-        # Self-signed: it is its own trust anchor, so clients can pin it as a CA file.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        # A server's certificate, not a CA's: strict clients (Firefox) refuse a CA certificate as
+        # a server's. Pinned as a CA file, it is still its own trust anchor to OpenSSL clients.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                key_cert_sign=True,
+                key_cert_sign=False,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from project.envtools.bundle import BUILD_FILE
+from project.envtools.bundle import BUILD_FILE, docker
 from project.envtools.checks import require_no_errors
 from project.envtools.layout import STACK_FILE, existing_env
 
@@ -32,11 +32,7 @@ class Command(BaseCommand):
         folder = existing_env(name)
         require_no_errors(name)
         base = Path(settings.BASE_DIR)
-        build = subprocess.run(
-            ["docker", "compose", "-f", str(base / BUILD_FILE), "build", "--quiet"], check=False
-        )
-        if build.returncode != 0:
-            raise CommandError("building the image failed (its output is above)")
+        docker("compose", "-f", str(base / BUILD_FILE), "build", "--quiet")
         command = [str(base / SWARM_DEPLOY), str(folder / STACK_FILE)]
         if options["registry"]:
             command += ["--registry", options["registry"]]
