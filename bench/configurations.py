@@ -18,6 +18,9 @@ GUNICORN_IMAGE = "dockerable-bench-gunicorn:latest"
 WORKERS = os.cpu_count() or 1
 THREADS = 1
 SHIPPED = f"p{WORKERS} t{THREADS}"
+# The Swarm stack's app: this many tasks, with proxy mode's workers shared between them.
+SWARM_REPLICAS = 2
+SWARM_PROCESSES = max(1, WORKERS // SWARM_REPLICAS)
 BOTH = ("/healthz", "/")
 # The rows the targets compare with the shipped settings (report.py).
 PLAIN_HTTP = "prod over plain HTTP"

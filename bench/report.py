@@ -5,14 +5,15 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
-from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, WORKERS
+from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, SWARM_PROCESSES, SWARM_REPLICAS, WORKERS
 
 PROD = "prod (uWSGI HTTPS)"
 PROXY = "proxy (nginx -> uWSGI)"
 DEV = "dev (runserver)"
+SWARM = f"swarm (nginx -> {SWARM_REPLICAS} tasks x {SWARM_PROCESSES} workers)"
 # The modes the template ships: the latency target is theirs to meet. The grid's
 # alternatives and the baselines are printed with their tails, not judged on them.
-SHIPPED_MODES = (PROD, PROXY, DEV)
+SHIPPED_MODES = (PROD, PROXY, DEV, SWARM)
 SHIPPED_COPY = f"grid: {SHIPPED} (shipped)"
 
 
@@ -287,9 +288,29 @@ def evaluate(report: Report) -> None:
             median_of(report.round_ratios(PROXY, PROD)),
             lambda v: v >= 1.0,
         ),
+        (
+            "swarm >= 0.9x proxy on /healthz req/s (same total workers)",
+            median_of(report.round_ratios(SWARM, PROXY)),
+            lambda v: v >= 0.9,
+        ),
+        (
+            "swarm >= 0.9x proxy on / req/s (same total workers)",
+            median_of(report.round_ratios(SWARM, PROXY, "/")),
+            lambda v: v >= 0.9,
+        ),
         ("zero errors in every run", sum(row.errors for row in report.rows), lambda v: v == 0),
         (
-            "p99 <= 5x p50 over all requests of each shipped mode (prod, proxy, dev)",
+            "zero failed requests during a Swarm rolling update",
+            measures.get("rolling_update_errors"),
+            lambda v: v == 0,
+        ),
+        (
+            "p99 during a Swarm rolling update <= 3x p99 before it",
+            measures.get("rolling_update_p99_over_before"),
+            lambda v: v <= 3,
+        ),
+        (
+            "p99 <= 5x p50 over all requests of each shipped mode (prod, proxy, dev, swarm)",
             max(tails, default=None),
             lambda v: v <= 5,
         ),

@@ -27,7 +27,8 @@ from bench import cgroup, host_cpu
 from bench.combine import CombineError, combine
 from bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from bench.load import WRK_IMAGE, run_wrk
-from bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, markdown
+from bench.report import DEV, PROD, PROXY, SWARM, Report, Run, block, evaluate, markdown, percentile
+from bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
 from tests.docker_stack import (
     Stack,
     base_image,
@@ -64,9 +65,16 @@ class Load:
 
     configuration: str
     endpoint: str
-    stack: Stack
+    stack: Stack | SwarmStack
     services: tuple[str, ...]
     url: str
+
+    @property
+    def network(self) -> str:
+        """Where wrk runs: a Swarm stack's app network, or a compose project's default one."""
+        if isinstance(self.stack, SwarmStack):
+            return self.stack.network
+        return f"{self.stack.project}_default"
 
 
 def log(message: str) -> None:
@@ -75,15 +83,19 @@ def log(message: str) -> None:
 
 
 def server_containers(load: Load) -> list[str]:
-    """IDs of the containers whose CPU and memory count for `load`."""
-    return [load.stack.containers(service, all_states=False)[0] for service in load.services]
+    """IDs of the containers whose CPU and memory count for `load` (every task of a Swarm service)."""
+    return [
+        container
+        for service in load.services
+        for container in load.stack.containers(service, all_states=False)
+    ]
 
 
 def measure(load: Load, containers: list[str], seconds: int) -> Run:
     """wrk against the load's URL from inside its network; CPU and memory of its server `containers`."""
     before = {container: cgroup.counters(container)[0] for container in containers}
     host_before = host_cpu.sample()
-    result = run_wrk(f"{load.stack.project}_default", load.url, seconds)
+    result = run_wrk(load.network, load.url, seconds)
     host_after = host_cpu.sample()
     after = {container: cgroup.counters(container) for container in containers}
     cpu = sum(after[c][0] - before[c] for c in containers)
@@ -122,7 +134,7 @@ def run_rounds(report: Report, loads: list[Load], rounds: int, seconds: int, ord
     # connection, which would otherwise land in whichever round comes first.
     log(f"warming up {len(loads)} loads")
     for load in loads:
-        run_wrk(f"{load.stack.project}_default", load.url, WARM_UP_SECONDS)
+        run_wrk(load.network, load.url, WARM_UP_SECONDS)
     # Looked up once: nothing restarts a container between rounds.
     containers = [server_containers(load) for load in loads]
     for number in range(rounds):
@@ -209,6 +221,18 @@ def backup_measures(stack: Stack, report: Report, seconds: int) -> None:
         )
         ratios.append(busy / idle)
     report.measures["healthz_during_backup_over_idle"] = round(sorted(ratios)[len(ratios) // 2], 2)
+
+
+def rolling_measures(stack: SwarmStack, report: Report, seconds: int) -> None:
+    """/healthz before and during a rolling update of every app task: failed requests, p99 ratio."""
+    host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+    log("a Swarm rolling update under load")
+    before, during, took = rolling_update(stack, seconds)
+    report.measures["rolling_update_s"] = took
+    report.measures["rolling_update_errors"] = during.errors
+    p99_before, p99_during = percentile(before.histogram, 99), percentile(during.histogram, 99)
+    report.measures["rolling_update_p99_ms"] = p99_during
+    report.measures["rolling_update_p99_over_before"] = round(p99_during / p99_before, 2)
 
 
 def timed(action) -> float:
@@ -416,9 +440,24 @@ def run_suite(checkout: Path, report: Report, options) -> None:
                 for endpoint in BOTH
             ]
             loads += [Load(DEV, endpoint, dev, ("app",), f"http://app:8000{endpoint}") for endpoint in BOTH]
+            swarm_block = running.enter_context(contextlib.ExitStack())
+            if swarm_available():
+                log("deploying the Swarm stack (this engine as a one-node swarm)")
+                swarm = swarm_block.enter_context(swarm_stack(checkout, APP_IMAGE))
+                seed(swarm)
+                loads += [
+                    Load(SWARM, endpoint, swarm, ("app", "nginx"), f"https://nginx{endpoint}")
+                    for endpoint in BOTH
+                ]
+            else:
+                log("this engine is in a swarm already, which the suite leaves alone: no Swarm rows")
         run_rounds(report, loads, rounds, options.seconds, random.Random(report.meta["seed"]))
         if options.smoke:
             return
+        swarm_loads = [load for load in loads if load.configuration == SWARM]
+        if swarm_loads:
+            rolling_measures(swarm_loads[0].stack, report, options.seconds)
+        swarm_block.close()
         # Backup and start-up timings on a quiet machine: one stack at a time.
         proxy.down(volumes=True)
         dev.compose("down")

@@ -179,3 +179,58 @@ def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "con
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+# The docker0 bridge's address: what a swarm manager here advertises, and what a docker:dind
+# node reaches it (and a registry published on it) by.
+DOCKER0 = "172.17.0.1"
+# The node labels the stack places its services by (docs/swarm.md).
+SWARM_LABELS = ("dockerable.proxy=true", "dockerable.db=true")
+
+
+def image_references() -> set[str]:
+    """Every repository:tag this engine holds."""
+    listing = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    return {ref for ref in listing if not ref.endswith(":<none>")}
+
+
+def remove_stack(stack: str) -> None:
+    """docker stack rm, and wait until its containers are gone (volumes stay)."""
+    run("docker", "stack", "rm", stack, check=False)
+    label = f"label=com.docker.stack.namespace={stack}"
+    wait_for(
+        lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
+        timeout=90,
+        what="the stack's containers to go",
+    )
+
+
+@contextlib.contextmanager
+def swarm_manager(stack: str):
+    """This engine as a swarm manager labelled for every service of the stack named `stack`.
+
+    However the block ends: the stack and its volumes removed, the swarm left, and what
+    `swarm init` and the deploys made (docker_gwbridge, image tags) removed with it.
+    """
+    state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    assert state == "inactive", f"this engine is already in a swarm ({state}): it is left untouched"
+    images_before = image_references()
+    # swarm init makes this bridge; leaving the swarm keeps it.
+    made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
+    try:
+        run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
+        manager = run("docker", "node", "ls", "-q").stdout.split()[0]
+        labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
+        run("docker", "node", "update", *labels, manager)
+        yield manager
+    finally:
+        with contextlib.suppress(AssertionError):
+            remove_stack(stack)
+        run("docker", "swarm", "leave", "--force", check=False)
+        if made_gwbridge:
+            run("docker", "network", "rm", "docker_gwbridge", check=False)
+        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
+            run("docker", "volume", "rm", "-f", volume, check=False)
+        made = sorted(image_references() - images_before)
+        if made:
+            run("docker", "image", "rm", "-f", *made, check=False)

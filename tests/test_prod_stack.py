@@ -46,10 +46,13 @@ def test_healthz_over_https_with_the_environments_certificate(prod):
     assert (prod.folder / "ssl" / "server.key").stat().st_mode & 0o077 == 0
 
 
-def test_http_answers_a_permanent_redirect_to_https(prod):
-    response = request("GET", prod.url("/x", "HTTP_PORT"), server_name=HOST)
+def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod):
+    # The Host a browser sends to port 80: the name alone.
+    response = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": HOST})
     assert response.status == 301
     assert response.headers["location"] == f"https://{HOST}/x"
+    bogus = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": "attacker.example"})
+    assert bogus.status == 400 and "location" not in bogus.headers
 
 
 def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):

@@ -116,8 +116,11 @@ def issued_by_pebble(stack):
 def test_nginx_starts_before_any_certificate_exists(proxy):
     proxy.down(volumes=True)  # no certificate from an earlier test
     proxy.up("--scale", "certbot=0", "--scale", "pebble=0")
-    redirect = request("GET", proxy.url("/x", "HTTP_PORT"), server_name=DOMAIN)
+    redirect = request("GET", proxy.url("/x", "HTTP_PORT"), headers={"Host": DOMAIN})
     assert redirect.status == 301 and redirect.headers["location"] == f"https://{DOMAIN}/x"
+    # Only a host the environment serves is named in a redirect.
+    bogus = request("GET", proxy.url("/x", "HTTP_PORT"), headers={"Host": "attacker.example"})
+    assert bogus.status == 400 and "location" not in bogus.headers
     with pytest.raises(ssl.SSLError):
         served_certificate(proxy)
 

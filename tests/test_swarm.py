@@ -8,9 +8,11 @@ because host-mode ports would listen on every interface of this machine.
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
 import time
 import uuid
@@ -18,7 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_stack import REPO, TEST_IMAGE, git_copy, run, wait_for
+from tests.docker_stack import (
+    DOCKER0,
+    REPO,
+    TEST_IMAGE,
+    git_copy,
+    remove_stack,
+    run,
+    swarm_manager,
+    wait_for,
+)
 from tests.manage_cli import manage
 
 pytestmark = pytest.mark.docker
@@ -47,40 +58,18 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         self.node = f"dd-swarm-node-{self.suffix}"
         self.registry_name = f"dd-swarm-registry-{self.suffix}"
         self.registry = ""
-        self.made_gwbridge = False
         self.folder = root / "project" / "settings" / "example"
         self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
         self.control.chmod(0o755)
         self.env = {**os.environ, "DOCKERABLE_STACK": self.stack, "DOCKERABLE_IMAGE": TEST_IMAGE}
-        self.images_before = image_references()
 
     def node_docker(self, *args, check=True):
         return run("docker", "exec", self.node, "docker", *args, check=check)
 
     def start(self):
-        state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-        assert state == "inactive", f"this engine is already in a swarm ({state}): the test will not touch it"
-        # swarm init makes this bridge; leaving the swarm keeps it, so the test removes it if it made it.
-        self.made_gwbridge = (
-            run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
-        )
-        run("docker", "swarm", "init", "--advertise-addr", "172.17.0.1")
-        manager = run("docker", "node", "ls", "-q").stdout.split()[0]
-        run(
-            "docker",
-            "node",
-            "update",
-            "--label-add",
-            "dockerable.proxy=true",
-            "--label-add",
-            "dockerable.db=true",
-            manager,
-        )
         port = free_bridge_port()
-        run(
-            "docker", "run", "-d", "--name", self.registry_name, "-p", f"172.17.0.1:{port}:5000", "registry:2"
-        )
-        self.registry = f"172.17.0.1:{port}"
+        run("docker", "run", "-d", "--name", self.registry_name, "-p", f"{DOCKER0}:{port}:5000", "registry:2")
+        self.registry = f"{DOCKER0}:{port}"
         run(
             "docker",
             "run",
@@ -100,7 +89,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             what="the docker:dind node's engine",
         )
         token = run("docker", "swarm", "join-token", "-q", "worker").stdout.strip()
-        self.node_docker("swarm", "join", "--token", token, "172.17.0.1:2377")
+        self.node_docker("swarm", "join", "--token", token, f"{DOCKER0}:2377")
         wait_for(
             lambda: run("docker", "node", "ls", "--format", "{{.Status}}").stdout.split() == ["Ready"] * 2,
             timeout=60,
@@ -109,30 +98,12 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         (self.folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
 
     def remove_stack(self):
-        """docker stack rm, and wait until its containers are gone (volumes stay)."""
-        run("docker", "stack", "rm", self.stack, check=False)
-        label = f"label=com.docker.stack.namespace={self.stack}"
-        wait_for(
-            lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
-            timeout=90,
-            what="the stack's containers to go",
-        )
+        remove_stack(self.stack)
 
     def stop(self):
-        with contextlib.suppress(AssertionError):
-            self.remove_stack()
+        """The worker node and the registry; swarm_manager removes the rest."""
         run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
-        run("docker", "swarm", "leave", "--force", check=False)
-        if self.made_gwbridge:
-            run("docker", "network", "rm", "docker_gwbridge", check=False)
-        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={self.stack}_").stdout.split():
-            run("docker", "volume", "rm", "-f", volume, check=False)
         shutil.rmtree(self.control, ignore_errors=True)
-        # The releases deploy.sh tagged and pushed, and the test's builds; nothing that was here before.
-        made = image_references() - self.images_before
-        ours = [ref for ref in made if ref.startswith((f"{self.registry}/", "dockerable-django:"))]
-        if ours:
-            run("docker", "image", "rm", "-f", *ours, check=False)
 
     def deploy(self, *args, image=TEST_IMAGE, check=True):
         """swarm/deploy.sh of the copy, through the registry, as an operator runs it."""
@@ -163,20 +134,22 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         )
         return tag
 
-    def client(self, *args) -> subprocess.CompletedProcess:
-        """curl from a container on the stack's app network, trusting the sample certificate."""
+    def client(self, *args, stack="", folder=None, host=HOST) -> subprocess.CompletedProcess:
+        """curl from a container on a stack's app network (this one's by default), trusting the
+        environment's certificate."""
+        folder = folder or self.folder
         return run(
             "docker",
             "run",
             "--rm",
             "--network",
-            f"{self.stack}_app",
+            f"{stack or self.stack}_app",
             "-v",
-            f"{self.folder / 'ssl' / 'server.crt'}:/ca.crt:ro",
+            f"{folder / 'ssl' / 'server.crt'}:/ca.crt:ro",
             "nginx:1.30",
             "sh",
             "-c",
-            f'curl -sS --cacert /ca.crt --resolve {HOST}:443:"$(getent hosts nginx | cut -d" " -f1)" '
+            f'curl -sS --cacert /ca.crt --resolve {host}:443:"$(getent hosts nginx | cut -d" " -f1)" '
             + " ".join(args),
         )
 
@@ -249,16 +222,10 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 
 
-def image_references() -> set[str]:
-    """Every repository:tag this engine holds."""
-    listing = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    return {ref for ref in listing if not ref.endswith(":<none>")}
-
-
 def free_bridge_port() -> int:
     """A port free on the docker0 address, for the registry that both nodes pull from."""
     with socket.socket() as sock:
-        sock.bind(("172.17.0.1", 0))
+        sock.bind((DOCKER0, 0))
         return sock.getsockname()[1]
 
 
@@ -268,12 +235,13 @@ def swarm(test_image):  # pylint: disable=unused-argument
         for private in ("secrets.json", "ssl/server.key"):
             (root / "project" / "settings" / "example" / private).chmod(0o600)
         cluster = Swarm(root)
-        try:
-            cluster.start()
-            cluster.deploy()
-            yield cluster
-        finally:
-            cluster.stop()
+        with swarm_manager(cluster.stack):
+            try:
+                cluster.start()
+                cluster.deploy()
+                yield cluster
+            finally:
+                cluster.stop()
 
 
 def failures(outcome: dict) -> dict:
@@ -459,3 +427,52 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], refused.stderr
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+
+
+def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
+    domain = "staging.example.test"
+    made = manage("newenv", "staging", "--domain", domain, cwd=swarm.root, DOCKERABLE_IMAGE="unused")
+    assert made.returncode == 0, made.stderr
+    folder = swarm.root / "project" / "settings" / "staging"
+    (folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
+    stack, image = f"{swarm.stack}-staging", "dockerable-django:swarm-staging"
+    try:
+        # From the checkout: checkenv passes, the image is built, the stack deploys through the registry.
+        built = manage(
+            "deploystack", "staging", "--registry", swarm.registry,
+            cwd=swarm.root, DOCKERABLE_STACK=stack, DOCKERABLE_IMAGE=image,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stdout + built.stderr
+        page = swarm.client(f"https://{domain}/", stack=stack, folder=folder, host=domain).stdout
+        assert re.search(r"<h1>(Dockerable Django|Release two)</h1>", page), page  # as earlier tests left it
+
+        # From a bundle, with no checkout: its image becomes the release every task runs.
+        shipped = manage(
+            "shipenv", "staging", "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image
+        )
+        assert shipped.returncode == 0, shipped.stderr
+        release = re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1)
+        bundle = Path(re.search(r"Made (\S+)", shipped.stdout).group(1))
+        host = swarm.control / "host"
+        with tarfile.open(bundle) as archive:
+            archive.extractall(host, filter="tar")
+        run("docker", "image", "rm", release)  # a host that never built it: the bundle brings it
+        (root,) = host.iterdir()
+        run(
+            str(root / "deploy.sh"), "--swarm", "--registry", swarm.registry,
+            env={**os.environ, "DOCKERABLE_STACK": stack}, timeout=900,
+        )  # fmt: skip
+        release_id = run("docker", "image", "inspect", "-f", "{{.Id}}", release).stdout.strip()[7:19]
+        spec = run(
+            "docker", "service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{stack}_app"
+        ).stdout
+        assert f"/dockerable-django:staging-{release_id}@sha256:" in spec, spec
+        staged = swarm.client(
+            f"https://{domain}/healthz", stack=stack, folder=root / "project/settings/staging", host=domain
+        )
+        assert staged.stdout == '{"status": "ok", "database": "ok"}', staged.stdout
+    finally:
+        with contextlib.suppress(AssertionError):
+            remove_stack(stack)
+        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
+            run("docker", "volume", "rm", "-f", volume, check=False)

@@ -8,7 +8,19 @@ import pytest
 
 from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, override, variants
 from bench.load import histogram, parse
-from bench.report import DEV, PROD, PROXY, Report, Run, block, evaluate, grid_scores, markdown, percentile
+from bench.report import (
+    DEV,
+    PROD,
+    PROXY,
+    SWARM,
+    Report,
+    Run,
+    block,
+    evaluate,
+    grid_scores,
+    markdown,
+    percentile,
+)
 from bench.suite import Load, round_order
 from tests.docker_stack import REPO, run
 
@@ -160,6 +172,22 @@ def test_a_failed_run_leaves_its_round_out_of_the_ratios():
     assert report.round_ratios(PROXY, PROD) == {0: 1.1, 2: 1.2}
     evaluate(report)
     assert result(report, "proxy >= 1.0x direct") == (1.15, "PASS")
+
+
+def test_swarm_is_judged_against_proxy_mode_per_round_and_its_rolling_update_by_its_measures():
+    report = Report()
+    report.row(PROXY, "/healthz").runs += runs((1000, 10, 20), (500, 20, 40))
+    report.row(PROXY, "/").runs += runs((200, 50, 100), (100, 100, 200))
+    report.row(SWARM, "/healthz").runs += runs((950, 10, 20), (450, 20, 40))
+    report.row(SWARM, "/").runs += runs((170, 50, 100), (85, 100, 200))
+    assert block(SWARM, "/healthz") == block(PROXY, "/healthz")  # so each round runs them back to back
+    report.measures.update(rolling_update_errors=0, rolling_update_p99_over_before=3.2)
+    evaluate(report)
+    assert result(report, "swarm >= 0.9x proxy on /healthz") == (0.93, "PASS")
+    assert result(report, "swarm >= 0.9x proxy on / req/s") == (0.85, "FAIL")
+    assert result(report, "zero failed requests during a Swarm rolling update") == (0, "PASS")
+    assert result(report, "p99 during a Swarm rolling update") == (3.2, "FAIL")
+    assert f"| {SWARM} | / | 128 |" in markdown_of(report)
 
 
 def test_https_cost_compares_the_shipped_grid_row_with_plain_http():
