@@ -245,6 +245,28 @@ def test_a_bad_backup_setting_is_one_line_and_never_a_restart_loop(prod):
         back_up_now(prod)
 
 
+def test_a_failed_scheduled_backup_is_tried_again_soon_not_an_interval_later(prod):
+    # As under Swarm, which may start the backup service before PostgreSQL answers.
+    fresh = Path(tempfile.mkdtemp(prefix="dockerable-backups-"))
+    one_off = Stack(prod.compose_file, prod.project)
+    one_off.env = {**prod.env, "BACKUP_DIR": str(fresh)}
+    one_off.extra_files = prod.extra_files
+    prod.compose("stop", "postgres")
+    name = ""
+    try:
+        name = one_off.compose("run", "-d", "--no-deps", "backup").stdout.strip()
+        status = fresh / ".status"
+        wait_for(lambda: status.exists() and status.read_text().startswith("failed"), 30, what="a failure")
+        prod.compose("start", "postgres")
+        # The first retry comes 30 s after the failure; the interval is a day.
+        wait_for(lambda: status.read_text().startswith("ok"), 75, what="the retried backup to succeed")
+    finally:
+        if name:
+            run("docker", "rm", "-f", "-v", name, check=False)
+        prod.up()
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
 def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
     sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "restored-under-load")
     back_up_now(prod)

@@ -34,6 +34,9 @@ readonly KEEP_DAILY="${BACKUP_KEEP_DAILY:-7}" KEEP_WEEKLY="${BACKUP_KEEP_WEEKLY:
 readonly KEEP_MONTHLY="${BACKUP_KEEP_MONTHLY:-6}"
 # A backup is overdue when the last good one is older than the interval plus this.
 readonly GRACE=3600
+# After a failed backup the next try comes this many seconds later, then twice as long each
+# time up to the interval: the database may only be starting (Swarm starts services in any order).
+readonly RETRY_FIRST=30
 # How fast a backup may write (pv's units: 1M is 1 MiB a second, 3.5 GiB an hour; 0: no limit).
 # The server's side of the dump waits for the pipe, so the app keeps its share of the database
 # and the CPU (docs/benchmarks.md). A restore's safety copy is never slowed: the app is stopped.
@@ -331,7 +334,8 @@ import_from() {
     pg_restore --no-owner --exit-on-error --single-transaction --dbname="$PGDATABASE" "$file"
 }
 
-# Back up when the newest backup is as old as the interval (at once, if there is none).
+# Back up when the newest backup is as old as the interval (at once, if there is none); after a
+# failure, again after RETRY_FIRST seconds, doubling up to the interval.
 loop() {
     trap 'exit 0' TERM INT
     local newest age problem
@@ -343,17 +347,22 @@ loop() {
         sleep infinity &
         wait $!
     fi
+    local retry="$RETRY_FIRST" pause
     while :; do
         newest="$(backups | head -n 1)"
         age="$INTERVAL"
         [[ -n "$newest" ]] && age=$(($(date -u +%s) - $(stat -c %Y "${DIR}/${newest}")))
+        pause=$((INTERVAL - age))
         if ((age >= INTERVAL)); then
-            # A failure is recorded for the healthcheck and retried at the next interval; in a
-            # subshell, so that it never ends the loop (and restarts the container in a loop).
-            (backup_now) || true
-            age=0
+            # In a subshell, so that a failure never ends the loop (and restarts the container
+            # in a loop); it is recorded for the healthcheck and tried again after `retry` seconds.
+            if (backup_now); then
+                retry="$RETRY_FIRST" pause="$INTERVAL"
+            else
+                pause="$retry" retry=$((retry * 2 < INTERVAL ? retry * 2 : INTERVAL))
+            fi
         fi
-        sleep $((INTERVAL - age)) &
+        sleep "$pause" &
         wait $!
     done
 }
