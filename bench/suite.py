@@ -440,10 +440,9 @@ def run_suite(checkout: Path, report: Report, options) -> None:
                 for endpoint in BOTH
             ]
             loads += [Load(DEV, endpoint, dev, ("app",), f"http://app:8000{endpoint}") for endpoint in BOTH]
-            swarm_block = running.enter_context(contextlib.ExitStack())
             if swarm_available():
                 log("deploying the Swarm stack (this engine as a one-node swarm)")
-                swarm = swarm_block.enter_context(swarm_stack(checkout, APP_IMAGE))
+                swarm = running.enter_context(swarm_stack(checkout, APP_IMAGE))
                 seed(swarm)
                 loads += [
                     Load(SWARM, endpoint, swarm, ("app", "nginx"), f"https://nginx{endpoint}")
@@ -457,7 +456,8 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         swarm_loads = [load for load in loads if load.configuration == SWARM]
         if swarm_loads:
             rolling_measures(swarm_loads[0].stack, report, options.seconds)
-        swarm_block.close()
+        # The swarm stays until the end: leaving it takes the name lookups of every container
+        # still running on other networks with it (docs/troubleshooting.md).
         # Backup and start-up timings on a quiet machine: one stack at a time.
         proxy.down(volumes=True)
         dev.compose("down")

@@ -93,3 +93,16 @@ def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
         },
     )
     assert response.status == 302, response.text[:500]
+
+
+def oversized_post(url: str, ca_file, server_name: str, length: int) -> str:
+    """The status line a server answers a POST that announces `length` bytes with, once the first
+    64 KiB of them are sent: a server that waits for the rest answers nothing (a timeout)."""
+    parts = urlsplit(url)
+    head = (
+        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {server_name}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"
+    )
+    with ssl_connection(parts.hostname, parts.port, ca_file, server_name, 10) as sock:
+        sock.sendall(head.encode() + b"x" * 65536)
+        return sock.recv(4096).split(b"\r\n", 1)[0].decode()

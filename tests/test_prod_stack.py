@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import unique_project
 from tests.docker_stack import Stack, free_port, run, wait_for
-from tests.http_client import request, sign_guestbook
+from tests.http_client import oversized_post, request, sign_guestbook
 
 pytestmark = pytest.mark.docker
 
@@ -53,6 +53,13 @@ def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod
     assert response.headers["location"] == f"https://{HOST}/x"
     bogus = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": "attacker.example"})
     assert bogus.status == 400 and "location" not in bogus.headers
+
+
+def test_a_body_over_10_mb_is_refused_with_413_before_it_is_read(prod):
+    ca_file = prod.folder / "ssl" / "server.crt"
+    status = oversized_post(prod.url("/"), ca_file, HOST, 20 * 1024 * 1024)
+    assert status == "HTTP/1.1 413 Request Entity Too Large", status
+    assert get(prod, "/healthz").status == 200  # and the workers serve on
 
 
 def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):

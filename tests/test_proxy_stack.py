@@ -16,7 +16,7 @@ from cryptography import x509
 
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, Stack, free_port, run, wait_for
-from tests.http_client import request
+from tests.http_client import oversized_post, request
 
 pytestmark = pytest.mark.docker
 
@@ -347,6 +347,9 @@ def test_an_environment_can_bring_its_own_certificate(proxy):
         own = x509.load_pem_x509_certificate((proxy.folder / "ssl" / "server.crt").read_bytes())
         assert served == own
         assert get(proxy, "/healthz").status == 200
+        # As in production mode: a body over 10 MB is refused before it is read.
+        status = oversized_post(proxy.url("/"), proxy.folder / "ssl" / "server.crt", DOMAIN, 20 * 1024 * 1024)
+        assert status == "HTTP/1.1 413 Request Entity Too Large", status
     finally:
         del proxy.env["TLS_SOURCE"]
 

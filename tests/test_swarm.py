@@ -407,6 +407,33 @@ def test_a_changed_secrets_file_rolls_out_and_no_secret_shows_in_docker_inspect(
         assert secret not in inspected
 
 
+def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swarm):
+    script = str(swarm.root / "dockerable" / "swarm" / "restore.sh")
+    stack_file = str(swarm.folder / "docker-stack.yml")
+    task = run(
+        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_backup"
+    ).stdout.split()[0]
+    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('in the backup', now())")
+    made = run("docker", "exec", task, "bash", "/dockerable/backup.sh", "now").stdout
+    backup = re.search(r"wrote (\S+)", made).group(1)
+    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('written after it', now())")
+    replicas = len(swarm.running_tasks("app"))
+
+    unconfirmed = run(script, stack_file, backup, env=swarm.env, check=False)
+    assert unconfirmed.returncode == 1
+    assert unconfirmed.stderr.strip() == (
+        "swarm/restore.sh: restore replaces the environment's database: add --yes to confirm"
+    )
+    missing = run(script, stack_file, "example-20200101T000000Z.dump", "--yes", env=swarm.env, check=False)
+    assert missing.returncode == 1 and "no such backup" in missing.stderr, missing.stderr
+    assert len(swarm.running_tasks("app")) == replicas  # refused before anything stopped
+
+    run(script, stack_file, backup, "--yes", env=swarm.env, timeout=600)
+    page = swarm.page()
+    assert "in the backup" in page and "written after it" not in page
+    assert len(swarm.running_tasks("app")) == replicas
+
+
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     spec = run("docker", "service", "inspect", f"{swarm.stack}_app").stdout
     node_ip = run("docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", swarm.node).stdout.strip()

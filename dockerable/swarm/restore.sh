@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Restores a backup into a Swarm stack's database, with the stack's app scaled to 0 meanwhile:
+#   dockerable/swarm/restore.sh project/settings/<env>/docker-stack.yml latest --yes
+#   dockerable/swarm/restore.sh project/settings/<env>/docker-stack.yml <env>-<UTC time>.dump --yes
+#   ... --identity KEYFILE     an encrypted backup (.dump.age): its age private key, for this run
+# On the swarm manager that runs the stack's backup task (the node labelled dockerable.db);
+# DOCKERABLE_STACK names the stack, as for deploy.sh. The backup task's backup.sh does the work
+# as in the compose modes: it refuses a bad file before anything stops, takes a safety backup,
+# and replaces the database all or nothing. The app returns to its replicas however it ends.
+set -Eeuo pipefail
+
+die() {
+    echo "swarm/restore.sh: $*" >&2
+    exit 1
+}
+
+# The stack's backup task on this node: its volume holds the backups.
+backup_task() {
+    local task
+    task="$(docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_backup" | head -n 1)"
+    [[ -n "$task" ]] \
+        || die "no task of ${STACK}_backup runs on this node: run this on the node labelled dockerable.db"
+    echo "$task"
+}
+
+# Undone on exit, whatever happened: the key out of the task, the app back to its replicas.
+# shellcheck disable=SC2329  # called by the EXIT trap
+cleanup() {
+    [[ -z "$identity" ]] || docker exec "$task" rm -f /run/backup-identity || true
+    [[ -z "$replicas" ]] || docker service scale --detach=false "${STACK}_app=${replicas}" >/dev/null
+}
+
+main() {
+    [[ $# -ge 3 ]] || die "usage: swarm/restore.sh STACK_FILE BACKUP|latest --yes [--identity KEYFILE]"
+    local stack_file="$1" file="$2" status=0
+    [[ -f "$stack_file" ]] || die "${stack_file}: no such stack file"
+    [[ "$3" == --yes ]] || die "restore replaces the environment's database: add --yes to confirm"
+    shift 3
+    identity=""
+    if [[ "${1:-}" == --identity ]]; then
+        [[ -f "${2:-}" && -r "${2:-}" ]] || die "--identity ${2:-}: not a readable file (the age private key)"
+        identity="$2"
+        shift 2
+    fi
+    [[ $# -eq 0 ]] || die "unexpected argument '$1'"
+    [[ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" == true ]] \
+        || die "this Docker engine is not a swarm manager: run it on the stack's manager"
+    STACK="${DOCKERABLE_STACK:-dockerable-$(basename "$(dirname "$(realpath "$stack_file")")")}"
+    task="$(backup_task)"
+    replicas=""
+    trap cleanup EXIT
+    if [[ -n "$identity" ]]; then
+        # Into the task for this run only (an owner-only file in its /run), never into the stack.
+        docker exec -i "$task" sh -c 'umask 077 && cat >/run/backup-identity' <"$identity"
+    fi
+    # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
+    docker exec "$task" bash /dockerable/backup.sh verify "$file" --restorable >/dev/null || exit 1
+    replicas="$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_app")"
+    docker service scale --detach=false "${STACK}_app=0" >/dev/null
+    docker exec "$task" bash /dockerable/backup.sh restore "$file" --yes || status=$?
+    exit "$status"
+}
+
+main "$@"
