@@ -39,6 +39,13 @@ secrets_source() {
     echo "${DJANGO_SECRETS_FILE:-${module_dir}/secrets.json}"
 }
 
+# One line naming both files, where uWSGI would say "unable to assign key" of its private copy.
+require_matching_key() {
+    python -c 'import ssl, sys; ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(*sys.argv[1:])' \
+        "$SSL_CERT" "$SSL_KEY" 2>/dev/null \
+        || die "${SSL_KEY} is not the private key of ${SSL_CERT}, or either is not PEM (the environment's ssl/)"
+}
+
 # As root: copy one host-owned file into the private dir, readable by the app user only.
 hand_over() {
     local source="$1" name="$2"
@@ -54,6 +61,7 @@ prepare_private_files() {
     if [[ "$with_tls" == yes ]]; then
         [[ -e "$SSL_CERT" ]] || die "certificate ${SSL_CERT} not found (mount the environment's ssl/ at /ssl)"
         [[ -e "$SSL_KEY" ]] || die "private key ${SSL_KEY} not found (mount the environment's ssl/ at /ssl)"
+        require_matching_key
     fi
     if [[ "$(id -u)" != 0 ]]; then
         return 0

@@ -189,9 +189,15 @@ SWARM_LABELS = ("dockerable.proxy=true", "dockerable.db=true")
 
 
 def image_references() -> set[str]:
-    """Every repository:tag this engine holds."""
-    listing = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    return {ref for ref in listing if not ref.endswith(":<none>")}
+    """Every repository:tag this engine holds, and repository@digest where a pushed image lost its tag."""
+    listing = run("docker", "image", "ls", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")
+    references = set()
+    for repository, tag, digest in (line.split() for line in listing.stdout.splitlines()):
+        if tag != "<none>":
+            references.add(f"{repository}:{tag}")
+        elif repository != "<none>" and digest != "<none>":
+            references.add(f"{repository}@{digest}")
+    return references
 
 
 def remove_stack(stack: str) -> None:

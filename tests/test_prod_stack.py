@@ -1,13 +1,15 @@
 """Production mode on real Docker: HTTPS by uWSGI with the environment's certificate, and its data."""
 
 import re
+import shutil
 import ssl
 import time
 
 import pytest
 
+from project.envtools.certificates import self_signed
 from tests.conftest import unique_project
-from tests.docker_stack import Stack, free_port, run, wait_for
+from tests.docker_stack import TEST_IMAGE, Stack, free_port, run, wait_for
 from tests.http_client import oversized_post, request, sign_guestbook
 
 pytestmark = pytest.mark.docker
@@ -174,6 +176,23 @@ def test_a_bogus_host_is_one_log_line_not_a_traceback(prod):
 
     log = wait_for(logged, timeout=10, what="the DisallowedHost line in the app's log")
     assert "Traceback" not in log
+
+
+def test_a_key_that_is_not_the_certificates_is_one_line_naming_both(prod, tmp_path):
+    ssl_dir = tmp_path / "ssl"
+    ssl_dir.mkdir()
+    shutil.copy(prod.folder / "ssl" / "server.crt", ssl_dir / "server.crt")
+    (ssl_dir / "server.key").write_bytes(self_signed("another.test")[0])
+    result = run(
+        "docker", "run", "--rm", "-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings",
+        "-v", f"{prod.folder}:/app/project/settings/example:ro", "-v", f"{ssl_dir}:/ssl:ro",
+        TEST_IMAGE, check=False,
+    )  # fmt: skip
+    assert result.returncode == 64
+    assert result.stderr.strip() == (
+        "cmd.sh: /ssl/server.key is not the private key of /ssl/server.crt, "
+        "or either is not PEM (the environment's ssl/)"
+    )
 
 
 def handshake(port: int, *options: str):

@@ -456,6 +456,25 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
 
 
+def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:
+    """shipenv ENV, then the bundle's deploy.sh --swarm from an unpacked copy on a host that never
+    built its image: (the release image, the bundle's folder)."""
+    shipped = manage("shipenv", env, "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image)
+    assert shipped.returncode == 0, shipped.stderr
+    release = re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1)
+    bundle = Path(re.search(r"Made (\S+)", shipped.stdout).group(1))
+    host = swarm.control / "host"
+    with tarfile.open(bundle) as archive:
+        archive.extractall(host, filter="tar")
+    run("docker", "image", "rm", release)  # the bundle brings it
+    (root,) = host.iterdir()
+    run(
+        str(root / "deploy.sh"), "--swarm", "--registry", swarm.registry,
+        env={**os.environ, "DOCKERABLE_STACK": stack}, timeout=900,
+    )  # fmt: skip
+    return release, root
+
+
 def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
     domain = "staging.example.test"
     made = manage("newenv", "staging", "--domain", domain, cwd=swarm.root, DOCKERABLE_IMAGE="unused")
@@ -474,21 +493,7 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
         assert re.search(r"<h1>(Dockerable Django|Release two)</h1>", page), page  # as earlier tests left it
 
         # From a bundle, with no checkout: its image becomes the release every task runs.
-        shipped = manage(
-            "shipenv", "staging", "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image
-        )
-        assert shipped.returncode == 0, shipped.stderr
-        release = re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1)
-        bundle = Path(re.search(r"Made (\S+)", shipped.stdout).group(1))
-        host = swarm.control / "host"
-        with tarfile.open(bundle) as archive:
-            archive.extractall(host, filter="tar")
-        run("docker", "image", "rm", release)  # a host that never built it: the bundle brings it
-        (root,) = host.iterdir()
-        run(
-            str(root / "deploy.sh"), "--swarm", "--registry", swarm.registry,
-            env={**os.environ, "DOCKERABLE_STACK": stack}, timeout=900,
-        )  # fmt: skip
+        release, root = ship_and_deploy(swarm, "staging", image, stack)
         release_id = run("docker", "image", "inspect", "-f", "{{.Id}}", release).stdout.strip()[7:19]
         spec = run(
             "docker", "service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{stack}_app"

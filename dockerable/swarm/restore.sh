@@ -31,10 +31,10 @@ cleanup() {
 }
 
 main() {
-    [[ $# -ge 3 ]] || die "usage: swarm/restore.sh STACK_FILE BACKUP|latest --yes [--identity KEYFILE]"
+    [[ $# -ge 2 ]] || die "usage: swarm/restore.sh STACK_FILE BACKUP|latest --yes [--identity KEYFILE]"
     local stack_file="$1" file="$2" status=0
     [[ -f "$stack_file" ]] || die "${stack_file}: no such stack file"
-    [[ "$3" == --yes ]] || die "restore replaces the environment's database: add --yes to confirm"
+    [[ "${3:-}" == --yes ]] || die "restore replaces the environment's database: add --yes to confirm"
     shift 3
     identity=""
     if [[ "${1:-}" == --identity ]]; then
