@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
 from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, SWARM_PROCESSES, SWARM_REPLICAS, WORKERS
+from bench.login import CLIENTS, LIGHT_LOAD
 
 PROD = "prod (uWSGI HTTPS)"
 PROXY = "proxy (nginx -> uWSGI)"
@@ -323,6 +324,12 @@ def evaluate(report: Report) -> None:
         ("prod up to first 200 <= 5 s (worst sample)", measures.get("prod_up_to_200_s"), lambda v: v <= 5),
         ("dev up to first 200 <= 5 s (worst sample)", measures.get("dev_up_to_200_s"), lambda v: v <= 5),
         ("dev edit to served <= 2 s (worst sample)", measures.get("dev_edit_to_served_s"), lambda v: v <= 2),
+        (
+            f"page p99 <= 250 ms while {CLIENTS} clients send bad logins "
+            f"({LIGHT_LOAD} connections load the page)",
+            measures.get("page_p99_ms_during_login_flood"),
+            lambda v: v <= 250,
+        ),
         (
             "/healthz req/s while backups run >= 0.8x idle (median of pairs)",
             measures.get("healthz_during_backup_over_idle"),

@@ -27,6 +27,7 @@ from bench import cgroup, host_cpu
 from bench.combine import CombineError, combine
 from bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from bench.load import WRK_IMAGE, run_wrk
+from bench.login import CLIENTS, LIGHT_LOAD, login_flood
 from bench.report import DEV, PROD, PROXY, SWARM, Report, Run, block, evaluate, markdown, percentile
 from bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
 from tests.docker_stack import (
@@ -221,6 +222,27 @@ def backup_measures(stack: Stack, report: Report, seconds: int) -> None:
         )
         ratios.append(busy / idle)
     report.measures["healthz_during_backup_over_idle"] = round(sorted(ratios)[len(ratios) // 2], 2)
+
+
+def login_measures(stack: Stack, report: Report, seconds: int, https_port: int) -> None:
+    """The page's p99 at a light load, alone and while CLIENTS clients send bad logins."""
+    log(f"the page alone and while {CLIENTS} clients send bad logins")
+    network, url = f"{stack.project}_default", "https://app/"
+    host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+    alone = run_wrk(network, url, seconds, connections=LIGHT_LOAD)
+    with login_flood(https_port) as outcomes:
+        wait_for(lambda: sum(outcomes.values()) >= CLIENTS, timeout=60, what="the bad logins to start")
+        during = run_wrk(network, url, seconds, connections=LIGHT_LOAD)
+        attempts = sum(outcomes.values())
+        refused = outcomes["429"]
+    failed = {outcome: count for outcome, count in outcomes.items() if outcome not in ("200", "429")}
+    if failed:
+        raise RuntimeError(f"the bad logins did not all get an answer: {failed}")
+    report.measures["page_p99_ms_alone"] = percentile(alone.histogram, 99)
+    report.measures["page_p99_ms_during_login_flood"] = percentile(during.histogram, 99)
+    report.measures["page_errors_during_login_flood"] = during.errors
+    report.measures["bad_logins"] = attempts
+    report.measures["bad_logins_refused_share"] = round(refused / attempts, 3)
 
 
 def rolling_measures(stack: SwarmStack, report: Report, seconds: int) -> None:
@@ -461,6 +483,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         # Backup and start-up timings on a quiet machine: one stack at a time.
         proxy.down(volumes=True)
         dev.compose("down")
+        login_measures(prod, report, options.seconds, https_port)
         backup_measures(prod, report, options.seconds)
         # From here on, the stacks exactly as shipped.
         dev.extra_files = []

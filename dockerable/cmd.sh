@@ -50,8 +50,8 @@ require_matching_key() {
 hand_over() {
     local source="$1" name="$2"
     [[ -r "$source" ]] || die "cannot read ${source}"
-    install -m 0400 -o "$APP_USER" -g "$APP_USER" "$source" "${PRIVATE_DIR}/${name}"
-    echo "${PRIVATE_DIR}/${name}"
+    install -m 0400 -o "$APP_USER" -g "$APP_USER" "$source" "${PRIVATE_DIR}/${name}" \
+        || die "cannot copy ${source} to ${PRIVATE_DIR}"
 }
 
 prepare_private_files() {
@@ -66,13 +66,18 @@ prepare_private_files() {
     if [[ "$(id -u)" != 0 ]]; then
         return 0
     fi
-    install -d -m 0700 -o "$APP_USER" -g "$APP_USER" "$PRIVATE_DIR"
-    DJANGO_SECRETS_FILE="$(hand_over "$secrets" secrets.json)"
-    export DJANGO_SECRETS_FILE
+    # Root's until it is filled: root holds no DAC_OVERRIDE (compose/services.yml) to write into
+    # a folder the app user owns, as it does once a first cmd.sh ran (`docker compose exec`).
+    install -d -m 0700 "$PRIVATE_DIR"
+    chown root:root "$PRIVATE_DIR"
+    hand_over "$secrets" secrets.json
+    export DJANGO_SECRETS_FILE="${PRIVATE_DIR}/secrets.json"
     if [[ "$with_tls" == yes ]]; then
-        SSL_CERT="$(hand_over "$SSL_CERT" server.crt)"
-        SSL_KEY="$(hand_over "$SSL_KEY" server.key)"
+        hand_over "$SSL_CERT" server.crt
+        hand_over "$SSL_KEY" server.key
+        SSL_CERT="${PRIVATE_DIR}/server.crt" SSL_KEY="${PRIVATE_DIR}/server.key"
     fi
+    chown "${APP_USER}:${APP_USER}" "$PRIVATE_DIR"
 }
 
 # The checkout is bind-mounted in development mode: fail clearly if it is private.
@@ -114,15 +119,21 @@ run_dev() {
 
 # uWSGI with the shared settings plus those of one front ([https] or [socket]).
 run_uwsgi() {
-    local front="$1"
+    local front="$1" headers routes=()
     shift
+    if [[ "$front" == https ]]; then
+        # The security headers of every response, in place of Django's own copies (nginx sends
+        # them in proxy mode); first, so that the ini's own answers (413) carry them too.
+        headers="$(sh /dockerable/security-headers.sh uwsgi)" || exit 64
+        mapfile -t routes <<<"$headers"
+    fi
     # One process per core, one thread each: nothing in the benchmark's grid beat it by more
     # than noise (docs/benchmarks.md). Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
-    exec_as_app uwsgi --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"
+    exec_as_app uwsgi "${routes[@]}" --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"
 }
 
 run_prod() {

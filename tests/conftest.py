@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL for the unit tests and the real image for the Docker tests."""
 
+import os
 import secrets
 import shutil
 import stat
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import BROWSER_IMAGE, build_browser_image
 from tests.docker_stack import (
     REPO,
     TEST_IMAGE,
@@ -21,7 +23,7 @@ from tests.docker_stack import (
 )
 
 # Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
-DOCKER_FIXTURES = frozenset({"postgres_server", "test_image"})
+DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "browser_image"})
 
 
 def pytest_collection_modifyitems(items):
@@ -93,9 +95,24 @@ def test_image():
     run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
 
 
+# A host user's uid: on a real host the environment's files are a user's, not root's, and the
+# containers' root holds no capability that would let it read another user's 0600 file unasked.
+HOST_USER_UID = 1000
+
+
+@pytest.fixture(scope="session")
+def browser_image():
+    """A real browser's image (tests/data/browser), for the tests that sign in to the admin."""
+    _require_docker()
+    yield build_browser_image()
+    run("docker", "image", "rm", "-f", BROWSER_IMAGE, check=False)
+
+
 def make_private(path):
-    """chmod 0600, as newenv leaves secrets and keys on a real host."""
+    """chmod 0600 and owned by a host user, as newenv leaves secrets and keys on a real host."""
     path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    if os.geteuid() == 0:  # otherwise they are already the user's who runs the tests
+        os.chown(path, HOST_USER_UID, HOST_USER_UID)
 
 
 @pytest.fixture(scope="module")

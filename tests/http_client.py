@@ -16,6 +16,8 @@ class Response:
     body: bytes
     peer_cert_der: bytes | None = None
     cookies: dict = field(default_factory=dict)
+    # Every header line as sent, repeats included (`headers` keeps one value per name).
+    header_lines: list = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -64,7 +66,8 @@ def request(  # pylint: disable=too-many-arguments,too-many-locals
         for value in raw.headers.get_all("Set-Cookie") or []:
             name, _, rest = value.partition("=")
             cookies[name.strip()] = rest.split(";", 1)[0]
-        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, payload, peer, cookies)
+        lines = raw.getheaders()
+        return Response(raw.status, {k.lower(): v for k, v in lines}, payload, peer, cookies, lines)
     finally:
         conn.close()
 

@@ -8,9 +8,11 @@ import time
 import pytest
 
 from project.envtools.certificates import self_signed
+from tests.browser import TITLES, admin_in_browser
 from tests.conftest import unique_project
 from tests.docker_stack import TEST_IMAGE, Stack, free_port, run, wait_for
 from tests.http_client import oversized_post, request, sign_guestbook
+from tests.security_headers import header_problems
 
 pytestmark = pytest.mark.docker
 
@@ -59,8 +61,11 @@ def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod
 
 def test_a_body_over_10_mb_is_refused_with_413_before_it_is_read(prod):
     ca_file = prod.folder / "ssl" / "server.crt"
-    status = oversized_post(prod.url("/"), ca_file, HOST, 20 * 1024 * 1024)
-    assert status == "HTTP/1.1 413 Request Entity Too Large", status
+    statuses = [oversized_post(prod.url("/"), ca_file, HOST, 20 * 1024 * 1024) for _ in range(10)]
+    # uWSGI's router closes at once, where nginx lingers: a client still sending its body may get
+    # a reset instead of the answer (about one in eight here; docs/security.md). What arrives is 413.
+    answered = [status for status in statuses if status]
+    assert len(answered) >= 5 and set(answered) == {"HTTP/1.1 413 Request Entity Too Large"}, statuses
     assert get(prod, "/healthz").status == 200  # and the workers serve on
 
 
@@ -80,11 +85,33 @@ def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):
     assert "immutable" not in missing.headers.get("cache-control", "")
 
 
-def test_django_sees_https_and_sets_secure_headers(prod):
-    response = get(prod, "/")
-    assert "max-age=31536000" in response.headers["strict-transport-security"]
-    assert response.headers["x-frame-options"] == "DENY"
-    assert "secure" in response.headers["set-cookie"].lower()
+def test_every_answer_carries_each_listed_security_header_once(prod):
+    page = get(prod, "/")
+    assert "secure" in page.headers["set-cookie"].lower()
+    css = re.search(r'href="(/static/guestbook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    answers = {
+        "page": page,
+        "static file": get(prod, css),
+        "/healthz": get(prod, "/healthz"),
+        "404": get(prod, "/not-there/"),
+        "static 404": get(prod, "/static/not-there.css"),
+        "port 80": request("GET", prod.url("/", "HTTP_PORT"), headers={"Host": HOST}),
+    }
+    assert {kind: header_problems(answer) for kind, answer in answers.items()} == dict.fromkeys(answers, [])
+
+
+def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(prod, browser_image):  # pylint: disable=unused-argument
+    seen = admin_in_browser(prod)
+    assert seen["titles"] == TITLES
+    assert seen["problems"] == []
+    # The canary, an image from elsewhere, was blocked and reported: the browser enforces the policy.
+    assert any("canary.invalid" in line for line in seen["canary"]), seen["canary"]
+
+
+def test_docker_compose_exec_runs_manage_in_the_running_app(prod):
+    # A second cmd.sh in the container refills the private folder the first one gave away.
+    result = prod.exec("app", "/dockerable/cmd.sh", "manage", "check")
+    assert "System check identified no issues" in result.stdout
 
 
 def test_request_log_goes_to_stdout(prod):
@@ -217,6 +244,17 @@ def test_tls_offers_only_mozilla_intermediate_ciphers(prod):
     # CBC with a SHA-1 MAC, and CBC at all: in HIGH, not in the intermediate profile.
     for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"):
         assert handshake(port, "-tls1_2", "-cipher", cipher).returncode != 0, cipher
+
+
+def test_tls_key_exchange_is_mozilla_intermediates(prod):
+    # X25519 first, as nginx offers it in proxy mode; uWSGI 2.0 alone would offer P-256 only.
+    port = int(prod.env["HTTPS_PORT"])
+    for group in ("X25519", "prime256v1", "secp384r1"):
+        assert handshake(port, "-groups", group).returncode == 0, group
+    for group in ("X448", "secp521r1"):
+        assert handshake(port, "-groups", group).returncode != 0, group
+    for old in ("-tls1", "-tls1_1"):
+        assert handshake(port, old, "-cipher", "DEFAULT:@SECLEVEL=0").returncode != 0, old
 
 
 def test_containers_run_with_no_new_privileges(prod):

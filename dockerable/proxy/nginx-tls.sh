@@ -8,7 +8,7 @@
 # not dropped) when the files change; no Docker socket is needed for renewals.
 set -eu
 
-conf=/etc/nginx/dockerable-tls.conf
+conf=/etc/nginx/conf.d/dockerable-tls.inc
 interval="${TLS_WATCH_INTERVAL:-30}"
 
 case "${TLS_SOURCE:-acme}" in

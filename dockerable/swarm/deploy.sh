@@ -75,7 +75,8 @@ SECRETS_SH ${here}/../compose/secrets.sh
 BACKUP_SH ${here}/../compose/backup.sh
 NGINX_TEMPLATE ${here}/../proxy/nginx.conf.template
 NGINX_TLS ${here}/../proxy/nginx-tls.sh
-SECURITY_HEADERS ${here}/../proxy/security-headers.conf
+SECURITY_HEADERS ${here}/../proxy/security-headers.txt
+SECURITY_HEADERS_SH ${here}/../proxy/security-headers.sh
 FFDHE2048 ${here}/../proxy/ffdhe2048.pem
 EOF
 }
@@ -132,6 +133,7 @@ run_job() {
         --env DJANGO_SECRETS_FILE=/run/secrets/django.json \
         --secret "source=${STACK}_django-${HASH_DJANGO},target=django.json,uid=10001,gid=10001,mode=0400" \
         --config "source=${STACK}_settings-${HASH_SETTINGS},target=/app/project/settings/${ENV_NAME}/settings.py" \
+        --cap-drop ALL --read-only --limit-pids 512 --limit-memory "${APP_MEMORY_LIMIT:-2g}" \
         "$@" 2>/dev/null >/dev/null
     while ((SECONDS < deadline)); do
         states="$(docker service ps --format '{{.CurrentState}}' "$name")"

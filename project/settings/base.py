@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A login beyond the password checks running at once is a 429 (PASSWORDS, below).
+    "project.login_throttle.LoginThrottleMiddleware",
     # Last, so that it sees the view's exception first: the database unreachable is a 503.
     "project.health.DatabaseUnavailableMiddleware",
 ]
@@ -124,6 +126,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#authentication-backends
+# A password check keeps a core busy for a good part of a second, on purpose: at most this
+# many run at once in the whole environment (every worker and replica), and a login beyond
+# them gets 429 at once instead of taking a worker (project/login_throttle.py). One keeps
+# the other workers serving pages while logins flood in; raise it with the cores you have.
+AUTHENTICATION_BACKENDS = ["project.login_throttle.ThrottledModelBackend"]
+LOGIN_CHECKS_AT_ONCE = 1
 
 # STATIC FILES
 # ------------------------------------------------------------------------------
