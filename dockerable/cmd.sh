@@ -140,6 +140,8 @@ run_prod() {
     SSL_CERT="${SSL_CERT:-/ssl/server.crt}"
     SSL_KEY="${SSL_KEY:-/ssl/server.key}"
     prepare_private_files yes
+    # TLS 1.2+ and Mozilla intermediate's key exchange groups, for uWSGI's HTTPS.
+    export OPENSSL_CONF=/dockerable/openssl.cnf
     export SSL_CERT SSL_KEY
     run_uwsgi https "$@"
 }

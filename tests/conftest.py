@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import BROWSER_IMAGE, build_browser_image
+from tests.checkers import build_checker_images
 from tests.docker_stack import (
     REPO,
     TEST_IMAGE,
@@ -23,7 +23,7 @@ from tests.docker_stack import (
 )
 
 # Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
-DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "browser_image"})
+DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "checker_images"})
 
 
 def pytest_collection_modifyitems(items):
@@ -101,11 +101,12 @@ HOST_USER_UID = 1000
 
 
 @pytest.fixture(scope="session")
-def browser_image():
-    """A real browser's image (tests/data/browser), for the tests that sign in to the admin."""
+def checker_images():
+    """The images of a real browser and of sslyze (tests/data/checkers), for the tests that use them."""
     _require_docker()
-    yield build_browser_image()
-    run("docker", "image", "rm", "-f", BROWSER_IMAGE, check=False)
+    images = build_checker_images()
+    yield images
+    run("docker", "image", "rm", "-f", *images, check=False)
 
 
 def make_private(path):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from project.envtools.certificates import self_signed
-from tests.browser import TITLES, admin_in_browser
+from tests.checkers import CERTIFICATE_FINDINGS, TITLES, admin_in_browser, mozilla_intermediate_findings
 from tests.conftest import unique_project
 from tests.docker_stack import TEST_IMAGE, Stack, free_port, run, wait_for
 from tests.http_client import oversized_post, request, sign_guestbook
@@ -100,7 +100,7 @@ def test_every_answer_carries_each_listed_security_header_once(prod):
     assert {kind: header_problems(answer) for kind, answer in answers.items()} == dict.fromkeys(answers, [])
 
 
-def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(prod, browser_image):  # pylint: disable=unused-argument
+def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(prod, checker_images):  # pylint: disable=unused-argument
     seen = admin_in_browser(prod)
     assert seen["titles"] == TITLES
     assert seen["problems"] == []
@@ -244,6 +244,11 @@ def test_tls_offers_only_mozilla_intermediate_ciphers(prod):
     # CBC with a SHA-1 MAC, and CBC at all: in HIGH, not in the intermediate profile.
     for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"):
         assert handshake(port, "-tls1_2", "-cipher", cipher).returncode != 0, cipher
+
+
+def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_sample_certificate(prod, checker_images):  # pylint: disable=unused-argument
+    findings = mozilla_intermediate_findings(prod)
+    assert set(findings) <= CERTIFICATE_FINDINGS, findings
 
 
 def test_tls_key_exchange_is_mozilla_intermediates(prod):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.browser import TITLES, admin_in_browser
+from tests.checkers import CERTIFICATE_FINDINGS, TITLES, admin_in_browser, mozilla_intermediate_findings
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, Stack, free_port, run, wait_for
 from tests.http_client import oversized_post, request
@@ -226,7 +226,7 @@ def test_every_answer_carries_each_listed_security_header_once(proxy):
     assert {kind: header_problems(answer) for kind, answer in answers.items()} == dict.fromkeys(answers, [])
 
 
-def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(proxy, browser_image):  # pylint: disable=unused-argument
+def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(proxy, checker_images):  # pylint: disable=unused-argument
     issued_by_pebble(proxy)
     seen = admin_in_browser(proxy)
     assert seen["titles"] == TITLES
@@ -261,6 +261,12 @@ def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
     ) in second.stderr
     # The first one still has its socket and serves through nginx.
     assert get(proxy, "/healthz", timeout=5).status == 200
+
+
+def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_certificate(proxy, checker_images):  # pylint: disable=unused-argument
+    issued_by_pebble(proxy)
+    findings = mozilla_intermediate_findings(proxy)
+    assert set(findings) <= CERTIFICATE_FINDINGS, findings
 
 
 def test_tls_key_exchange_is_mozilla_intermediates(proxy):

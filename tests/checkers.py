@@ -1,0 +1,64 @@
+"""Third-party checkers run in containers of their own (tests/data/checkers): a real browser
+(Debian's Chromium under Playwright) signing in to a stack's admin, and sslyze judging its TLS."""
+
+import json
+import re
+
+from tests.docker_stack import REPO, run
+
+CHECKERS = REPO / "tests" / "data" / "checkers"
+BROWSER_IMAGE = "dockerable-tests-browser:latest"
+SSLYZE_IMAGE = "dockerable-tests-sslyze:latest"
+USER, PASSWORD = "browser-admin", "a browser's password 42"
+
+# What the pages the browser visits are called: the admin's, then the guestbook.
+TITLES = [
+    "Log in | Django site admin",
+    "Site administration | Django site admin",
+    "Add entry | Django site admin",
+    "Select user to change | Django site admin",
+    "Dockerable Django",
+]
+
+
+def build_checker_images() -> list[str]:
+    """The browser and sslyze images (their layers cached after the first build)."""
+    for image, dockerfile in ((BROWSER_IMAGE, "Dockerfile.browser"), (SSLYZE_IMAGE, "Dockerfile.sslyze")):
+        run("docker", "build", "--quiet", "--tag", image, "--file", str(CHECKERS / dockerfile), str(CHECKERS),
+            timeout=900)  # fmt: skip
+    return [BROWSER_IMAGE, SSLYZE_IMAGE]
+
+
+def admin_in_browser(stack) -> dict:
+    """Make an admin in `stack`, sign in as it at https://localhost:HTTPS_PORT and visit admin pages.
+
+    Returns the browser container's report: {"titles": [...], "problems": [...], "canary": [...]}.
+    """
+    stack.compose(
+        "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}", "app", "/dockerable/cmd.sh", "manage",
+        "createsuperuser", "--noinput", "--username", USER, "--email", "admin@example.com",
+    )  # fmt: skip
+    base = f"https://localhost:{stack.env['HTTPS_PORT']}"
+    # The host's network: the stack publishes its port on 127.0.0.1 only.
+    report = run(
+        "docker", "run", "--rm", "--network", "host", BROWSER_IMAGE, base, USER, PASSWORD, timeout=180
+    )
+    return json.loads(report.stdout)
+
+
+def mozilla_intermediate_findings(stack) -> list[str]:
+    """sslyze's findings against Mozilla's intermediate profile for the stack's HTTPS port, by name
+    (e.g. "maximum_certificate_lifespan"); [] when it reports the server compliant."""
+    report = run(
+        "docker", "run", "--rm", "--network", "host", SSLYZE_IMAGE, "--mozilla_config=intermediate",
+        f"localhost:{stack.env['HTTPS_PORT']}", check=False, timeout=300,
+    ).stdout  # fmt: skip
+    compliance = report.partition("COMPLIANCE AGAINST")[2]
+    if not compliance:
+        raise AssertionError(f"sslyze printed no compliance section:\n{report}")
+    return re.findall(r"^\s+\* (\w+):", compliance, re.MULTILINE)
+
+
+# What sslyze finds in a certificate the tests cannot make trusted or short-lived: the sample's
+# (self-signed, ten years, so that the public sample keeps working) and Pebble's (its own CA).
+CERTIFICATE_FINDINGS = {"certificate_path_validation", "maximum_certificate_lifespan"}
