@@ -24,6 +24,7 @@ SWARM_PROCESSES = max(1, WORKERS // SWARM_REPLICAS)
 BOTH = ("/healthz", "/")
 # The rows the targets compare with the shipped settings (report.py).
 PLAIN_HTTP = "prod over plain HTTP"
+NO_HEADERS = "prod, no security headers (reference)"
 GUNICORN = "gunicorn sync (HTTP)"
 # Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
 CLOSE = "--add-header=Connection: close"
@@ -130,6 +131,15 @@ def variants() -> list[Variant]:
             uwsgi("--disable-logging", "--log-4xx", "--log-5xx"),
             "https://quiet-log",
             endpoints=("/healthz",),
+        ),
+        # The shipped settings with an empty list of security headers: what the headers cost.
+        Variant(
+            NO_HEADERS,
+            "no-headers",
+            uwsgi(),
+            "https://no-headers",
+            endpoints=("/healthz",),
+            extra={"environment": {"SECURITY_HEADERS": "/dev/null"}},
         ),
         # The same shipped settings with a plain-HTTP router beside the HTTPS one.
         Variant(

@@ -5,7 +5,15 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
-from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, SWARM_PROCESSES, SWARM_REPLICAS, WORKERS
+from bench.configurations import (
+    GUNICORN,
+    NO_HEADERS,
+    PLAIN_HTTP,
+    SHIPPED,
+    SWARM_PROCESSES,
+    SWARM_REPLICAS,
+    WORKERS,
+)
 from bench.login import CLIENTS, LIGHT_LOAD
 
 PROD = "prod (uWSGI HTTPS)"
@@ -266,6 +274,8 @@ def evaluate(report: Report) -> None:
     # Like with like: both without published ports, the same settings but for the HTTP router.
     over_plain = median_of(report.round_ratios(SHIPPED_COPY, PLAIN_HTTP))
     https_cost = round(1 - over_plain, 3) if over_plain else None
+    over_bare = median_of(report.round_ratios(PROD, NO_HEADERS))
+    headers_cost = round(1 - over_bare, 3) if over_bare else None
     tails = [row.tail for row in report.rows if row.configuration in SHIPPED_MODES and row.tail]
     checks = [
         (
@@ -283,6 +293,11 @@ def evaluate(report: Report) -> None:
             "HTTPS costs <= 15% req/s against plain HTTP (shipped settings, grid row)",
             https_cost,
             lambda v: v <= 0.15,
+        ),
+        (
+            "security headers cost <= 10% of prod's /healthz req/s (against an empty list)",
+            headers_cost,
+            lambda v: v <= 0.10,
         ),
         (
             "proxy >= 1.0x direct on /healthz req/s",

@@ -125,7 +125,7 @@ run_uwsgi() {
         # The security headers of every response, in place of Django's own copies (nginx sends
         # them in proxy mode); first, so that the ini's own answers (413) carry them too.
         headers="$(sh /dockerable/security-headers.sh uwsgi)" || exit 64
-        mapfile -t routes <<<"$headers"
+        [[ -z "$headers" ]] || mapfile -t routes <<<"$headers"
     fi
     # One process per core, one thread each: nothing in the benchmark's grid beat it by more
     # than noise (docs/benchmarks.md). Views that wait on slow I/O (remote APIs) want more threads.

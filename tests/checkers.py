@@ -46,6 +46,18 @@ def admin_in_browser(stack) -> dict:
     return json.loads(report.stdout)
 
 
+def admin_problems_under_csp(stack) -> list[str]:
+    """What went wrong when a real browser used the admin (admin_in_browser): console and script
+    errors, pages not reached, and a canary the policy should have blocked that went unreported."""
+    seen = admin_in_browser(stack)
+    problems = list(seen["problems"])
+    if seen["titles"] != TITLES:
+        problems.append(f"the pages seen were {seen['titles']}")
+    if not any("canary.invalid" in line for line in seen["canary"]):
+        problems.append(f"an image from another origin was not reported blocked: {seen['canary']}")
+    return problems
+
+
 def mozilla_intermediate_findings(stack) -> list[str]:
     """sslyze's findings against Mozilla's intermediate profile for the stack's HTTPS port, by name
     (e.g. "maximum_certificate_lifespan"); [] when it reports the server compliant."""

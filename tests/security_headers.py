@@ -1,5 +1,7 @@
 """The list of security headers every response must carry (dockerable/proxy/security-headers.txt)."""
 
+import re
+
 from tests.docker_stack import REPO
 
 LIST = REPO / "dockerable" / "proxy" / "security-headers.txt"
@@ -19,3 +21,20 @@ def header_problems(response) -> list[str]:
         if sent != [value]:
             problems.append(f"{name}: {sent or 'missing'}")
     return problems
+
+
+def problems_by_answer(fetch, port_80) -> dict[str, list[str]]:
+    """{kind of answer: header_problems} for each kind that has any: a page, a static file, /healthz,
+    a 404, a 404 under /static/ (each GET over HTTPS by `fetch(path)`) and `port_80`'s redirect."""
+    page = fetch("/")
+    css = re.search(r'href="(/static/guestbook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    answers = {
+        "page": page,
+        "static file": fetch(css),
+        "/healthz": fetch("/healthz"),
+        "404": fetch("/not-there/"),
+        "static 404": fetch("/static/not-there.css"),
+        "port 80": port_80,
+    }
+    found = {kind: header_problems(answer) for kind, answer in answers.items()}
+    return {kind: problems for kind, problems in found.items() if problems}
