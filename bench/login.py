@@ -3,10 +3,11 @@
 import contextlib
 import http.client
 import re
-import ssl
 import threading
 from collections import Counter
 from urllib.parse import urlencode
+
+from tests.http_client import tls_context
 
 # As many clients as in the attack the throttle answers (issue 13): 15 bad logins at a time.
 CLIENTS = 15
@@ -16,10 +17,7 @@ LIGHT_LOAD = 2
 
 def bad_logins(port: int, stop: threading.Event, outcomes: Counter, lock: threading.Lock) -> None:
     """One client: the login form once (its CSRF cookie and token), then wrong passwords until `stop`."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=tls_context(), timeout=30)
     headers = {"Host": "localhost"}
     try:
         connection.request("GET", "/admin/login/", headers=headers)

@@ -8,6 +8,7 @@ import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +55,8 @@ class HealthCheckMiddleware:
         return self.get_response(request)
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """A page that needs the database while it is unreachable: 503 at once, not a 500 and a traceback."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):  # pylint: disable=unused-argument
         """Django calls this with the view's exception; None lets other errors through."""

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection
 from django.http import HttpResponse
+from django.utils.deprecation import MiddlewareMixin
 
 # The first key of this template's advisory locks (any 32-bit number no other code uses).
 LOCK_CLASS = 0x44446A4C
@@ -47,14 +48,8 @@ class ThrottledModelBackend(ModelBackend):
             return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-class LoginThrottleMiddleware:
+class LoginThrottleMiddleware(MiddlewareMixin):
     """Answer a throttled login 429 with Retry-After, rather than a 500 or a misleading "wrong password"."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):  # pylint: disable=unused-argument
         """The view's LoginThrottled, as 429; any other exception is not this middleware's."""
