@@ -6,6 +6,8 @@
 #   ENV=PROXY          -> uWSGI behind nginx: the uwsgi protocol on a UNIX socket, no TLS
 #                         (or on PROXY_SOCKET=:3031, TCP, where nginx is on another host: Swarm)
 #   cmd.sh manage ARGS -> `python manage.py ARGS` (the migrate service uses this)
+#   cmd.sh check       -> checks the environment's files for the mode ENV names, then exits
+#                         (the preflight service, which runs before anything else starts)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the
 # shipped ones (e.g. `cmd.sh --processes 8`).
 # Started as root (as the compose files do), it first copies the environment's
@@ -21,6 +23,8 @@ readonly PRIVATE_DIR=/run/dockerable
 PROXY_SOCKET="${PROXY_SOCKET:-/run/uwsgi/app.sock}"
 readonly PROXY_SOCKET
 readonly SETTINGS_ROOT=/app
+# What the settings and the postgres service read from secrets.json (compose/secrets.sh).
+readonly REQUIRED_SECRETS=(SECRET_KEY DB_NAME DB_USER DB_PASSWORD)
 
 die() {
     echo "cmd.sh: $*" >&2
@@ -39,11 +43,42 @@ secrets_source() {
     echo "${DJANGO_SECRETS_FILE:-${module_dir}/secrets.json}"
 }
 
+require_known_env() {
+    case "${ENV:-PROD}" in
+        DEV | PROD | PROXY) ;;
+        *) die "unknown ENV='${ENV}' (use DEV for runserver, PROD for uWSGI HTTPS, PROXY behind nginx)" ;;
+    esac
+}
+
 # One line naming both files, where uWSGI would say "unable to assign key" of its private copy.
 require_matching_key() {
+    local cert="$1" key="$2"
+    [[ -e "$cert" ]] || die "certificate ${cert} not found (mount the environment's ssl/ at /ssl)"
+    [[ -e "$key" ]] || die "private key ${key} not found (mount the environment's ssl/ at /ssl)"
     python -c 'import ssl, sys; ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(*sys.argv[1:])' \
-        "$SSL_CERT" "$SSL_KEY" 2>/dev/null \
-        || die "${SSL_KEY} is not the private key of ${SSL_CERT}, or either is not PEM (the environment's ssl/)"
+        "$cert" "$key" 2>/dev/null \
+        || die "${key} is not the private key of ${cert}, or either is not PEM (the environment's ssl/)"
+}
+
+# The file parses, and holds each key the services read: where the postgres service would stop
+# on it at every restart. Only the standard library runs here, as root.
+require_valid_secrets() {
+    local secrets="$1" fault
+    fault="$(python -I - "$secrets" "${REQUIRED_SECRETS[@]}" 2>&1 <<'PYTHON'
+import json, sys
+path, keys = sys.argv[1], sys.argv[2:]
+try:
+    with open(path, encoding="utf-8") as file:
+        values = json.load(file)
+except (OSError, ValueError) as exc:
+    sys.exit(f"not valid JSON ({exc})" if isinstance(exc, ValueError) else f"cannot read it ({exc.strerror})")
+if not isinstance(values, dict):
+    sys.exit("not a JSON object")
+for key in keys:
+    if not isinstance(values.get(key), str) or not values[key]:
+        sys.exit(f"no non-empty string for key {key}")
+PYTHON
+    )" || die "${secrets}: $(tail -n 1 <<<"$fault")"
 }
 
 # As root: copy one host-owned file into the private dir, readable by the app user only.
@@ -59,9 +94,7 @@ prepare_private_files() {
     secrets="$(secrets_source)"
     [[ -e "$secrets" ]] || die "secrets file ${secrets} not found (is the environment folder mounted?)"
     if [[ "$with_tls" == yes ]]; then
-        [[ -e "$SSL_CERT" ]] || die "certificate ${SSL_CERT} not found (mount the environment's ssl/ at /ssl)"
-        [[ -e "$SSL_KEY" ]] || die "private key ${SSL_KEY} not found (mount the environment's ssl/ at /ssl)"
-        require_matching_key
+        require_matching_key "$SSL_CERT" "$SSL_KEY"
     fi
     if [[ "$(id -u)" != 0 ]]; then
         return 0
@@ -171,17 +204,41 @@ run_proxied() {
     run_uwsgi socket "$@"
 }
 
-main() {
-    if [[ "${1:-}" == manage ]]; then
-        shift
-        run_manage "$@"
-    fi
+# The preflight service: each mistake in the environment's files that would stop a service at
+# every one of its restarts, said once, in one line, before any such service has started.
+# Proxy mode also checks nginx's files when they are mounted (SECURITY_HEADERS, TLS_SOURCE).
+run_check() {
     require_settings_module
+    require_known_env
+    require_valid_secrets "$(secrets_source)"
+    case "${ENV:-PROD}" in
+        PROD)
+            sh /dockerable/security-headers.sh check || exit 64
+            require_matching_key "${SSL_CERT:-/ssl/server.crt}" "${SSL_KEY:-/ssl/server.key}" ;;
+        PROXY)
+            if [[ -n "${SECURITY_HEADERS:-}" ]]; then
+                sh /dockerable/security-headers.sh check || exit 64
+            fi
+            case "${TLS_SOURCE:-acme}" in
+                acme) ;;
+                files) require_matching_key /ssl/server.crt /ssl/server.key ;;
+                *) die "unknown TLS_SOURCE='${TLS_SOURCE}' (use acme or files)" ;;
+            esac ;;
+    esac
+    echo "cmd.sh: the environment's files are fine for ENV=${ENV:-PROD}"
+}
+
+main() {
+    case "${1:-}" in
+        manage) shift; run_manage "$@" ;;
+        check) run_check; exit 0 ;;
+    esac
+    require_settings_module
+    require_known_env
     case "${ENV:-PROD}" in
         DEV) run_dev ;;
         PROD) run_prod "$@" ;;
         PROXY) run_proxied "$@" ;;
-        *) die "unknown ENV='${ENV}' (use DEV for runserver, PROD for uWSGI HTTPS, PROXY behind nginx)" ;;
     esac
 }
 

@@ -270,7 +270,7 @@ def test_checkenv_validates_the_stack_file_over_the_shared_swarm_topology(repo, 
 def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
     staging, _ = staging
     total = sum(len((staging / name).read_text().splitlines()) for name in COMPOSE_FILES)
-    assert total <= 90, total
+    assert total <= 110, total
     for name in COMPOSE_FILES:
         assert "dockerable/compose/services.yml" in (staging / name).read_text(), name
     # The sample is the template rendered for it, so the two cannot drift apart.
@@ -368,6 +368,28 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
     assert "runs no backup service" not in after.stdout
     assert "nothing to do" in manage("upgradeenv", name, cwd=repo).stdout
+
+
+def test_a_thin_environment_from_before_preflight_is_named_and_upgraded(repo):
+    assert manage("newenv", "thin", cwd=repo).returncode == 0
+    folder = repo / "project" / "settings" / "thin"
+    path = folder / "docker-compose.yml"
+    current = path.read_text()
+    # The file as newenv wrote it before the preflight service (and postgres's wait for it).
+    start = current.index("  # One-shot, before anything else starts")
+    older = current[:start] + current[current.index("  postgres:\n") :]
+    older = older.replace("    depends_on: {preflight: {condition: service_completed_successfully}}\n", "")
+    assert "preflight" not in older
+    path.write_text(older)
+    warnings = [
+        line for line in manage("checkenv", "thin", cwd=repo).stdout.splitlines() if "preflight" in line
+    ]
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING"), warnings
+    assert str(path) in warnings[0] and "upgradeenv thin" in warnings[0], warnings
+    assert manage("upgradeenv", "thin", cwd=repo).returncode == 0
+    assert path.read_text() == current
+    assert (folder / "docker-compose.yml.old").read_text() == older
+    assert not (folder / "docker-compose-proxy.yml.old").exists()
 
 
 def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):

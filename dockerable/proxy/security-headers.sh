@@ -4,6 +4,7 @@
 #   security-headers.sh          nginx: writes the include each HTTPS location of the template
 #                                uses (run from the nginx image's /docker-entrypoint.d)
 #   security-headers.sh uwsgi    uWSGI's --route-run options, one a line (cmd.sh, production mode)
+#   security-headers.sh check    only checks the list (cmd.sh check, the preflight service)
 # A line that is not "Name: value", or a value holding a double quote or `$` (neither server
 # would send it as written), stops the container with one line naming the file and the line.
 set -eu
@@ -44,5 +45,6 @@ case "${1:-nginx}" in
         each_header nginx_lines >"${include}.new"
         mv "${include}.new" "$include" ;;
     uwsgi) each_header uwsgi_options ;;
-    *) echo "usage: security-headers.sh [nginx|uwsgi]" >&2; exit 64 ;;
+    check) each_header : ;;
+    *) echo "usage: security-headers.sh [nginx|uwsgi|check]" >&2; exit 64 ;;
 esac

@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from project.envtools import certificates
-from project.envtools.compose import SHARED_TOPOLOGY, extends_shared_topology
+from project.envtools.compose import SHARED_TOPOLOGY, outdated
 from project.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
@@ -209,23 +209,17 @@ def check_git(folder: Path) -> list[Finding]:
 
 
 def check_compose_layout(name: str, folder: Path) -> list[Finding]:
-    """Each mode's compose file is there and extends the shared topology (older environments copied it)."""
+    """Each mode's compose file is there, extends the shared topology and has a preflight service."""
     fix = f"run `python manage.py upgradeenv {name}` (it keeps the old files as *.old)"
     findings = []
     for file_name in COMPOSE_FILES:
         path = folder / file_name
-        if not path.is_file():
-            findings.append(Finding(WARNING, "compose files", f"{path} is missing: {fix}"))
-        elif not extends_shared_topology(path):
-            findings.append(
-                Finding(
-                    WARNING,
-                    "compose files",
-                    f"{path} copies the services instead of "
-                    f"extending {SHARED_TOPOLOGY}, so template fixes never reach it: {fix}",
-                )
-            )
-    return findings or [Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY}")]
+        reason = outdated(path)
+        if reason:
+            findings.append(Finding(WARNING, "compose files", f"{path} {reason}: {fix}"))
+    return findings or [
+        Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY} and checks its files first")
+    ]
 
 
 def check_backups(folder: Path) -> list[Finding]:

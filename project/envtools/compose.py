@@ -18,6 +18,8 @@ TEMPLATES = Path(__file__).resolve().parent / "compose_templates"
 # Every thin file extends services from here; a file that does not is a full copy from before it.
 SHARED_TOPOLOGY = "dockerable/compose/services.yml"
 SAMPLE_NOTE = " (SAMPLE: public secrets)"
+# The one-shot service that checks the environment's files before anything else starts.
+PREFLIGHT = re.compile(r"^  preflight:", re.MULTILINE)
 # A thin file's `service: postgres-18`, or a full file's `image: postgres:17` (before majors had names).
 MAJOR = re.compile(r"service: postgres-(\d+)\b|image: postgres:(\d+)\b")
 
@@ -59,3 +61,19 @@ def postgres_major(folder: Path) -> int:
 def extends_shared_topology(path: Path) -> bool:
     """True if the compose file at `path` takes its services from the shared topology."""
     return SHARED_TOPOLOGY in path.read_text(encoding="utf-8")
+
+
+def has_preflight(path: Path) -> bool:
+    """True if the compose file at `path` checks the environment's files first (thin files since 2026-11)."""
+    return PREFLIGHT.search(path.read_text(encoding="utf-8")) is not None
+
+
+def outdated(path: Path) -> str | None:
+    """Why upgradeenv would rewrite the compose file at `path`, or None if it is current."""
+    if not path.is_file():
+        return "is missing"
+    if not extends_shared_topology(path):
+        return f"copies the services instead of extending {SHARED_TOPOLOGY}, so template fixes never reach it"
+    if not has_preflight(path):
+        return "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever"
+    return None

@@ -123,16 +123,12 @@ def create_environment(name: str, domain: str | None, source_name: str) -> NewEn
 
 
 def upgrade_compose_files(name: str) -> list[Path]:
-    """Replace the compose files of `name` that copy the topology (or are missing) by thin ones.
+    """Replace the compose files of `name` that are missing or outdated (compose.outdated) by thin ones.
 
     Each replaced file is kept beside as FILE.old, so that nothing the user changed is lost.
     """
     folder = existing_env(name)
-    stale = [
-        file_name
-        for file_name in COMPOSE_FILES
-        if not (folder / file_name).is_file() or not compose.extends_shared_topology(folder / file_name)
-    ]
+    stale = [file_name for file_name in COMPOSE_FILES if compose.outdated(folder / file_name)]
     kept = [folder / f"{file_name}.old" for file_name in stale if (folder / f"{file_name}.old").exists()]
     if kept:
         raise CommandError(f"{kept[0]} already exists: compare it with its thin file, remove it, rerun")

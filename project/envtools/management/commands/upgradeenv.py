@@ -1,4 +1,4 @@
-"""`manage.py upgradeenv NAME`: thin compose files, extending the shared topology, for an older env."""
+"""`manage.py upgradeenv NAME`: today's thin compose files, for an environment made by an earlier release."""
 
 from django.core.management.base import BaseCommand
 
@@ -7,11 +7,12 @@ from project.envtools.scaffold import upgrade_compose_files
 
 
 class Command(BaseCommand):
-    """Rewrite the compose files that copy the service topology; keep each old one as FILE.old."""
+    """Rewrite the compose files that checkenv calls outdated; keep each old one as FILE.old."""
 
     help = (
-        "Replace the environment's compose files that copy the service topology (made before "
-        "dockerable/compose/) by thin files extending it. Each old file is kept as FILE.old."
+        "Replace the environment's compose files that are outdated (they copy the service topology, "
+        "made before dockerable/compose/, or have no preflight service) by today's thin files. "
+        "Each old file is kept as FILE.old."
     )
 
     def add_arguments(self, parser):
@@ -21,7 +22,9 @@ class Command(BaseCommand):
         name = options["name"]
         written = upgrade_compose_files(name)
         if not written:
-            self.stdout.write(f"Environment '{name}' already extends {SHARED_TOPOLOGY}: nothing to do.")
+            self.stdout.write(
+                f"Environment '{name}' already has today's thin files over {SHARED_TOPOLOGY}: nothing to do."
+            )
             return
         for path in written:
             old = path.with_name(f"{path.name}.old")
