@@ -100,13 +100,13 @@ def variants() -> list[Variant]:
         grid_variant(f"{SHIPPED} offload 0", "grid-offload-0", "--offload-threads=0"),
         grid_variant(f"{SHIPPED} offload 2", "grid-offload-2", "--offload-threads=2"),
         # Socket kinds, started without cmd.sh, which always loads the shipped [https] section.
-        # The router reaching the workers over TCP on loopback (uWSGI's default) instead of
-        # the shipped abstract UNIX socket:
+        # The router reaching the workers over an abstract UNIX socket instead of the shipped
+        # TCP on loopback:
         Variant(
-            f"grid: {SHIPPED} router over TCP",
-            "grid-router-tcp",
-            ["uwsgi", "--ini", "/dockerable/uwsgi.ini", *https_front(socket="127.0.0.1:0")],
-            "https://grid-router-tcp",
+            f"grid: {SHIPPED} router over a UNIX socket",
+            "grid-router-unix",
+            ["uwsgi", "--ini", "/dockerable/uwsgi.ini", *https_front(socket="@grid-router-unix")],
+            "https://grid-router-unix",
             extra=without_cmd_sh(),
         ),
         # No router: the workers terminate TLS themselves. uWSGI 2.0's https-socket has no keep-alive.

@@ -156,9 +156,9 @@ class Stack:
         """Everything a service printed so far."""
         return ANSI_ESCAPE.sub("", self.compose("logs", "--no-color", "--no-log-prefix", service).stdout)
 
-    def exec(self, service: str, *args, check=True):
-        """Run a command in a running service container."""
-        return self.compose("exec", "-T", service, *args, check=check)
+    def exec(self, service: str, *args, check=True, user=None):
+        """Run a command in a running service container (as `user`, if given)."""
+        return self.compose("exec", "-T", *(["--user", user] if user else []), service, *args, check=check)
 
     def containers(self, service: str, all_states=True) -> list[str]:
         """IDs of this service's containers."""

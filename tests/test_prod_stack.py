@@ -1,5 +1,6 @@
 """Production mode on real Docker: HTTPS by uWSGI with the environment's certificate, and its data."""
 
+import concurrent.futures
 import re
 import shutil
 import ssl
@@ -11,7 +12,7 @@ from project.envtools.certificates import self_signed
 from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
 from tests.conftest import unique_project
 from tests.docker_stack import TEST_IMAGE, Stack, free_port, run, wait_for
-from tests.http_client import oversized_post, request, sign_guestbook
+from tests.http_client import oversized_post, request, sign_guestbook, ssl_connection
 from tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -171,6 +172,50 @@ def test_replicas_share_one_migration_run(prod, tmp_path):
         assert "Running migrations" not in prod.logs("app")
     finally:
         # Back to the stack as shipped (one app, ports published) for any test after this one.
+        prod.extra_files = []
+        prod.up()
+
+
+def status_line(stack, path: str) -> str:
+    """The first line of the answer to GET `path` on a new connection, or what happened instead."""
+    try:
+        with ssl_connection(
+            "127.0.0.1", int(stack.env["HTTPS_PORT"]), stack.folder / "ssl" / "server.crt", HOST, 60
+        ) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            return sock.recv(4096).split(b"\r\n", 1)[0].decode() or "closed with no answer"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_a_full_queue_to_the_workers_makes_requests_wait_and_is_logged(prod, tmp_path):
+    # One worker and room for 4 in its queue; a body sent 1 byte a second holds the worker.
+    override = tmp_path / "small-queue.yml"
+    override.write_text(
+        "services:\n  app:\n    environment: {UWSGI_PROCESSES: '1'}\n"
+        "    command: [/dockerable/cmd.sh, --listen, '4']\n"
+    )
+    prod.extra_files = [override]
+    try:
+        prod.up()
+        port = int(prod.env["HTTPS_PORT"])
+        with ssl_connection("127.0.0.1", port, prod.folder / "ssl" / "server.crt", HOST, 60) as slow:
+            # CSRF checks read the body of a POST that passes the origin check and has a cookie.
+            slow.sendall(
+                f"POST /admin/login/ HTTP/1.1\r\nHost: {HOST}\r\nOrigin: https://{HOST}\r\n"
+                "Cookie: csrftoken=abcdefghijklmnopqrstuvwxyzABCDEF\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nx".encode()
+            )
+            with concurrent.futures.ThreadPoolExecutor(20) as pool:
+                answers = [pool.submit(status_line, prod, "/healthz") for _ in range(20)]
+                for _ in range(6):
+                    time.sleep(1)
+                    slow.sendall(b"x")
+        assert [answer.result() for answer in answers] == ["HTTP/1.1 200 OK"] * 20
+        assert re.search(r"listen queue of socket \S+ \(fd: \d+\) full", prod.logs("app")), prod.logs("app")[
+            -2000:
+        ]
+    finally:
         prod.extra_files = []
         prod.up()
 

@@ -1,5 +1,6 @@
 """Proxy mode on real Docker: nginx in front, certificates from Pebble (a real ACME server) via certbot."""
 
+import concurrent.futures
 import ipaddress
 import json
 import re
@@ -250,6 +251,48 @@ def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):
     ) in second.stderr
     # The first one still has its socket and serves through nginx.
     assert get(proxy, "/healthz", timeout=5).status == 200
+
+
+def signal_worker(stack, name: str) -> None:
+    """Send signal `name` to the app's uWSGI workers (the master's children), as their own user."""
+    script = (
+        "import os, signal\n"
+        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    if open(f'/proc/{pid}/stat').read().split(')')[1].split()[1] == '1':\n"
+        f"        os.kill(int(pid), signal.{name})\n"
+    )
+    stack.exec("app", "python", "-c", script, user="app")
+
+
+def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(proxy, tmp_path):
+    issued_by_pebble(proxy)
+    # One worker and room for 4 in its queue; nginx cannot wait on a full UNIX socket.
+    override = tmp_path / "small-queue.yml"
+    override.write_text(
+        "services:\n  app:\n    environment: {UWSGI_PROCESSES: '1'}\n"
+        "    command: [/dockerable/cmd.sh, --listen, '4']\n"
+    )
+    shipped = proxy.extra_files
+    proxy.extra_files = [*shipped, override]
+    try:
+        proxy.up()
+        signal_worker(proxy, "SIGSTOP")  # a worker stuck in a slow view
+        try:
+            with concurrent.futures.ThreadPoolExecutor(20) as pool:
+                answers = [pool.submit(lambda: get(proxy, "/healthz", timeout=30).status) for _ in range(20)]
+                time.sleep(3)
+                signal_worker(proxy, "SIGCONT")
+                statuses = [answer.result() for answer in answers]
+        finally:
+            signal_worker(proxy, "SIGCONT")
+        # Never a connection closed unanswered (request() would raise): 502 at once, or served.
+        assert set(statuses) <= {200, 502} and 502 in statuses, statuses
+        assert "connect() to unix:/run/uwsgi/app.sock failed (11: Resource temporarily unavailable)" in (
+            proxy.logs("nginx")
+        )
+    finally:
+        proxy.extra_files = shipped
+        proxy.up()
 
 
 def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_certificate(proxy, checker_images):  # pylint: disable=unused-argument
