@@ -1,4 +1,5 @@
-"""Load for the Swarm tests, run in a container on the stack's network: `python swarm_load.py CONFIG.json`.
+"""Load for the Swarm tests, run in a container on the stack's network: `python swarm_load.py CONFIG.json`
+(and for the proxy tests, on this machine: CONFIG["port"], and CONFIG["ca"] null to trust any certificate).
 
 Half the clients keep one HTTPS connection alive, half open a new one per request. It runs until
 the file CONFIG["stop"] exists, then prints one JSON line: every request's outcome counted, the
@@ -19,15 +20,19 @@ class Connection(http.client.HTTPSConnection):
     """HTTPS to the public host name (certificate, Host header), at the stack's nginx address."""
 
     address = ""
+    address_port = 443
 
     def connect(self):
-        sock = socket.create_connection((self.address, 443), self.timeout)
+        sock = socket.create_connection((self.address, self.address_port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # pylint: disable=no-member
 
 
 def client(config: dict, keep_alive: bool, results: list) -> None:
     """Request config["path"] until the stop file exists; record (time, status or error, seconds, marked)."""
-    context = ssl.create_default_context(cafile=config["ca"])
+    if config["ca"]:
+        context = ssl.create_default_context(cafile=config["ca"])
+    else:
+        context = ssl._create_unverified_context()  # pylint: disable=protected-access
     connection = None
     while not os.path.exists(config["stop"]):
         marked = os.path.exists(config["mark"])
@@ -63,6 +68,7 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as handle:
         config = json.load(handle)
     Connection.address = config["address"]
+    Connection.address_port = config.get("port", 443)
     results: list = []
     threads = [
         threading.Thread(target=client, args=(config, number % 2 == 0, results))

@@ -7,6 +7,8 @@ import re
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -293,6 +295,37 @@ def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(pro
     finally:
         proxy.extra_files = shipped
         proxy.up()
+
+
+def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_unanswered(proxy, tmp_path):
+    issued_by_pebble(proxy)
+    config = {
+        "address": "127.0.0.1",
+        "port": int(proxy.env["HTTPS_PORT"]),
+        "host": DOMAIN,
+        "ca": None,
+        "path": "/healthz",
+        "clients": 8,  # half of them keep their connection alive
+        "stop": str(tmp_path / "stop"),
+        "mark": str(tmp_path / "mark"),
+    }
+    (tmp_path / "load.json").write_text(json.dumps(config))
+    with subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "swarm_load.py"), str(tmp_path / "load.json")],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as load:
+        try:
+            time.sleep(2)
+            proxy.compose("restart", "app")
+            proxy.compose("up", "-d", "--wait", "--no-deps", "--force-recreate", "app")
+            time.sleep(2)
+        finally:
+            (tmp_path / "stop").touch()
+        summary = json.loads(load.communicate(timeout=60)[0])
+    # nginx answers what the app cannot (502 while it is down); nothing is closed unanswered.
+    assert set(summary["counts"]) <= {"200", "502"}, summary
+    assert summary["counts"]["200"] > 100, summary
 
 
 def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_certificate(proxy, checker_images):  # pylint: disable=unused-argument
