@@ -208,7 +208,7 @@ def test_a_full_queue_to_the_workers_makes_requests_wait_and_is_logged(prod, tmp
             )
             with concurrent.futures.ThreadPoolExecutor(20) as pool:
                 answers = [pool.submit(status_line, prod, "/healthz") for _ in range(20)]
-                for _ in range(6):
+                for _ in range(3):
                     time.sleep(1)
                     slow.sendall(b"x")
         assert [answer.result() for answer in answers] == ["HTTP/1.1 200 OK"] * 20

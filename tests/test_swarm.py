@@ -31,6 +31,7 @@ from tests.docker_stack import (
     wait_for,
 )
 from tests.manage_cli import manage
+from tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
 pytestmark = pytest.mark.docker
 
@@ -38,10 +39,12 @@ HOST = "example.dockerable.test"
 LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
-# A shorter watch after each updated task (an environment's own override) keeps the tests quick.
+# A shorter watch after each updated task, and a shorter grace before failed health checks count
+# (an environment's own overrides), keep the tests quick.
 TEST_STACK_FILE = """services:
   nginx: {}
   app:
+    healthcheck: {start_period: 10s}
     deploy: {update_config: {monitor: 5s, delay: 1s}}
 networks:
   app: {attachable: true}
@@ -454,6 +457,62 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], refused.stderr
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+
+
+# The example stack with certificates by ACME: Pebble as the ACME server, on the acme network,
+# where nginx answers to the domain that Pebble validates.
+ACME_STACK_FILE = """services:
+  nginx:
+    environment: {{TLS_SOURCE: acme}}
+    networks: {{app: {{}}, acme: {{aliases: [{host}]}}}}
+  certbot:
+    environment:
+      ACME_DOMAINS: {host}
+      ACME_DIRECTORY: https://pebble:14000/dir
+      REQUESTS_CA_BUNDLE: /pebble-ca.pem
+      ATTEMPT_TIMEOUT: "20"
+      RETRY_INTERVAL: "5"
+    configs: [{{source: pebble-ca, target: /pebble-ca.pem}}]
+    deploy: {{replicas: 1}}
+  pebble:
+    image: {pebble}
+    command: ["-config", "/pebble.json"]
+    environment: {{PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0"}}
+    configs: [{{source: pebble-config, target: /pebble.json}}]
+    networks: [acme]
+    deploy: {{endpoint_mode: dnsrr, placement: {{constraints: [node.role == manager]}}}}
+  app:
+    healthcheck: {{start_period: 10s}}
+    deploy: {{update_config: {{monitor: 5s, delay: 1s}}}}
+networks:
+  app: {{attachable: true}}
+configs:
+  pebble-ca: {{file: {acme}/pebble-ca.pem}}
+  pebble-config: {{file: {acme}/pebble.json}}
+"""
+
+
+def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
+    acme = swarm.control / "acme"
+    acme.mkdir()
+    (acme / "pebble.json").write_text(json.dumps(PEBBLE_CONFIG))
+    ca = run("docker", "run", "--rm", "--entrypoint", "cat", PEBBLE_IMAGE, "/test/certs/pebble.minica.pem")
+    (acme / "pebble-ca.pem").write_text(ca.stdout)
+    stack_file = swarm.folder / "docker-stack.yml"
+    stack_file.write_text(ACME_STACK_FILE.format(host=HOST, pebble=PEBBLE_IMAGE, acme=acme))
+    try:
+        swarm.deploy()
+
+        def issuer():
+            served = swarm.client("-k -v -o /dev/null", f"https://{HOST}/healthz")
+            found = re.search(r"issuer: (.*)", served.stderr)
+            return found.group(1) if found and "Pebble" in found.group(1) else None
+
+        wait_for(issuer, timeout=120, what="nginx to serve a certificate issued by Pebble")
+        health = run("docker", "service", "ps", "--format", "{{.CurrentState}}", f"{swarm.stack}_certbot")
+        assert health.stdout.startswith("Running"), health.stdout
+    finally:
+        stack_file.write_text(TEST_STACK_FILE)
 
 
 def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:

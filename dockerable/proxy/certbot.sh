@@ -4,9 +4,15 @@
 #   certbot.sh              the loop (the service's command)
 #   certbot.sh renew [ARG]  one attempt now, e.g. `renew --force-renewal`
 #   certbot.sh health       exit 0 if the last attempt succeeded (the healthcheck)
-# Settings (the environment's compose file): ACME_DIRECTORY, ACME_EMAIL,
-# ACME_DOMAINS (space-separated; the first names the certificate's subject).
+# Settings (the environment's compose or stack file): ACME_DIRECTORY, ACME_EMAIL,
+# ACME_DOMAINS (space-separated; the first names the certificate's subject), and in Swarm
+# NGINX_HEALTH_URL: Swarm starts services in no order, so the first attempt waits for nginx.
 set -eu
+
+# Let's Encrypt's STAGING directory until you switch on purpose (docs/proxy.md): its
+# certificates are untrusted, but its limits are generous.
+# Production: https://acme-v02.api.letsencrypt.org/directory
+ACME_DIRECTORY="${ACME_DIRECTORY:-https://acme-staging-v02.api.letsencrypt.org/directory}"
 
 status_file=/var/lib/letsencrypt/dockerable-status
 renewal_conf=/etc/letsencrypt/renewal/dockerable.conf
@@ -82,9 +88,28 @@ attempt() {
     return 1
 }
 
+# Until nginx answers NGINX_HEALTH_URL (at most NGINX_WAIT seconds): a challenge it cannot
+# serve yet would be a failed validation, and Let's Encrypt allows few of them.
+wait_for_nginx() {
+    [ -n "${NGINX_HEALTH_URL:-}" ] || return 0
+    python3 - "$NGINX_HEALTH_URL" "${NGINX_WAIT:-300}" <<'PYTHON' || log "no answer from ${NGINX_HEALTH_URL}: trying anyway"
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.monotonic() + int(sys.argv[2])
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+        sys.exit(0)
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(2)
+PYTHON
+}
+
 loop() {
-    : "${ACME_DIRECTORY:?set ACME_DIRECTORY in the compose file}" "${ACME_DOMAINS:?set ACME_DOMAINS}"
+    : "${ACME_DOMAINS:?set ACME_DOMAINS}"
     trap 'exit 0' TERM INT
+    wait_for_nginx
     while :; do
         if attempt; then
             wait_seconds="${RENEW_INTERVAL:-43200}"

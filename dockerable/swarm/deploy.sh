@@ -78,6 +78,7 @@ NGINX_TLS ${here}/../proxy/nginx-tls.sh
 SECURITY_HEADERS ${here}/../proxy/security-headers.txt
 SECURITY_HEADERS_SH ${here}/../proxy/security-headers.sh
 FFDHE2048 ${here}/../proxy/ffdhe2048.pem
+CERTBOT_SH ${here}/../proxy/certbot.sh
 EOF
 }
 
