@@ -39,12 +39,10 @@ HOST = "example.dockerable.test"
 LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
-# A shorter watch after each updated task, and a shorter grace before failed health checks count
-# (an environment's own overrides), keep the tests quick.
+# A shorter watch after each updated task (an environment's own override) keeps the tests quick.
 TEST_STACK_FILE = """services:
   nginx: {}
   app:
-    healthcheck: {start_period: 10s}
     deploy: {update_config: {monitor: 5s, delay: 1s}}
 networks:
   app: {attachable: true}
@@ -482,7 +480,6 @@ ACME_STACK_FILE = """services:
     networks: [acme]
     deploy: {{endpoint_mode: dnsrr, placement: {{constraints: [node.role == manager]}}}}
   app:
-    healthcheck: {{start_period: 10s}}
     deploy: {{update_config: {{monitor: 5s, delay: 1s}}}}
 networks:
   app: {{attachable: true}}
