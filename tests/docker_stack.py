@@ -18,6 +18,12 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The tests build and run their own tag, never the user's `dockerable-django:latest`.
 TEST_IMAGE = "dockerable-django:test"
 DOCKERFILE = REPO / "dockerable" / "Dockerfile"
+# A compose override: the app with one worker and room for 4 in its queue, which a few requests fill.
+SMALL_QUEUE = """services:
+  app:
+    environment: {UWSGI_PROCESSES: '1'}
+    command: [/dockerable/cmd.sh, --listen, '4']
+"""
 
 
 def base_image() -> str:
@@ -147,6 +153,21 @@ class Stack:
             yield self
         finally:
             self.down(volumes=True)
+
+    @contextlib.contextmanager
+    def overridden(self, override: str, *up_args):
+        """Up with one more compose file (YAML text) for a `with` block, then up as before."""
+        shipped = self.extra_files
+        with tempfile.TemporaryDirectory(prefix="dockerable-override-") as folder:
+            path = Path(folder) / "override.yml"
+            path.write_text(override)
+            self.extra_files = [*shipped, path]
+            try:
+                self.up(*up_args)
+                yield self
+            finally:
+                self.extra_files = shipped
+                self.up()
 
     def down(self, volumes=False):
         """Stop and remove the containers (and the named volumes with volumes=True)."""

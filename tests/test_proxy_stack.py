@@ -19,7 +19,7 @@ from cryptography import x509
 
 from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
 from tests.conftest import unique_project
-from tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
 from tests.http_client import oversized_post, request
 from tests.security_headers import problems_by_answer
 
@@ -266,18 +266,10 @@ def signal_worker(stack, name: str) -> None:
     stack.exec("app", "python", "-c", script, user="app")
 
 
-def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(proxy, tmp_path):
+def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(proxy):
     issued_by_pebble(proxy)
-    # One worker and room for 4 in its queue; nginx cannot wait on a full UNIX socket.
-    override = tmp_path / "small-queue.yml"
-    override.write_text(
-        "services:\n  app:\n    environment: {UWSGI_PROCESSES: '1'}\n"
-        "    command: [/dockerable/cmd.sh, --listen, '4']\n"
-    )
-    shipped = proxy.extra_files
-    proxy.extra_files = [*shipped, override]
-    try:
-        proxy.up()
+    # nginx cannot wait on a full UNIX socket.
+    with proxy.overridden(SMALL_QUEUE):
         signal_worker(proxy, "SIGSTOP")  # a worker stuck in a slow view
         try:
             with concurrent.futures.ThreadPoolExecutor(20) as pool:
@@ -292,9 +284,6 @@ def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(pro
         assert "connect() to unix:/run/uwsgi/app.sock failed (11: Resource temporarily unavailable)" in (
             proxy.logs("nginx")
         )
-    finally:
-        proxy.extra_files = shipped
-        proxy.up()
 
 
 def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_unanswered(proxy, tmp_path):
