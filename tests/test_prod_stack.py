@@ -226,10 +226,11 @@ def uwsgi_request(path: str) -> bytes:
 def test_the_workers_wait_for_a_request_that_reaches_them_late(prod):
     # When the workers' queue overflows, the kernel retries the router's connection and its
     # request with a growing back-off, and may complete the connection seconds before the
-    # request arrives. The worker must wait for it (it closed such connections after 4 s).
+    # request arrives. The worker must wait for it: at uWSGI's default socket-timeout (4 s) it
+    # closes such a connection unanswered.
     address = re.search(r"^socket = (\S+):(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M)
     script = (
-        "import socket, sys, time\n"
+        "import socket, time\n"
         f"sock = socket.create_connection(({address[1]!r}, {address[2]}))\n"
         "time.sleep(15)\n"
         f"sock.sendall({uwsgi_request('/healthz')!r})\n"

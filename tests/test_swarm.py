@@ -135,7 +135,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         )
         return tag
 
-    def client(self, *args, stack="", folder=None, host=HOST) -> subprocess.CompletedProcess:
+    def client(self, *args, stack="", folder=None, host=HOST, check=True) -> subprocess.CompletedProcess:
         """curl from a container on a stack's app network (this one's by default), trusting the
         environment's certificate."""
         folder = folder or self.folder
@@ -152,6 +152,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             "-c",
             f'curl -sS --cacert /ca.crt --resolve {host}:443:"$(getent hosts nginx | cut -d" " -f1)" '
             + " ".join(args),
+            check=check,
         )
 
     def page(self, path="/") -> str:
@@ -200,6 +201,14 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             run("docker", "wait", name, timeout=60, check=False)
             outcome.update(json.loads(run("docker", "logs", name).stdout.strip().splitlines()[-1]))
             run("docker", "rm", "-f", name, check=False)
+            if failures(outcome):
+                outcome["nginx says"] = self.nginx_problems()
+
+    def nginx_problems(self) -> list[str]:
+        """nginx's lines of the last minutes about failed requests, for an assertion's message."""
+        logs = run("docker", "service", "logs", "--raw", "--since", "10m", f"{self.stack}_nginx", check=False)
+        lines = (logs.stdout + logs.stderr).splitlines()
+        return [line for line in lines if any(word in line for word in ("upstream", "resolve", '" 50'))][-40:]
 
     def running_tasks(self, service: str) -> list[dict]:
         lines = run(
@@ -501,7 +510,8 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
         swarm.deploy()
 
         def issuer():
-            served = swarm.client("-k -v -o /dev/null", f"https://{HOST}/healthz")
+            # Until certbot has the certificate, nginx refuses every handshake.
+            served = swarm.client("-k -v -o /dev/null", f"https://{HOST}/healthz", check=False)
             found = re.search(r"issuer: (.*)", served.stderr)
             return found.group(1) if found and "Pebble" in found.group(1) else None
 
