@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.docker_stack import (
     DOCKER0,
@@ -466,36 +467,38 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
 
 
-# The example stack with certificates by ACME: Pebble as the ACME server, on the acme network,
-# where nginx answers to the domain that Pebble validates.
-ACME_STACK_FILE = """services:
-  nginx:
-    environment: {{TLS_SOURCE: acme}}
-    networks: {{app: {{}}, acme: {{aliases: [{host}]}}}}
-  certbot:
-    environment:
-      ACME_DOMAINS: {host}
-      ACME_DIRECTORY: https://pebble:14000/dir
-      REQUESTS_CA_BUNDLE: /pebble-ca.pem
-      ATTEMPT_TIMEOUT: "20"
-      RETRY_INTERVAL: "5"
-    configs: [{{source: pebble-ca, target: /pebble-ca.pem}}]
-    deploy: {{replicas: 1}}
-  pebble:
-    image: {pebble}
-    command: ["-config", "/pebble.json"]
-    environment: {{PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0"}}
-    configs: [{{source: pebble-config, target: /pebble.json}}]
-    networks: [acme]
-    deploy: {{endpoint_mode: dnsrr, placement: {{constraints: [node.role == manager]}}}}
-  app:
-    deploy: {{update_config: {{monitor: 5s, delay: 1s}}}}
-networks:
-  app: {{attachable: true}}
-configs:
-  pebble-ca: {{file: {acme}/pebble-ca.pem}}
-  pebble-config: {{file: {acme}/pebble.json}}
-"""
+def acme_stack_file(acme: Path) -> str:
+    """The test's stack file with certificates by ACME: Pebble as the ACME server, on the acme
+    network, where nginx answers to the domain that Pebble validates."""
+    stack = yaml.safe_load(TEST_STACK_FILE)
+    stack["services"]["nginx"] = {
+        "environment": {"TLS_SOURCE": "acme"},
+        "networks": {"app": {}, "acme": {"aliases": [HOST]}},
+    }
+    stack["services"]["certbot"] = {
+        "environment": {
+            "ACME_DOMAINS": HOST,
+            "ACME_DIRECTORY": "https://pebble:14000/dir",
+            "REQUESTS_CA_BUNDLE": "/pebble-ca.pem",
+            "ATTEMPT_TIMEOUT": "20",
+            "RETRY_INTERVAL": "5",
+        },
+        "configs": [{"source": "pebble-ca", "target": "/pebble-ca.pem"}],
+        "deploy": {"replicas": 1},
+    }
+    stack["services"]["pebble"] = {
+        "image": PEBBLE_IMAGE,
+        "command": ["-config", "/pebble.json"],
+        "environment": {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+        "configs": [{"source": "pebble-config", "target": "/pebble.json"}],
+        "networks": ["acme"],
+        "deploy": {"endpoint_mode": "dnsrr", "placement": {"constraints": ["node.role == manager"]}},
+    }
+    stack["configs"] = {
+        "pebble-ca": {"file": str(acme / "pebble-ca.pem")},
+        "pebble-config": {"file": str(acme / "pebble.json")},
+    }
+    return yaml.safe_dump(stack, sort_keys=False)
 
 
 def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
@@ -505,7 +508,7 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
     ca = run("docker", "run", "--rm", "--entrypoint", "cat", PEBBLE_IMAGE, "/test/certs/pebble.minica.pem")
     (acme / "pebble-ca.pem").write_text(ca.stdout)
     stack_file = swarm.folder / "docker-stack.yml"
-    stack_file.write_text(ACME_STACK_FILE.format(host=HOST, pebble=PEBBLE_IMAGE, acme=acme))
+    stack_file.write_text(acme_stack_file(acme))
     try:
         swarm.deploy()
 
