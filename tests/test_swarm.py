@@ -48,6 +48,9 @@ TEST_STACK_FILE = """services:
 networks:
   app: {attachable: true}
 """
+# A delay after each updated task longer than the watch: `docker stack deploy` stops waiting
+# seconds before Swarm ends the update, so deploy.sh must wait for Swarm's own word.
+SLOW_ROLLOUT = TEST_STACK_FILE.replace("{monitor: 5s, delay: 1s}", "{monitor: 1s, delay: 5s}")
 
 
 class Swarm:  # pylint: disable=too-many-instance-attributes
@@ -122,6 +125,22 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
+
+    @contextlib.contextmanager
+    def stack_file(self, text: str):
+        """The environment's docker-stack.yml replaced by `text` until the block ends."""
+        path = self.folder / "docker-stack.yml"
+        kept = path.read_text()
+        path.write_text(text)
+        try:
+            yield
+        finally:
+            path.write_text(kept)
+
+    def update_state(self) -> str:
+        return run(
+            "docker", "service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{self.stack}_app"
+        ).stdout.strip()
 
     def rollback(self):
         """swarm/deploy.sh --rollback: the app's previous release."""
@@ -281,8 +300,9 @@ def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_ne
     image = swarm.build("dockerable-django:swarm-two")
     # Spread over both nodes as the update starts (a rolling update may end with both on one).
     assert len({task["Node"] for task in swarm.running_tasks("app")}) == 2
-    with swarm.load() as outcome:
+    with swarm.load() as outcome, swarm.stack_file(SLOW_ROLLOUT):
         swarm.deploy(image=image)
+        assert swarm.update_state() == "completed"  # deploy.sh reported no sooner than Swarm
     assert failures(outcome) == {}, outcome
     assert outcome["counts"]["200"] > 100, outcome
     tasks = swarm.running_tasks("app")

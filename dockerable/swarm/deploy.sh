@@ -13,6 +13,8 @@ set -Eeuo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly here
 readonly JOB_ATTEMPTS=5
+# How long to wait, after `docker stack deploy` has, for Swarm to end the app's update.
+readonly UPDATE_TIMEOUT=600
 
 die() {
     echo "swarm/deploy.sh: $*" >&2
@@ -156,15 +158,29 @@ update_status() {
         "${STACK}_app" 2>/dev/null || true
 }
 
+# update_status once Swarm has settled the update: `docker stack deploy` stops waiting on a
+# service `monitor` after its tasks run, but Swarm ends an update only after its last `delay`.
+settled_status() {
+    local status deadline=$((SECONDS + UPDATE_TIMEOUT))
+    status="$(update_status)"
+    while [[ "$status" =~ \ (updating|rollback_started)$ ]] && ((SECONDS < deadline)); do
+        sleep 1
+        status="$(update_status)"
+    done
+    printf '%s\n' "$status"
+}
+
 # After stack_deploy: the update it started converged, or was rolled back (a new release that
 # never became healthy). BEFORE is update_status from before it: unchanged, no update started.
 check_update() {
     local before="$1" after state
-    after="$(update_status)"
+    after="$(settled_status)"
     [[ "$after" != "$before" ]] || return 0
     state="${after##* }"
     case "$state" in
         "" | completed) ;;
+        updating | rollback_started) die "the app's update is still ${state} after ${UPDATE_TIMEOUT} s" \
+            "(docker service ps ${STACK}_app says more)" ;;
         rollback_*) die "the new release of ${ENV_NAME} failed its health check and was rolled back:" \
             "$(running_image) serves (docker service ps ${STACK}_app says more)" ;;
         *) die "the app's update is ${state} (docker service ps ${STACK}_app says more)" ;;
