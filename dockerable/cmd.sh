@@ -121,13 +121,41 @@ require_readable_code() {
     fi
 }
 
+# The command that runs ARGS as the app user (as is, when this already is the app user).
+as_app() {
+    if [[ "$(id -u)" == 0 ]]; then
+        echo setpriv --reuid="$APP_USER" --regid="$APP_USER" --clear-groups --inh-caps=-all --
+    fi
+}
+
 # exec the long-running process as the app user, so that it is the container's
 # main process and receives SIGTERM from `docker stop` directly.
 exec_as_app() {
-    if [[ "$(id -u)" == 0 ]]; then
-        exec setpriv --reuid="$APP_USER" --regid="$APP_USER" --clear-groups --inh-caps=-all -- "$@"
-    fi
-    exec "$@"
+    local prefix
+    read -ra prefix <<<"$(as_app)"
+    exec "${prefix[@]}" "$@"
+}
+
+require_drain_seconds() {
+    [[ "${DRAIN_SECONDS:-0}" =~ ^[0-9]{1,2}$ ]] \
+        || die "DRAIN_SECONDS='${DRAIN_SECONDS}' is not a whole number of seconds under 100"
+}
+
+# Swarm takes a stopping task out of its DNS, waits 2 s, then sends SIGTERM; nginx asks the DNS
+# again only every second or two, so requests may still arrive, and a stopping uWSGI would reset
+# them. With DRAIN_SECONDS (the stack sets it), uWSGI serves that much longer after SIGTERM.
+serve_draining() {
+    local prefix pid status
+    read -ra prefix <<<"$(as_app)"
+    trap 'sleep "$DRAIN_SECONDS"; kill -TERM "$pid"' TERM
+    "${prefix[@]}" "$@" &
+    pid=$!
+    # `wait` returns early when SIGTERM runs the trap: then wait again, for uWSGI's own exit.
+    while :; do
+        status=0
+        wait "$pid" || status=$?
+        kill -0 "$pid" 2>/dev/null || exit "$status"
+    done
 }
 
 run_manage() {
@@ -154,6 +182,7 @@ run_dev() {
 run_uwsgi() {
     local front="$1" headers routes=()
     shift
+    require_drain_seconds
     if [[ "$front" == https ]]; then
         # The security headers of every response, in place of Django's own copies (nginx sends
         # them in proxy mode); first, so that the ini's own answers (413) carry them too.
@@ -166,7 +195,11 @@ run_uwsgi() {
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
-    exec_as_app uwsgi "${routes[@]}" --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@"
+    local command=(uwsgi "${routes[@]}" --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@")
+    if [[ -n "${DRAIN_SECONDS:-}" ]]; then
+        serve_draining "${command[@]}"
+    fi
+    exec_as_app "${command[@]}"
 }
 
 run_prod() {
@@ -210,6 +243,7 @@ run_proxied() {
 run_check() {
     require_settings_module
     require_known_env
+    require_drain_seconds
     require_valid_secrets "$(secrets_source)"
     case "${ENV:-PROD}" in
         PROD)

@@ -101,6 +101,15 @@ def test_cmd_refuses_an_unknown_env(test_image):
     assert_one_line_failure(result, "ENV='bogus'")
 
 
+def test_cmd_refuses_a_drain_time_that_is_not_seconds(test_image):
+    settings = ["-e", "DJANGO_SETTINGS_MODULE=project.settings.example.settings"]
+    folder = ["-v", f"{EXAMPLE}:/app/project/settings/example:ro"]
+    proxied = ["-e", "ENV=PROXY", "-e", "PROXY_SOCKET=:3031", "-e", "DRAIN_SECONDS=5s", *settings, *folder]
+    assert_one_line_failure(cmd_sh(test_image, *proxied), "DRAIN_SECONDS='5s'")
+    checked = run("docker", "run", "--rm", *proxied, test_image, "/dockerable/cmd.sh", "check", check=False)
+    assert_one_line_failure(checked, "DRAIN_SECONDS='5s'")
+
+
 def test_cmd_refuses_a_missing_settings_module(test_image):
     assert_one_line_failure(cmd_sh(test_image), "DJANGO_SETTINGS_MODULE")
     assert_one_line_failure(cmd_sh(test_image, "-e", "ENV=DEV"), "DJANGO_SETTINGS_MODULE")

@@ -23,6 +23,16 @@ backup_task() {
     echo "$task"
 }
 
+# Scaled to 0, the app's tasks still serve for their DRAIN_SECONDS (stack.yml) before they stop:
+# a write of theirs after the pre-restore backup would be lost.
+wait_app_stopped() {
+    local deadline=$((SECONDS + 60))
+    while docker service ps --format '{{.CurrentState}}' "${STACK}_app" | grep -q '^Running'; do
+        ((SECONDS < deadline)) || die "${STACK}_app still has running tasks a minute after scaling to 0"
+        sleep 1
+    done
+}
+
 # Undone on exit, whatever happened: the key out of the task, the app back to its replicas.
 # shellcheck disable=SC2329  # called by the EXIT trap
 cleanup() {
@@ -57,6 +67,7 @@ main() {
     docker exec "$task" bash /dockerable/backup.sh verify "$file" --restorable >/dev/null || exit 1
     replicas="$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_app")"
     docker service scale --detach=false "${STACK}_app=0" >/dev/null
+    wait_app_stopped
     docker exec "$task" bash /dockerable/backup.sh restore "$file" --yes || status=$?
     exit "$status"
 }
