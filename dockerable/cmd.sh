@@ -9,7 +9,8 @@
 #   cmd.sh check       -> checks the environment's files for the mode ENV names, then exits
 #                         (the preflight service, which runs before anything else starts)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the
-# shipped ones (e.g. `cmd.sh --processes 8`).
+# shipped ones (e.g. `cmd.sh --processes 8`); with DRAIN_SECONDS=N (the Swarm stack sets it),
+# uWSGI goes on serving N seconds after SIGTERM before it stops.
 # Started as root (as the compose files do), it first copies the environment's
 # secrets.json and TLS files (0600 and owned by the host user) into a
 # private tmpfs for the app user, then drops to that user: no Django code runs as
@@ -147,7 +148,7 @@ require_drain_seconds() {
 serve_draining() {
     local prefix pid status
     read -ra prefix <<<"$(as_app)"
-    trap 'sleep "$DRAIN_SECONDS"; kill -TERM "$pid"' TERM
+    trap 'sleep "$DRAIN_SECONDS"; kill -TERM "$pid" 2>/dev/null || true' TERM
     "${prefix[@]}" "$@" &
     pid=$!
     # `wait` returns early when SIGTERM runs the trap: then wait again, for uWSGI's own exit.
