@@ -388,7 +388,7 @@ def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(s
 def test_a_stopping_app_task_serves_on_while_nginx_may_still_send_it_requests(swarm):
     # Swarm takes a task out of its DNS 2 s before SIGTERM, and nginx may still send it requests
     # for a moment after: a uWSGI that closed at once reset them, and nginx, whose list of tasks
-    # had changed meanwhile, answered 502 (1 forced update under load in 20 did, by hand).
+    # had changed meanwhile, answered 502 (docs/swarm.md).
     drain = int(yaml.safe_load((REPO / "dockerable" / "swarm" / "stack.yml").read_text())
                 ["services"]["app"]["environment"]["DRAIN_SECONDS"])  # fmt: skip
     task_filter = f"label=com.docker.swarm.service.name={swarm.stack}_app"
