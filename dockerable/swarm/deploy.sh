@@ -187,6 +187,18 @@ check_update() {
     esac
 }
 
+# Until the app tasks Swarm is stopping have stopped: each serves its DRAIN_SECONDS first, and
+# nginx may send it a request meanwhile; once this command has named the release that serves,
+# no other may answer.
+wait_stopping_tasks() {
+    local deadline=$((SECONDS + 120))
+    while docker service ps --filter desired-state=shutdown --format '{{.CurrentState}}' "${STACK}_app" \
+            | grep -q '^Running'; do
+        ((SECONDS < deadline)) || die "tasks of ${STACK}_app still run two minutes after Swarm began stopping them"
+        sleep 1
+    done
+}
+
 deploy() {
     local current replicas before
     release_image
@@ -215,6 +227,7 @@ deploy() {
     before="$(update_status)"
     stack_deploy "$RELEASE_IMAGE" "$replicas" || true
     check_update "$before"
+    wait_stopping_tasks
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"
 }
 
@@ -232,6 +245,7 @@ main() {
             deploy ;;
         --rollback)
             docker service rollback --quiet "${STACK}_app" >/dev/null
+            wait_stopping_tasks
             say "${ENV_NAME} runs $(running_image) again" ;;
         *) die "unknown option '$1'" ;;
     esac
