@@ -25,6 +25,7 @@ BOTH = ("/healthz", "/")
 # The rows the targets compare with the shipped settings (report.py).
 PLAIN_HTTP = "prod over plain HTTP"
 NO_HEADERS = "prod, no security headers (reference)"
+NO_FASTROUTER = "prod, router straight to the workers (reference)"
 GUNICORN = "gunicorn sync (HTTP)"
 # Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
 CLOSE = "--add-header=Connection: close"
@@ -100,7 +101,7 @@ def variants() -> list[Variant]:
         grid_variant(f"{SHIPPED} offload 0", "grid-offload-0", "--offload-threads=0"),
         grid_variant(f"{SHIPPED} offload 2", "grid-offload-2", "--offload-threads=2"),
         # Socket kinds, started without cmd.sh, which always loads the shipped [https] section.
-        # The router reaching the workers over an abstract UNIX socket instead of the shipped
+        # The (fast)router reaching the workers over an abstract UNIX socket instead of the shipped
         # TCP on loopback:
         Variant(
             f"grid: {SHIPPED} router over a UNIX socket",
@@ -140,6 +141,15 @@ def variants() -> list[Variant]:
             "https://no-headers",
             endpoints=("/healthz",),
             extra={"environment": {"SECURITY_HEADERS": "/dev/null"}},
+        ),
+        # The shipped settings with the router handing requests straight to the workers, not
+        # through the fastrouter that reads each body first: what that protection costs.
+        Variant(
+            NO_FASTROUTER,
+            "no-fastrouter",
+            uwsgi("--http-use-socket=0"),
+            "https://no-fastrouter",
+            endpoints=("/healthz",),
         ),
         # The same shipped settings with a plain-HTTP router beside the HTTPS one.
         Variant(

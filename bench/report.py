@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bench.configurations import (
     GUNICORN,
+    NO_FASTROUTER,
     NO_HEADERS,
     PLAIN_HTTP,
     SHIPPED,
@@ -276,6 +277,8 @@ def evaluate(report: Report) -> None:
     https_cost = round(1 - over_plain, 3) if over_plain else None
     over_bare = median_of(report.round_ratios(PROD, NO_HEADERS))
     headers_cost = round(1 - over_bare, 3) if over_bare else None
+    over_direct = median_of(report.round_ratios(PROD, NO_FASTROUTER))
+    buffering_cost = round(1 - over_direct, 3) if over_direct else None
     tails = [row.tail for row in report.rows if row.configuration in SHIPPED_MODES and row.tail]
     checks = [
         (
@@ -297,6 +300,11 @@ def evaluate(report: Report) -> None:
         (
             "security headers cost <= 10% of prod's /healthz req/s (against an empty list)",
             headers_cost,
+            lambda v: v <= 0.10,
+        ),
+        (
+            "reading bodies first (fastrouter) costs <= 10% of prod's /healthz req/s",
+            buffering_cost,
             lambda v: v <= 0.10,
         ),
         (

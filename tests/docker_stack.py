@@ -134,12 +134,14 @@ class Stack:
         """A URL on 127.0.0.1 at the host port that variable `port` publishes."""
         return f"{PORT_SCHEMES[port]}://127.0.0.1:{self.env[port]}{path}"
 
+    def compose_command(self, *args) -> list[str]:
+        """The `docker compose` command line for this stack's files and project name."""
+        files = [arg for path in [self.compose_file, *self.extra_files] for arg in ("-f", str(path))]
+        return ["docker", "compose", "-p", self.project, *files, *args]
+
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
-        files = [arg for path in [self.compose_file, *self.extra_files] for arg in ("-f", str(path))]
-        return run(
-            "docker", "compose", "-p", self.project, *files, *args, check=check, env=self.env, timeout=timeout
-        )
+        return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
 
     def up(self, *args):
         """`up -d --wait`: returns once every service is healthy or has completed."""

@@ -1,8 +1,10 @@
 """Tiny HTTP(S) client for the tests that also reports the certificate the server presented."""
 
+import concurrent.futures
 import http.client
 import re
 import ssl
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -98,14 +100,66 @@ def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
     assert response.status == 302, response.text[:500]
 
 
-def oversized_post(url: str, ca_file, server_name: str, length: int) -> str:
-    """The status line a server answers a POST that announces `length` bytes with, once the first
-    64 KiB of them are sent: a server that waits for the rest answers nothing (a timeout)."""
+def oversized_post(  # pylint: disable=too-many-arguments
+    url: str, ca_file, server_name: str, length: int, *, sent: int = 65536, expect=False
+) -> str:
+    """The status line a server answers a POST that announces `length` bytes with, once `sent`
+    of them are sent (with `expect`, none until the server says 100 Continue): a server that
+    waits for the rest answers nothing (a timeout)."""
     parts = urlsplit(url)
     head = (
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {server_name}\r\n"
-        f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n"
+        + ("Expect: 100-continue\r\n" if expect else "")
+        + "\r\n"
     )
     with ssl_connection(parts.hostname, parts.port, ca_file, server_name, 10) as sock:
-        sock.sendall(head.encode() + b"x" * 65536)
+        sock.sendall(head.encode())
+        if expect:
+            status = sock.recv(4096).split(b"\r\n", 1)[0].decode()
+            if not status.endswith(" 100 Continue"):
+                return status
+        sock.sendall(b"x" * sent)
         return sock.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+def answer_times_during_slow_bodies(url: str, ca_file, server_name: str, clients: int, seconds: int) -> tuple:
+    """GET `url` every half second while `clients` connections each send a POST body a byte a
+    second for `seconds`: ([(seconds to answer, status)], bytes each slow client got to send).
+
+    The bodies go to the admin login, whose CSRF check reads them (the origin passes and there
+    is a cookie). A GET that gets no answer within 5 s counts as 5 s and status 0.
+    """
+    parts = urlsplit(url)
+
+    def send_slowly() -> int:
+        sent = 0
+        head = (
+            f"POST /admin/login/ HTTP/1.1\r\nHost: {server_name}\r\nOrigin: https://{server_name}\r\n"
+            "Cookie: csrftoken=abcdefghijklmnopqrstuvwxyzABCDEF\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {seconds + 100}\r\n\r\n"
+        )
+        with ssl_connection(parts.hostname, parts.port, ca_file, server_name, 10) as sock:
+            sock.sendall(head.encode())
+            for _ in range(seconds):
+                sock.sendall(b"x")
+                sent += 1
+                time.sleep(1)
+        return sent
+
+    def timed_get() -> tuple:
+        start = time.monotonic()
+        try:
+            status = request("GET", url, ca_file=ca_file, server_name=server_name, timeout=5).status
+        except OSError:
+            status = 0
+        return time.monotonic() - start, status
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        slow = [pool.submit(send_slowly) for _ in range(clients)]
+        time.sleep(2)  # every slow client has sent its headers
+        answers = []
+        while not all(future.done() for future in slow):
+            answers.append(timed_get())
+            time.sleep(0.5)
+        return answers, [future.result() for future in slow]

@@ -1,9 +1,11 @@
 """Production mode on real Docker: HTTPS by uWSGI with the environment's certificate, and its data."""
 
 import concurrent.futures
+import http.client
 import re
 import shutil
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -12,7 +14,13 @@ from project.envtools.certificates import self_signed
 from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, SMALL_QUEUE, TEST_IMAGE, Stack, free_port, run, wait_for
-from tests.http_client import oversized_post, request, sign_guestbook, ssl_connection
+from tests.http_client import (
+    answer_times_during_slow_bodies,
+    oversized_post,
+    request,
+    sign_guestbook,
+    ssl_connection,
+)
 from tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -60,14 +68,28 @@ def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod
     assert bogus.status == 400 and "location" not in bogus.headers
 
 
-def test_a_body_over_10_mb_is_refused_with_413_before_it_is_read(prod):
-    ca_file = prod.folder / "ssl" / "server.crt"
-    statuses = [oversized_post(prod.url("/"), ca_file, HOST, 20 * 1024 * 1024) for _ in range(10)]
-    # uWSGI's router closes at once, where nginx lingers: a client still sending its body may get
-    # a reset instead of the answer (about one in eight here; docs/security.md). What arrives is 413.
-    answered = [status for status in statuses if status]
-    assert len(answered) >= 5 and set(answered) == {"HTTP/1.1 413 Request Entity Too Large"}, statuses
+def test_a_body_over_10_mb_is_refused_with_413(prod):
+    ca_file, too_big, refused = (
+        prod.folder / "ssl" / "server.crt",
+        20 * 1024 * 1024,
+        "HTTP/1.1 413 Request Entity Too Large",
+    )
+    # A client that asks first (Expect: 100-continue) is refused before it sends its body; any
+    # other once the fastrouter has read it all (nginx, in proxy mode, refuses it at once).
+    assert oversized_post(prod.url("/"), ca_file, HOST, too_big, expect=True) == refused
+    statuses = [oversized_post(prod.url("/"), ca_file, HOST, too_big, sent=too_big) for _ in range(3)]
+    assert statuses == [refused] * 3, statuses
     assert get(prod, "/healthz").status == 200  # and the workers serve on
+
+
+def test_slow_request_bodies_do_not_hold_the_workers(prod):
+    # The fastrouter reads each body whole before a worker sees the request: six clients sending
+    # theirs a byte a second for 30 s hold no worker (the example runs one per core).
+    ca_file = prod.folder / "ssl" / "server.crt"
+    answers, sent = answer_times_during_slow_bodies(prod.url("/"), ca_file, HOST, clients=6, seconds=30)
+    assert sent == [30] * 6, sent
+    assert len(answers) >= 40 and {status for _, status in answers} == {200}, answers
+    assert max(elapsed for elapsed, _ in answers) < 1, answers
 
 
 def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):
@@ -182,21 +204,14 @@ def status_line(stack, path: str) -> str:
 
 def test_a_full_queue_to_the_workers_makes_requests_wait_and_is_logged(prod):
     with prod.overridden(SMALL_QUEUE), concurrent.futures.ThreadPoolExecutor(20) as pool:
-        port = int(prod.env["HTTPS_PORT"])
-        with ssl_connection("127.0.0.1", port, prod.folder / "ssl" / "server.crt", HOST, 60) as slow:
-            # A body sent a byte a second holds the worker. CSRF checks read the body of a POST
-            # that passes the origin check and has a cookie.
-            slow.sendall(
-                f"POST /admin/login/ HTTP/1.1\r\nHost: {HOST}\r\nOrigin: https://{HOST}\r\n"
-                "Cookie: csrftoken=abcdefghijklmnopqrstuvwxyzABCDEF\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nx".encode()
-            )
+        signal_workers(prod, "SIGSTOP")  # a worker stuck in a slow view
+        try:
             answers = [pool.submit(status_line, prod, "/healthz") for _ in range(20)]
             # Longer than the kernel's first retries, which is when a connection could reach the
             # worker ahead of its request.
-            for _ in range(7):
-                time.sleep(1)
-                slow.sendall(b"x")
+            time.sleep(7)
+        finally:
+            signal_workers(prod, "SIGCONT")
         assert [answer.result() for answer in answers] == ["HTTP/1.1 200 OK"] * 20
         assert re.search(r"listen queue of socket \S+ \(fd: \d+\) full", prod.logs("app")), prod.logs("app")[
             -2000:
@@ -237,6 +252,84 @@ def test_the_workers_wait_for_a_request_that_reaches_them_late(prod):
         "print(sock.recv(4096).split(b'\\r\\n')[0].decode() or 'closed with no answer')\n"
     )
     assert prod.exec("app", "python", "-c", script).stdout.strip() == "HTTP/1.1 200 OK"
+
+
+# The workers' TCP port on loopback, and Python run in the app container as the app user that
+# finds the workers: the master's children that hold that port's listening socket (the routers
+# do not).
+WORKERS_PORT = re.search(r"^socket = \S+:(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M)[1]
+FIND_WORKERS = f"""
+import os, signal, time
+def sockets(state):
+    for line in open('/proc/net/tcp').read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(':%04X' % {WORKERS_PORT}) and fields[3] == state:
+            yield fields
+def unread(fields):
+    return int(fields[4].split(':')[1], 16)
+def queued():
+    return unread(next(sockets('0A')))
+def workers():
+    link = 'socket:[%s]' % next(sockets('0A'))[9]
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        if open('/proc/%s/stat' % pid).read().split(')')[1].split()[1] != '1':
+            continue
+        if link in (os.readlink('/proc/%s/fd/%s' % (pid, fd)) for fd in os.listdir('/proc/%s/fd' % pid)):
+            found.append(int(pid))
+    return found
+"""
+# SIGSTOP the workers, wait for a request in their queue, let one worker take it and kill it
+# once it has read the request, then let the others go on.
+KILL_A_WORKER_MID_REQUEST = """
+stopped = workers()
+for pid in stopped:
+    os.kill(pid, signal.SIGSTOP)
+print('stopped', len(stopped), flush=True)
+deadline = time.monotonic() + 20
+while not queued() and time.monotonic() < deadline:
+    time.sleep(0.001)
+os.kill(stopped[0], signal.SIGCONT)
+# Once it has read the request (nothing unread on its connection), before it answers.
+while (queued() or any(unread(fields) for fields in sockets('01'))) and time.monotonic() < deadline:
+    pass
+os.kill(stopped[0], signal.SIGKILL)
+for pid in stopped[1:]:
+    os.kill(pid, signal.SIGCONT)
+print('killed', flush=True)
+"""
+
+
+def signal_workers(stack, name: str) -> None:
+    """Send signal `name` to the app's uWSGI workers, as their own user."""
+    script = f"{FIND_WORKERS}\nfor pid in workers():\n    os.kill(pid, signal.{name})\n"
+    stack.exec("app", "python", "-c", script, user="app")
+
+
+def test_a_worker_killed_mid_request_closes_its_clients_connection_within_seconds(prod):
+    # uWSGI's router sends no 502 when a worker dies before answering: it keeps the client's
+    # kept-alive connection open for its next request, and closes it after the keep-alive time
+    # (5 s), where uWSGI's default held it for http-timeout (75 s).
+    command = prod.compose_command(
+        "exec", "-T", "--user", "app", "app", "python", "-c", FIND_WORKERS + KILL_A_WORKER_MID_REQUEST
+    )
+    # The container's health probe may be the request that gets killed (1 in 30 s): then ours is
+    # served, and the round is repeated.
+    for _ in range(3):
+        with subprocess.Popen(command, env=prod.env, stdout=subprocess.PIPE, text=True) as killer:
+            assert killer.stdout.readline().startswith("stopped"), "the workers were not stopped"
+            start = time.monotonic()
+            try:
+                status = get(prod, "/", timeout=30).status
+            except http.client.RemoteDisconnected:
+                status = None
+            elapsed = time.monotonic() - start
+            assert killer.stdout.readline() == "killed\n"
+        if status is None:
+            break
+    assert status is None and elapsed < 8, (status, elapsed)
+    assert "killed by signal 9" in prod.logs("app")
+    assert get(prod, "/healthz").status == 200  # the worker is replaced
 
 
 def test_a_bogus_host_is_one_log_line_not_a_traceback(prod):
@@ -318,6 +411,13 @@ def test_containers_run_with_no_new_privileges(prod):
     for service in ("app", "postgres", "backup"):
         status = prod.exec(service, "grep", "NoNewPrivs", "/proc/1/status").stdout.split()
         assert status == ["NoNewPrivs:", "1"], service
+
+
+def test_the_apps_tmp_is_a_capped_tmpfs(prod):
+    # Request bodies wait there; uncapped, a client announcing a huge one would fill memory.
+    mounts = [line.split() for line in prod.exec("app", "cat", "/proc/mounts").stdout.splitlines()]
+    tmp = [mount for mount in mounts if mount[1] == "/tmp"]
+    assert len(tmp) == 1 and tmp[0][2] == "tmpfs" and "size=524288k" in tmp[0][3].split(","), tmp
 
 
 def test_sigterm_stops_uwsgi_gracefully(prod):

@@ -20,7 +20,7 @@ from cryptography import x509
 from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
-from tests.http_client import oversized_post, request
+from tests.http_client import answer_times_during_slow_bodies, oversized_post, request
 from tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -315,6 +315,17 @@ def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_
     # nginx answers what the app cannot (502 while it is down); nothing is closed unanswered.
     assert set(summary["counts"]) <= {"200", "502"}, summary
     assert summary["counts"]["200"] > 100, summary
+
+
+def test_slow_request_bodies_do_not_hold_the_workers(proxy):
+    issued_by_pebble(proxy)
+    # nginx reads each body whole before the app sees the request: six clients sending theirs a
+    # byte a second for 30 s hold no worker (the example runs one per core). In production mode
+    # they would hold them all (docs/security.md#facing-the-internet).
+    answers, sent = answer_times_during_slow_bodies(proxy.url("/"), None, DOMAIN, clients=6, seconds=30)
+    assert sent == [30] * 6, sent
+    assert len(answers) >= 40 and {status for _, status in answers} == {200}, answers
+    assert max(elapsed for elapsed, _ in answers) < 1, answers
 
 
 def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_certificate(proxy, checker_images):  # pylint: disable=unused-argument

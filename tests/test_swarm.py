@@ -548,9 +548,7 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
     (acme / "pebble.json").write_text(json.dumps(PEBBLE_CONFIG))
     ca = run("docker", "run", "--rm", "--entrypoint", "cat", PEBBLE_IMAGE, "/test/certs/pebble.minica.pem")
     (acme / "pebble-ca.pem").write_text(ca.stdout)
-    stack_file = swarm.folder / "docker-stack.yml"
-    stack_file.write_text(acme_stack_file(acme))
-    try:
+    with swarm.stack_file(acme_stack_file(acme)):
         swarm.deploy()
 
         def issuer():
@@ -562,8 +560,6 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
         wait_for(issuer, timeout=120, what="nginx to serve a certificate issued by Pebble")
         health = run("docker", "service", "ps", "--format", "{{.CurrentState}}", f"{swarm.stack}_certbot")
         assert health.stdout.startswith("Running"), health.stdout
-    finally:
-        stack_file.write_text(TEST_STACK_FILE)
 
 
 def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:
