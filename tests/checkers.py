@@ -1,5 +1,6 @@
 """Third-party checkers run in containers of their own (tests/data/checkers): a real browser
-(Debian's Chromium under Playwright) signing in to a stack's admin, and sslyze judging its TLS."""
+(Debian's Chromium under Playwright) signing in to a stack's admin, sslyze judging its TLS, and
+MDN HTTP Observatory grading its headers."""
 
 import json
 import re
@@ -9,6 +10,7 @@ from tests.docker_stack import REPO, run
 CHECKERS = REPO / "tests" / "data" / "checkers"
 BROWSER_IMAGE = "dockerable-tests-browser:latest"
 SSLYZE_IMAGE = "dockerable-tests-sslyze:latest"
+OBSERVATORY_IMAGE = "dockerable-tests-observatory:latest"
 USER, PASSWORD = "browser-admin", "a browser's password 42"
 
 # What the pages the browser visits are called: the admin's, then the guestbook.
@@ -22,11 +24,16 @@ TITLES = [
 
 
 def build_checker_images() -> list[str]:
-    """The browser and sslyze images (their layers cached after the first build)."""
-    for image, dockerfile in ((BROWSER_IMAGE, "Dockerfile.browser"), (SSLYZE_IMAGE, "Dockerfile.sslyze")):
+    """The browser, sslyze and Observatory images (their layers cached after the first build)."""
+    images = {
+        BROWSER_IMAGE: "Dockerfile.browser",
+        SSLYZE_IMAGE: "Dockerfile.sslyze",
+        OBSERVATORY_IMAGE: "Dockerfile.observatory",
+    }
+    for image, dockerfile in images.items():
         run("docker", "build", "--quiet", "--tag", image, "--file", str(CHECKERS / dockerfile), str(CHECKERS),
             timeout=900)  # fmt: skip
-    return [BROWSER_IMAGE, SSLYZE_IMAGE]
+    return list(images)
 
 
 def admin_in_browser(stack) -> dict:
@@ -74,3 +81,17 @@ def mozilla_intermediate_findings(stack) -> list[str]:
 # What sslyze finds in a certificate the tests cannot make trusted or short-lived: the sample's
 # (self-signed, ten years, so that the public sample keeps working) and Pebble's (its own CA).
 CERTIFICATE_FINDINGS = {"certificate_path_validation", "maximum_certificate_lifespan"}
+
+
+def observatory_failures(stack, ca_file) -> dict:
+    """MDN HTTP Observatory's scan of https://localhost at the stack's ports, trusting `ca_file`
+    (a certificate that names localhost, as the sample's does): {"grade": ..., test: result} for
+    each of its tests that did not pass, plus the grade."""
+    report = run(
+        "docker", "run", "--rm", "--network", "host", "--volume", f"{ca_file}:/ca.pem:ro",
+        "--env", "NODE_EXTRA_CA_CERTS=/ca.pem", "--env", "NODE_NO_WARNINGS=1", OBSERVATORY_IMAGE,
+        "localhost", stack.env["HTTPS_PORT"], stack.env["HTTP_PORT"], timeout=300,
+    )  # fmt: skip
+    scan = json.loads(report.stdout)
+    failed = {name: test["result"] for name, test in scan["tests"].items() if not test["pass"]}
+    return {"grade": scan["grade"], **failed}

@@ -200,7 +200,7 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
 
 
 def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
-    # Rows that do not compress, so that the dump is large enough for a limit of 1 KiB/s to show.
+    # Rows that do not compress, so that the dump is large enough for a limit of 2 KiB/s to show.
     psql(
         prod,
         "INSERT INTO guestbook_entry (text, created) "
@@ -208,15 +208,15 @@ def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
     )
     try:
         start = time.monotonic()
-        prod.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=1K", "backup", "./backup.sh", "now")
+        prod.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=2K", "backup", "./backup.sh", "now")
         elapsed = time.monotonic() - start
     finally:
         psql(prod, "DELETE FROM guestbook_entry WHERE text ~ '^[0-9a-f]{64}$'")
     newest = prod.exec("backup", "./backup.sh", "list").stdout.split()[0]
     size = (backup_dir(prod) / newest).stat().st_size
-    assert size >= 8 * 1024, size
-    # pv lets the first second's worth through at once; every later KiB waits its second.
-    assert elapsed >= size / 1024 - 1.5, (size, elapsed)
+    assert size >= 16 * 1024, size
+    # pv lets the first second's worth through at once; every later 2 KiB wait their second.
+    assert elapsed >= size / 2048 - 1.5, (size, elapsed)
     prod.exec("backup", "./backup.sh", "verify", newest)
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.docker_stack import REPO, git_copy, run
 
 README = REPO / "README.md"
@@ -65,11 +67,13 @@ def test_no_code_comment_holds_a_dated_figure():
     assert not offenders, offenders
 
 
+@pytest.mark.tree
 def test_the_benchmark_folder_can_be_removed():
     with git_copy("dockerable-no-bench-") as root:
         # As a user's clone is after `git rm -r bench` (the suite copies checkouts with git).
         run("git", "rm", "-r", "-q", "--force", "bench", cwd=root)
-        # Every module of the suite still imports, and the fast tier passes (this test aside).
+        # Every module of the suite still imports, and the fast tier passes (this test and the
+        # linters aside).
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         collected = subprocess.run(
             [*pytest, "--collect-only"], cwd=root, capture_output=True, text=True, timeout=300, check=False
@@ -77,13 +81,7 @@ def test_the_benchmark_folder_can_be_removed():
         assert collected.returncode == 0, collected.stdout[-3000:]
         assert "bench/" not in collected.stdout
         fast = subprocess.run(
-            [
-                *pytest,
-                "-m",
-                "not docker",
-                "--deselect",
-                "tests/test_docs.py::test_the_benchmark_folder_can_be_removed",
-            ],
+            [*pytest, "-m", "not docker and not tree"],
             cwd=root,
             capture_output=True,
             text=True,

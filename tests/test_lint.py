@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.docker_stack import REPO, git_copy, run
@@ -12,6 +13,7 @@ from tests.docker_stack import REPO, git_copy, run
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 
 
+@pytest.mark.tree
 def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
     # A copy, as a fresh clone would be: the hooks that fix things must find nothing to fix.
     with git_copy("dockerable-pre-commit-") as root:

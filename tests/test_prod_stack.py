@@ -11,7 +11,12 @@ import time
 import pytest
 
 from project.envtools.certificates import self_signed
-from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
+from tests.checkers import (
+    CERTIFICATE_FINDINGS,
+    admin_problems_under_csp,
+    mozilla_intermediate_findings,
+    observatory_failures,
+)
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, SMALL_QUEUE, TEST_IMAGE, Stack, free_port, run, wait_for
 from tests.http_client import (
@@ -117,6 +122,10 @@ def test_every_answer_carries_each_listed_security_header_once(prod):
 def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(prod, checker_images):  # pylint: disable=unused-argument
     problems = admin_problems_under_csp(prod)
     assert not problems, problems
+
+
+def test_mdn_http_observatory_grades_it_a_plus(prod, checker_images):  # pylint: disable=unused-argument
+    assert observatory_failures(prod, prod.folder / "ssl" / "server.crt") == {"grade": "A+"}
 
 
 def test_docker_compose_exec_runs_manage_in_the_running_app(prod):

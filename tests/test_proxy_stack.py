@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.checkers import CERTIFICATE_FINDINGS, admin_problems_under_csp, mozilla_intermediate_findings
+from tests.checkers import (
+    CERTIFICATE_FINDINGS,
+    admin_problems_under_csp,
+    mozilla_intermediate_findings,
+    observatory_failures,
+)
 from tests.conftest import unique_project
 from tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
 from tests.http_client import answer_times_during_slow_bodies, oversized_post, request
@@ -432,7 +437,7 @@ def test_down_and_up_reuse_the_certificate_without_the_acme_server(proxy):
     assert "No renewals were attempted" in proxy.logs("certbot")
 
 
-def test_an_environment_can_bring_its_own_certificate(proxy):
+def test_an_environments_own_certificate_is_served_and_graded_a_plus(proxy, checker_images):  # pylint: disable=unused-argument
     proxy.down(volumes=False)
     proxy.env["TLS_SOURCE"] = "files"
     try:
@@ -441,6 +446,8 @@ def test_an_environment_can_bring_its_own_certificate(proxy):
         own = x509.load_pem_x509_certificate((proxy.folder / "ssl" / "server.crt").read_bytes())
         assert served == own
         assert get(proxy, "/healthz").status == 200
+        # The sample's certificate names localhost, where Pebble's names DOMAIN only.
+        assert observatory_failures(proxy, proxy.folder / "ssl" / "server.crt") == {"grade": "A+"}
         # As in production mode: a body over 10 MB is refused before it is read.
         status = oversized_post(proxy.url("/"), proxy.folder / "ssl" / "server.crt", DOMAIN, 20 * 1024 * 1024)
         assert status == "HTTP/1.1 413 Request Entity Too Large", status
