@@ -42,10 +42,12 @@ HOST = "example.dockerable.test"
 LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
-# A shorter watch after each updated task (an environment's own override) keeps the tests quick.
+# A shorter watch after each updated task, and a shorter grace for a new task's first health
+# check (an environment's own overrides; app tasks start in seconds here), keep the tests quick.
 TEST_STACK_FILE = """services:
   nginx: {}
   app:
+    healthcheck: {start_period: 10s}
     deploy: {update_config: {monitor: 5s, delay: 1s}}
 networks:
   app: {attachable: true}
