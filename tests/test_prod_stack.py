@@ -31,6 +31,10 @@ from tests.security_headers import problems_by_answer
 pytestmark = pytest.mark.docker
 
 HOST = "example.dockerable.test"
+# The workers' socket in production mode (uwsgi.ini's [https]): TCP on loopback, (host, port).
+WORKERS_HOST, WORKERS_PORT = re.search(
+    r"^socket = (\S+):(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M
+).groups()
 
 
 @pytest.fixture(scope="module")
@@ -252,10 +256,9 @@ def test_the_workers_wait_for_a_request_that_reaches_them_late(prod):
     # request with a growing back-off, and may complete the connection seconds before the
     # request arrives. The worker must wait for it: at uWSGI's default socket-timeout (4 s) it
     # closes such a connection unanswered.
-    address = re.search(r"^socket = (\S+):(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M)
     script = (
         "import socket, time\n"
-        f"sock = socket.create_connection(({address[1]!r}, {address[2]}))\n"
+        f"sock = socket.create_connection(({WORKERS_HOST!r}, {WORKERS_PORT}))\n"
         "time.sleep(15)\n"
         f"sock.sendall({uwsgi_request('/healthz')!r})\n"
         "print(sock.recv(4096).split(b'\\r\\n')[0].decode() or 'closed with no answer')\n"
@@ -263,10 +266,8 @@ def test_the_workers_wait_for_a_request_that_reaches_them_late(prod):
     assert prod.exec("app", "python", "-c", script).stdout.strip() == "HTTP/1.1 200 OK"
 
 
-# The workers' TCP port on loopback, and Python run in the app container as the app user that
-# finds the workers: the master's children that hold that port's listening socket (the routers
-# do not).
-WORKERS_PORT = re.search(r"^socket = \S+:(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M)[1]
+# Python run in the app container as the app user that finds the workers: the master's children
+# that hold the listening socket of WORKERS_PORT (the routers do not).
 FIND_WORKERS = f"""
 import os, signal, time
 def sockets(state):
