@@ -3,7 +3,8 @@
 
 Half the clients keep one HTTPS connection alive, half open a new one per request. It runs until
 the file CONFIG["stop"] exists, then prints one JSON line: every request's outcome counted, the
-failures listed, and latency percentiles before and after CONFIG["mark"] appears.
+failures listed, latency percentiles before and after CONFIG["mark"] appears, and the requests
+answered of those started after it.
 """
 
 import http.client
@@ -90,6 +91,7 @@ def main() -> int:
                 ],
                 "p99_before": percentile([took for _, _, took, marked in results if not marked], 0.99),
                 "p99_after": percentile([took for _, _, took, marked in results if marked], 0.99),
+                "answered_after": sum(1 for _, outcome, _, marked in results if marked and outcome == 200),
             }
         )
     )

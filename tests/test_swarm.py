@@ -183,8 +183,9 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return self.client(f"https://{HOST}{path}").stdout
 
     @contextlib.contextmanager
-    def load(self, path="/", expect="", clients=8):
-        """Clients requesting `path` until the block ends; yields a dict that gets the outcome."""
+    def load(self, path="/", expect="", clients=8, linger=2):
+        """Clients requesting `path` until `linger` seconds after the block ends; yields a dict
+        that gets the outcome (its "after" figures: the requests started within the block)."""
         name = f"dd-swarm-load-{uuid.uuid4().hex[:8]}"
         for leftover in ("stop", "mark"):
             (self.control / leftover).unlink(missing_ok=True)
@@ -219,7 +220,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             time.sleep(3)
             (self.control / "mark").touch()
             yield outcome
-            time.sleep(2)
+            time.sleep(linger)
         finally:
             (self.control / "stop").touch()
             run("docker", "wait", name, timeout=60, check=False)
@@ -396,6 +397,24 @@ def test_scaling_the_app_under_load_fails_no_request(swarm):
     assert failures(outcome) == {}, outcome
 
 
+def test_a_stalled_app_task_gets_no_more_requests_while_another_is_free(swarm):
+    assert len(swarm.running_tasks("app")) == 2
+    task = run(
+        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_app"
+    ).stdout.split()[0]
+    # Frozen for 6 s (fewer than its health check's three failures): its connections wait.
+    with swarm.load(linger=0) as outcome:
+        run("docker", "pause", task)
+        try:
+            time.sleep(6)
+        finally:
+            run("docker", "unpause", task)
+    # Round robin sent every other request to the frozen task until all 8 clients waited there:
+    # about 10 answers in those 6 s. nginx's least_conn sends them to the free task.
+    assert outcome["answered_after"] > 200, outcome
+    assert failures(outcome) == {}, outcome
+
+
 def test_a_database_outage_answers_503_quickly_restarts_no_app_task_and_heals_itself(swarm):
     tasks = {task["ID"] for task in swarm.running_tasks("app")}
     with swarm.load(clients=4) as outcome:
@@ -508,6 +527,38 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], refused.stderr
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+    # Each label on one node: PostgreSQL's data and nginx's files are in that node's volumes.
+    worker_id = swarm.node_docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    manager_id = run("docker", "info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+    for node, change, undo, expected in (
+        (
+            worker_id,
+            "--label-add=dockerable.db=true",
+            "--label-rm=dockerable.db",
+            "2 nodes are labelled dockerable.db=true (",
+        ),
+        (
+            manager_id,
+            "--label-rm=dockerable.proxy",
+            "--label-add=dockerable.proxy=true",
+            "no node is labelled dockerable.proxy=true: label one",
+        ),
+    ):
+        run("docker", "node", "update", change, node)
+        try:
+            result = swarm.deploy(check=False)
+        finally:
+            run("docker", "node", "update", undo, node)
+        assert result.returncode == 1
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith(f"swarm/deploy.sh: {expected}"), result.stderr
+        assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+    # Swarm stops a task whose node lost a label its service needs: nginx, back with the label.
+    wait_for(
+        lambda: swarm.client(f"https://{HOST}/", check=False).returncode == 0,
+        timeout=60,
+        what="nginx back on the relabelled node",
+    )
 
 
 def acme_stack_file(acme: Path) -> str:

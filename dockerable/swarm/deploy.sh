@@ -31,6 +31,30 @@ require_manager() {
         || die "this Docker engine is not a swarm manager: run it on one (docker swarm init: docs/swarm.md)"
 }
 
+# The host names of the nodes whose label $1 is "true".
+labelled_nodes() {
+    local nodes
+    mapfile -t nodes < <(docker node ls -q)
+    docker node inspect --format "{{if eq (index .Spec.Labels \"$1\") \"true\"}}{{.Description.Hostname}}{{end}}" \
+        "${nodes[@]}" | sed '/^$/d'
+}
+
+# PostgreSQL's data, and nginx's static files and certificates, are each in one node's volumes:
+# one node must carry each label. With two, a task could start on the other, on empty volumes.
+check_labels() {
+    local label why nodes
+    while read -r label why; do
+        mapfile -t nodes < <(labelled_nodes "$label")
+        ((${#nodes[@]} > 0)) || die "no node is labelled ${label}=true:" \
+            "label one (docker node update --label-add ${label}=true NODE; docs/swarm.md)"
+        ((${#nodes[@]} == 1)) || die "${#nodes[@]} nodes are labelled ${label}=true (${nodes[*]}): ${why};" \
+            "keep the label on one (docs/swarm.md)"
+    done <<EOF
+dockerable.db PostgreSQL's data is in one node's volume, and must not move to another's empty one
+dockerable.proxy nginx's static files and certificates are in one node's volumes
+EOF
+}
+
 # The environment's files; every one must exist before anything is deployed.
 read_environment() {
     local file
@@ -201,6 +225,7 @@ wait_stopping_tasks() {
 
 deploy() {
     local current replicas before
+    check_labels
     release_image
     database_secret
     hash_files
