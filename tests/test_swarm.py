@@ -183,9 +183,10 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return self.client(f"https://{HOST}{path}").stdout
 
     @contextlib.contextmanager
-    def load(self, path="/", expect="", clients=8, linger=2):
+    def load(self, path="/", expect="", clients=8, linger=2, verify=True):
         """Clients requesting `path` until `linger` seconds after the block ends; yields a dict
-        that gets the outcome (its "after" figures: the requests started within the block)."""
+        that gets the outcome (its "after" figures: the requests started within the block).
+        `verify`: trust only the sample's certificate (after the ACME test, nginx serves Pebble's)."""
         name = f"dd-swarm-load-{uuid.uuid4().hex[:8]}"
         for leftover in ("stop", "mark"):
             (self.control / leftover).unlink(missing_ok=True)
@@ -195,7 +196,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             "address": "nginx",
             "host": HOST,
             "path": path,
-            "ca": "/control/ca.crt",
+            "ca": "/control/ca.crt" if verify else None,
             "clients": clients,
             "stop": "/control/stop",
             "mark": "/control/mark",
@@ -248,6 +249,24 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             f"{self.stack}_{service}",
         ).stdout.splitlines()
         return [json.loads(line) for line in lines]
+
+    def app_task(self) -> tuple[list[str], str]:
+        """One running app task: the docker command of the node it is on, and its container."""
+        task_filter = f"label=com.docker.swarm.service.name={self.stack}_app"
+        docker = ["docker"]
+        if not run("docker", "ps", "-q", "--filter", task_filter).stdout:
+            docker = ["docker", "exec", self.node, "docker"]  # every task on the worker node
+        return docker, run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]
+
+    def wait_for_app_tasks(self, count: int = 2, replaced: frozenset = frozenset()):
+        """Until `count` app tasks run, none of them among the task IDs `replaced`."""
+
+        def settled() -> bool:
+            tasks = self.running_tasks("app")
+            states = [task["CurrentState"].split()[0] for task in tasks]
+            return states == ["Running"] * count and not replaced & {task["ID"] for task in tasks}
+
+        wait_for(settled, timeout=120, what=f"{count} app tasks running")
 
     def sql(self, query: str) -> str:
         container = run(
@@ -399,16 +418,14 @@ def test_scaling_the_app_under_load_fails_no_request(swarm):
 
 def test_a_stalled_app_task_gets_no_more_requests_while_another_is_free(swarm):
     assert len(swarm.running_tasks("app")) == 2
-    task = run(
-        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_app"
-    ).stdout.split()[0]
+    docker, task = swarm.app_task()
     # Frozen for 6 s (fewer than its health check's three failures): its connections wait.
     with swarm.load(linger=0) as outcome:
-        run("docker", "pause", task)
+        run(*docker, "pause", task)
         try:
             time.sleep(6)
         finally:
-            run("docker", "unpause", task)
+            run(*docker, "unpause", task)
     # Round robin sent every other request to the frozen task until all 8 clients waited there:
     # about 10 answers in those 6 s. nginx's least_conn sends them to the free task.
     assert outcome["answered_after"] > 200, outcome
@@ -669,17 +686,26 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
             run("docker", "volume", "rm", "-f", volume, check=False)
 
 
+def test_an_app_task_that_crashes_under_load_fails_no_request(swarm):
+    assert len(swarm.running_tasks("app")) == 2
+    docker, container = swarm.app_task()
+    task = run(*docker, "inspect", "-f", '{{index .Config.Labels "com.docker.swarm.task.id"}}', container)
+    with swarm.load(verify=False) as outcome:
+        run(*docker, "kill", container)  # SIGKILL, as the kernel's OOM killer or a segfault ends it
+        # Through Swarm's replacement too: a task that comes, as well as one that goes.
+        swarm.wait_for_app_tasks(2, replaced=frozenset({task.stdout.strip()}))
+    # The requests the dead task held: nginx sends them again to the other (GET is idempotent).
+    assert failures(outcome) == {}, outcome
+    assert outcome["counts"]["200"] > 100, outcome
+
+
 def test_a_stopping_app_task_serves_on_while_nginx_may_still_send_it_requests(swarm):
     # Swarm takes a task out of its DNS 2 s before SIGTERM, and nginx may still send it requests
     # for a moment after: a uWSGI that closed at once reset them, and nginx, whose list of tasks
     # had changed meanwhile, answered 502 (docs/swarm.md).
     drain = int(yaml.safe_load((REPO / "dockerable" / "swarm" / "stack.yml").read_text())
                 ["services"]["app"]["environment"]["DRAIN_SECONDS"])  # fmt: skip
-    task_filter = f"label=com.docker.swarm.service.name={swarm.stack}_app"
-    docker = ["docker"]
-    if not run("docker", "ps", "-q", "--filter", task_filter).stdout:
-        docker = ["docker", "exec", swarm.node, "docker"]  # both tasks on the worker node
-    container = run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]
+    docker, container = swarm.app_task()
     script = (
         "import socket, time\n"
         "answers, end = [], time.monotonic() + float(__import__('sys').argv[1])\n"
@@ -702,8 +728,4 @@ def test_a_stopping_app_task_serves_on_while_nginx_may_still_send_it_requests(sw
     assert time.monotonic() - stopped < drain + 10
     # Last in the module: a load started right after this kill has seen its first requests time
     # out (docs/swarm.md, "What is not there yet"). Swarm's replacement is awaited all the same.
-    wait_for(
-        lambda: [task["CurrentState"].split()[0] for task in swarm.running_tasks("app")] == ["Running"] * 2,
-        timeout=120,
-        what="Swarm to replace the task",
-    )
+    swarm.wait_for_app_tasks(2)
