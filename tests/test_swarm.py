@@ -258,6 +258,23 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             docker = ["docker", "exec", self.node, "docker"]  # every task on the worker node
         return docker, run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]
 
+    @contextlib.contextmanager
+    def stopped(self, docker: list[str], container: str):
+        """Every process of `container` stopped by SIGSTOP until the block ends: a task stuck
+        whole, whose socket still takes connections that nobody answers. Not `docker pause`: the
+        cgroup freezer can fail to freeze a busy container ("unable to freeze")."""
+        # Sent from the node's own PID namespace (docker top's), where the task's init is an
+        # ordinary process: from inside the container, SIGSTOP to its PID 1 would be ignored.
+        pids = run(*docker, "top", container, "-eo", "pid").stdout.split()[1:]
+        assert pids and all(pid.isdigit() for pid in pids), pids
+        where = [] if docker == ["docker"] else ["docker", "exec", self.node]
+        signal_all = [*where, "sh", "-c", 'kill -s "$0" "$@"']
+        run(*signal_all, "STOP", *pids)
+        try:
+            yield
+        finally:
+            run(*signal_all, "CONT", *pids)
+
     def wait_for_app_tasks(self, count: int = 2, replaced: frozenset = frozenset()):
         """Until `count` app tasks run, none of them among the task IDs `replaced`."""
 
@@ -419,14 +436,10 @@ def test_scaling_the_app_under_load_fails_no_request(swarm):
 def test_a_stalled_app_task_gets_no_more_requests_while_another_is_free(swarm):
     assert len(swarm.running_tasks("app")) == 2
     docker, task = swarm.app_task()
-    # Frozen for 6 s (fewer than its health check's three failures): its connections wait.
-    with swarm.load(linger=0) as outcome:
-        run(*docker, "pause", task)
-        try:
-            time.sleep(6)
-        finally:
-            run(*docker, "unpause", task)
-    # Under round robin every other request went to the frozen task, until every client waited
+    # Stopped for 6 s (fewer than its health check's three failures): its connections wait.
+    with swarm.load(linger=0) as outcome, swarm.stopped(docker, task):
+        time.sleep(6)
+    # Under round robin every other request went to the stopped task, until every client waited
     # there; nginx's least_conn sends them to the free task.
     assert outcome["answered_after"] > 200, outcome
     assert failures(outcome) == {}, outcome
