@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL for the unit tests and the real image for the Docker tests."""
 
+import concurrent.futures
 import os
 import secrets
 import shutil
@@ -26,6 +27,13 @@ from tests.docker_stack import (
 DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "checker_images"})
 
 
+# The checker images' build, started in the background once the app's image is built when a
+# selected test uses them: most of it is downloading packages, which the tests of the stacks
+# before the first such test leave time for (docs/ci.md).
+_CHECKERS = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+_checker_build: dict = {"wanted": False, "future": None}
+
+
 def pytest_collection_modifyitems(items):
     """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says so."""
     for item in items:
@@ -34,6 +42,11 @@ def pytest_collection_modifyitems(items):
         )
         if needs_engine and not item.get_closest_marker("docker"):
             raise pytest.UsageError(f"{item.nodeid} needs the Docker engine: mark it @pytest.mark.docker")
+
+
+def pytest_collection_finish(session):
+    """Whether the tests selected (after -m and -k) use the checker images."""
+    _checker_build["wanted"] = any("checker_images" in getattr(item, "fixturenames", ()) for item in session.items)
 
 
 def _require_docker():
@@ -90,6 +103,8 @@ def test_image():
     build = Stack(REPO / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
     build.compose("build", timeout=1200)
     build_backup_images()
+    if _checker_build["wanted"] and _checker_build["future"] is None:
+        _checker_build["future"] = _CHECKERS.submit(build_checker_images)
     yield TEST_IMAGE
     # The layers stay in the build cache, so the next session rebuilds in seconds.
     run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
@@ -104,7 +119,8 @@ HOST_USER_UID = 1000
 def checker_images():
     """The images of a real browser and of sslyze (tests/data/checkers), for the tests that use them."""
     _require_docker()
-    images = build_checker_images()
+    future = _checker_build["future"] or _CHECKERS.submit(build_checker_images)
+    images = future.result()  # a failed build fails here, in the test that needs the images
     yield images
     run("docker", "image", "rm", "-f", *images, check=False)
 

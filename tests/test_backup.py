@@ -231,7 +231,9 @@ def test_a_bad_backup_setting_is_one_line_and_never_a_restart_loop(prod):
     # The service's own loop with a bad setting: up and idle, the reason said once and in its health.
     name = prod.compose("run", "-d", "--no-deps", "-e", "BACKUP_INTERVAL=daily", "backup").stdout.strip()
     try:
-        time.sleep(3)
+        # Its line first, however loaded the machine; then long enough for a loop to show a second.
+        wait_for(lambda: run("docker", "logs", name).stderr.strip(), 60, what="the backup loop's first line")
+        time.sleep(2)
         state = json.loads(run("docker", "inspect", "-f", "{{json .State}}", name).stdout)
         assert state["Running"] and state["Restarting"] is False, state
         logs = run("docker", "logs", name).stderr.strip().splitlines()
