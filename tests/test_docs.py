@@ -61,6 +61,8 @@ def test_no_code_comment_holds_a_dated_figure():
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in sorted(files)
         if "migrations" not in path.parts and "data" not in path.parts
+        # The benchmark's own words are its units (req/s), not a figure in a comment.
+        and not path.is_relative_to(REPO / "dockerable" / "bench")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if DATED_FIGURE.search(line) and path != Path(__file__)
     ]
@@ -70,8 +72,8 @@ def test_no_code_comment_holds_a_dated_figure():
 @pytest.mark.tree
 def test_the_benchmark_folder_can_be_removed():
     with git_copy("dockerable-no-bench-") as root:
-        # As a user's clone is after `git rm -r bench` (the suite copies checkouts with git).
-        run("git", "rm", "-r", "-q", "--force", "bench", cwd=root)
+        # As a user's clone is after `git rm -r dockerable/bench` (the suite copies checkouts with git).
+        run("git", "rm", "-r", "-q", "--force", "dockerable/bench", cwd=root)
         # Every module of the suite still imports, and the fast tier passes (this test and the
         # linters aside).
         pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

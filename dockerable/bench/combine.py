@@ -7,7 +7,7 @@ more rounds of the same run cannot average away; the runs' rounds together can.
 import json
 from pathlib import Path
 
-from bench.report import Report, Run
+from dockerable.bench.report import Report, Run
 
 
 class CombineError(Exception):

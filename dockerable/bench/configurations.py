@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+REPO = HERE.parent.parent
 GUNICORN_IMAGE = "dockerable-bench-gunicorn:latest"
 # The shipped default (cmd.sh): one process per core, one thread each.
 WORKERS = os.cpu_count() or 1

@@ -5,7 +5,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
-from bench.configurations import (
+from dockerable.bench.configurations import (
     GUNICORN,
     NO_FASTROUTER,
     NO_HEADERS,
@@ -15,7 +15,7 @@ from bench.configurations import (
     SWARM_REPLICAS,
     WORKERS,
 )
-from bench.login import CLIENTS, LIGHT_LOAD
+from dockerable.bench.login import CLIENTS, LIGHT_LOAD
 
 PROD = "prod (uWSGI HTTPS)"
 PROXY = "proxy (nginx -> uWSGI)"

@@ -23,13 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import cgroup, host_cpu
-from bench.combine import CombineError, combine
-from bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
-from bench.load import WRK_IMAGE, run_wrk
-from bench.login import CLIENTS, LIGHT_LOAD, login_flood
-from bench.report import DEV, PROD, PROXY, SWARM, Report, Run, block, evaluate, markdown, percentile
-from bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
+from dockerable.bench import cgroup, host_cpu
+from dockerable.bench.combine import CombineError, combine
+from dockerable.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
+from dockerable.bench.load import WRK_IMAGE, run_wrk
+from dockerable.bench.login import CLIENTS, LIGHT_LOAD, login_flood
+from dockerable.bench.report import DEV, PROD, PROXY, SWARM, Report, Run, block, evaluate, markdown, percentile
+from dockerable.bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
 from tests.docker_stack import (
     Stack,
     base_image,
@@ -496,7 +496,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
 
 def main(argv=None) -> int:
     """Parse options, run the suite, print the tables and write the JSON."""
-    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dockerable/bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3, help="length of each load run (default 3)")
     parser.add_argument(
         "--rounds", type=int, default=4, help="times each configuration is measured (default 4)"
@@ -529,7 +529,7 @@ def main(argv=None) -> int:
         try:
             report = combine(options.combine)
         except CombineError as exc:
-            print(f"bench/run: error: {exc}", file=sys.stderr)
+            print(f"dockerable/bench/run: error: {exc}", file=sys.stderr)
             return 2
         return publish(report, options.json or RESULTS / "combined.json")
     report = Report(

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.configurations import QUIET_HEALTHCHECK, SWARM_PROCESSES, SWARM_REPLICAS
-from bench.load import LoadResult, run_wrk
+from dockerable.bench.configurations import QUIET_HEALTHCHECK, SWARM_PROCESSES, SWARM_REPLICAS
+from dockerable.bench.load import LoadResult, run_wrk
 from tests.docker_stack import run, swarm_manager
 
 STACK = "dd-bench-swarm"

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from bench import suite
-from bench.combine import combine
-from bench.configurations import GUNICORN
-from bench.report import PROD, Report, Run
+from dockerable.bench import suite
+from dockerable.bench.combine import combine
+from dockerable.bench.configurations import GUNICORN
+from dockerable.bench.report import PROD, Report, Run
 
 
 def report(rounds, *, seconds=3, smoke=False, build_s=50.0, edits=(1.0,)):
@@ -84,11 +84,11 @@ def test_what_cannot_line_up_is_refused_in_one_line_naming_the_file(tmp_path, ca
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and captured.out == "", captured
-    assert lines[0].startswith(f"bench/run: error: {tmp_path}/")
+    assert lines[0].startswith(f"dockerable/bench/run: error: {tmp_path}/")
     assert message in lines[0]
 
 
 def test_one_report_alone_is_not_a_combination(tmp_path, capsys):
     only = write(tmp_path / "a.json", report([(1300, 1000)]))
     assert suite.main(["--combine", str(only)]) == 2
-    assert capsys.readouterr().err.strip() == "bench/run: error: give two reports or more to combine"
+    assert capsys.readouterr().err.strip() == "dockerable/bench/run: error: give two reports or more to combine"

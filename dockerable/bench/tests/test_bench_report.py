@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, override, variants
-from bench.load import histogram, parse
-from bench.report import (
+from dockerable.bench.configurations import GUNICORN, PLAIN_HTTP, SHIPPED, override, variants
+from dockerable.bench.load import histogram, parse
+from dockerable.bench.report import (
     DEV,
     PROD,
     PROXY,
@@ -21,7 +21,7 @@ from bench.report import (
     markdown,
     percentile,
 )
-from bench.suite import Load, round_order
+from dockerable.bench.suite import Load, round_order
 from tests.docker_stack import REPO, run
 
 

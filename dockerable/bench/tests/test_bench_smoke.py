@@ -16,7 +16,7 @@ TARGETS = 19
 def test_bench_smoke_prints_the_table_and_writes_json(tmp_path, test_image):  # pylint: disable=unused-argument
     output = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.suite", "--smoke", "--seconds", "2", "--json", str(output)],
+        [sys.executable, "-m", "dockerable.bench.suite", "--smoke", "--seconds", "2", "--json", str(output)],
         cwd=REPO,
         capture_output=True,
         text=True,
