@@ -18,10 +18,11 @@ compile() {
 main() {
     [[ -x "$UV" ]] || { echo "update-requirements.sh: ${UV} is missing: run tests/run once first" >&2; exit 64; }
     compile --python-version 3.14 dockerable/requirements.in -o requirements.txt "$@"
-    compile --universal --python-version 3.11 --constraint requirements.txt tests/requirements.in \
-        -o tests/requirements.txt "$@"
-    compile --universal --python-version 3.12 --override tests/django6.txt tests/requirements.in \
-        -o tests/requirements-django6.txt "$@"
+    # The host's virtualenvs never run uWSGI (the image does): without it they need no C compiler.
+    compile --universal --python-version 3.11 --constraint requirements.txt --no-emit-package uwsgi \
+        tests/requirements.in -o tests/requirements.txt "$@"
+    compile --universal --python-version 3.12 --override tests/django6.txt --no-emit-package uwsgi \
+        tests/requirements.in -o tests/requirements-django6.txt "$@"
     compile --python-version 3.14 --constraint requirements.txt dockerable/devtools.in \
         -o dockerable/requirements-devtools.txt "$@"
 }
