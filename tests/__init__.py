@@ -1,1 +1,1 @@
-"""The test suite: unit tests on a real PostgreSQL, and the real image and compose stacks."""
+"""Your project's tests (tests/run): the whole site's; each app's own sit beside it."""

@@ -1,1 +1,1 @@
-"""The benchmark suite: real stacks under wrk, side by side, with targets (entry point: dockerable/bench/run)."""
+"""The benchmark suite: real stacks under wrk, side by side, with targets (dockerable/bench/run)."""

@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from urllib.parse import urlencode
 
-from tests.http_client import tls_context
+from dockerable.tests.http_client import tls_context
 
 # As many clients as in the attack the throttle answers (issue 13): 15 bad logins at a time.
 CLIENTS = 15

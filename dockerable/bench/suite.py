@@ -28,9 +28,20 @@ from dockerable.bench.combine import CombineError, combine
 from dockerable.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
 from dockerable.bench.load import WRK_IMAGE, run_wrk
 from dockerable.bench.login import CLIENTS, LIGHT_LOAD, login_flood
-from dockerable.bench.report import DEV, PROD, PROXY, SWARM, Report, Run, block, evaluate, markdown, percentile
+from dockerable.bench.report import (
+    DEV,
+    PROD,
+    PROXY,
+    SWARM,
+    Report,
+    Run,
+    block,
+    evaluate,
+    markdown,
+    percentile,
+)
 from dockerable.bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
-from tests.docker_stack import (
+from dockerable.tests.docker_stack import (
     Stack,
     base_image,
     build_backup_images,
@@ -39,7 +50,7 @@ from tests.docker_stack import (
     run,
     wait_for,
 )
-from tests.http_client import request
+from dockerable.tests.http_client import request
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dockerable.bench.configurations import QUIET_HEALTHCHECK, SWARM_PROCESSES, SWARM_REPLICAS
 from dockerable.bench.load import LoadResult, run_wrk
-from tests.docker_stack import run, swarm_manager
+from dockerable.tests.docker_stack import run, swarm_manager
 
 STACK = "dd-bench-swarm"
 URL = "https://nginx/healthz"

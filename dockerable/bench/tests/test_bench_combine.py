@@ -91,4 +91,6 @@ def test_what_cannot_line_up_is_refused_in_one_line_naming_the_file(tmp_path, ca
 def test_one_report_alone_is_not_a_combination(tmp_path, capsys):
     only = write(tmp_path / "a.json", report([(1300, 1000)]))
     assert suite.main(["--combine", str(only)]) == 2
-    assert capsys.readouterr().err.strip() == "dockerable/bench/run: error: give two reports or more to combine"
+    assert (
+        capsys.readouterr().err.strip() == "dockerable/bench/run: error: give two reports or more to combine"
+    )

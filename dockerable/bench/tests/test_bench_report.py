@@ -22,7 +22,7 @@ from dockerable.bench.report import (
     percentile,
 )
 from dockerable.bench.suite import Load, round_order
-from tests.docker_stack import REPO, run
+from dockerable.tests.docker_stack import REPO, run
 
 
 def runs(*rps_p50_p99, errors=0):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.docker_stack import REPO
+from dockerable.tests.docker_stack import REPO
 
 pytestmark = pytest.mark.docker
 

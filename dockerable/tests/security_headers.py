@@ -2,7 +2,7 @@
 
 import re
 
-from tests.docker_stack import REPO
+from dockerable.tests.docker_stack import REPO
 
 LIST = REPO / "dockerable" / "proxy" / "security-headers.txt"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique_project
-from tests.docker_stack import Stack, free_port, run, wait_for
-from tests.http_client import request
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import Stack, free_port, run, wait_for
+from dockerable.tests.http_client import request
 
 pytestmark = pytest.mark.docker
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import Stack, free_port, run
+from dockerable.tests.http_client import request, sign_guestbook
 from project.envtools.compose import render
 from project.envtools.layout import COMPOSE_FILES
-from tests.conftest import unique_project
-from tests.docker_stack import Stack, free_port, run
-from tests.http_client import request, sign_guestbook
 
 pytestmark = pytest.mark.docker
 

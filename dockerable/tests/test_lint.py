@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.docker_stack import REPO, git_copy, run
+from dockerable.tests.docker_stack import REPO, git_copy, run
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 

@@ -7,8 +7,8 @@ from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
-from tests.docker_stack import REPO
-from tests.security_headers import listed
+from dockerable.tests.docker_stack import REPO
+from dockerable.tests.security_headers import listed
 
 RENDERER = REPO / "dockerable" / "proxy" / "security-headers.sh"
 

@@ -4,15 +4,16 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+# Written once for both suites; the template's tests import them from here.
+from dockerable.testing import REPO, free_port, run, wait_for  # noqa: F401  pylint: disable=unused-import
+
+# pytest's options for the template's suite, as dockerable/tests/run gives them.
+TEMPLATE_SUITE = ["-c", "dockerable/tests/pytest.ini", "--rootdir", "."]
 # `compose logs` writes terminal escapes (erase-line) even with --no-color.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The tests build and run their own tag, never the user's `dockerable-django:latest`.
@@ -52,33 +53,6 @@ def build_backup_images(context: Path = REPO) -> list[str]:
             tags.append(service["image"])
     assert tags, "compose/services.yml defines no backup image"
     return tags
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(*args, check=True, env=None, cwd=None, timeout=600, input_text=None):
-    """Run a command, capturing text output; on failure the error carries that output."""
-    result = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-        input=input_text,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(map(str, args))} exited {result.returncode}\n"
-            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
-        )
-    return result
 
 
 def copy_checkout(target: Path) -> Path:
@@ -187,21 +161,6 @@ class Stack:
         """IDs of this service's containers."""
         args = ["ps", "-q", *(["-a"] if all_states else []), service]
         return self.compose(*args).stdout.split()
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
-    """Poll `predicate` until it returns a true value; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except OSError as exc:
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 
 
 # The docker0 bridge's address: what a swarm manager here advertises, and what a docker:dind

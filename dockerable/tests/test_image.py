@@ -4,10 +4,11 @@ import io
 import json
 import re
 import tarfile
+from pathlib import Path
 
 import pytest
 
-from tests.docker_stack import REPO, base_image, copy_checkout, run
+from dockerable.tests.docker_stack import REPO, base_image, copy_checkout, run
 
 pytestmark = pytest.mark.docker
 
@@ -38,7 +39,11 @@ def base_layer_count(image: str) -> int:
     return len(base)
 
 
-def test_no_environment_secret_key_or_git_in_any_layer(test_image, tmp_path):
+HOST_SIDE = ("app/tests/", "app/dockerable/tests/", "app/dockerable/bench/", "app/dockerable/testing.py",
+             "app/dockerable/venv.sh")  # fmt: skip
+
+
+def test_no_environment_secret_key_git_or_host_tooling_in_any_layer(test_image, tmp_path):
     # The scan below would find the sample's key, were it anywhere in the image.
     assert PEM_PRIVATE_KEY.search((EXAMPLE / "ssl" / "server.key").read_bytes())
     skip = base_layer_count(test_image)
@@ -52,6 +57,8 @@ def test_no_environment_secret_key_or_git_in_any_layer(test_image, tmp_path):
                 or name.endswith("secrets.json")
                 or "/.git/" in f"/{name}/"
                 or name.endswith(("/.git", ".key", "/ssl/server.crt"))
+                # The suites, the benchmark and the host's tooling run on the host, never in it.
+                or name.startswith(HOST_SIDE)
             ):
                 forbidden_names.append(f"{layer_name}: {name}")
             # Every file our own layers add is read: a key is a key whatever its name.
@@ -154,3 +161,18 @@ def test_every_requirement_of_the_image_is_pinned_with_hashes():
     lock = (REPO / "requirements.txt").read_text()
     pins = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==\S+ \\$", lock, re.MULTILINE)
     assert {"django", "uwsgi", "psycopg", "cryptography"} <= {pin.split("[")[0].lower() for pin in pins}
+
+
+def pins(path: Path) -> dict[str, str]:
+    """A lock's {package: version}, markers aside."""
+    return dict(re.findall(r"^([a-z0-9_.-]+)==([^\s;]+)", path.read_text(), re.MULTILINE))
+
+
+def test_the_hosts_virtualenvs_hold_the_images_packages_but_never_compile_uwsgi():
+    # uWSGI, built from source, runs only in the image: the host's suites need no C compiler.
+    image = pins(REPO / "requirements.txt")
+    for lock in ("requirements.txt", "requirements-django6.txt"):
+        host = pins(REPO / "tests" / lock)
+        assert "uwsgi" not in host, lock
+        assert not set(image) - {"uwsgi"} - set(host), lock
+    assert image["psycopg"] == host["psycopg"]  # the image's versions, Django 6's aside

@@ -10,23 +10,23 @@ import time
 
 import pytest
 
-from project.envtools.certificates import self_signed
-from tests.checkers import (
+from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
     admin_problems_under_csp,
     mozilla_intermediate_findings,
     observatory_failures,
 )
-from tests.conftest import unique_project
-from tests.docker_stack import REPO, SMALL_QUEUE, TEST_IMAGE, Stack, free_port, run, wait_for
-from tests.http_client import (
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, TEST_IMAGE, Stack, free_port, run, wait_for
+from dockerable.tests.http_client import (
     answer_times_during_slow_bodies,
     oversized_post,
     request,
     sign_guestbook,
     ssl_connection,
 )
-from tests.security_headers import problems_by_answer
+from dockerable.tests.security_headers import problems_by_answer
+from project.envtools.certificates import self_signed
 
 pytestmark = pytest.mark.docker
 

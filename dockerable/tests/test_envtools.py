@@ -10,12 +10,12 @@ import pytest
 import yaml
 from cryptography import x509
 
+from dockerable.tests.docker_stack import REPO, Stack, free_port, git_copy, run
+from dockerable.tests.http_client import request
+from dockerable.tests.manage_cli import manage
 from project.envtools.certificates import self_signed
 from project.envtools.compose import render
 from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
-from tests.docker_stack import REPO, Stack, free_port, git_copy, run
-from tests.http_client import request
-from tests.manage_cli import manage
 
 SAMPLE = REPO / "project" / "settings" / "example"
 LEGACY = Path(__file__).resolve().parent / "data" / "legacy-environment"

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.checkers import (
+from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
     admin_problems_under_csp,
     mozilla_intermediate_findings,
     observatory_failures,
 )
-from tests.conftest import unique_project
-from tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
-from tests.http_client import answer_times_during_slow_bodies, oversized_post, request
-from tests.security_headers import problems_by_answer
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
+from dockerable.tests.http_client import answer_times_during_slow_bodies, oversized_post, request
+from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
 
@@ -305,7 +305,7 @@ def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_
     }
     (tmp_path / "load.json").write_text(json.dumps(config))
     with subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "swarm_load.py"), str(tmp_path / "load.json")],
+        [sys.executable, str(REPO / "dockerable" / "tests" / "swarm_load.py"), str(tmp_path / "load.json")],
         stdout=subprocess.PIPE,
         text=True,
     ) as load:

@@ -5,9 +5,9 @@ import socket
 
 import pytest
 
-from tests.conftest import unique_project
-from tests.docker_stack import REPO, Stack, free_port, run, wait_for
-from tests.http_client import request
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from dockerable.tests.http_client import request
 
 pytestmark = pytest.mark.docker
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.docker_stack import REPO, git_copy, run
-from tests.manage_cli import clean_env
+from dockerable.tests.docker_stack import REPO, git_copy, run
+from dockerable.tests.manage_cli import clean_env
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 BIN = Path(sys.executable).parent
@@ -30,7 +30,11 @@ def test_the_workflow_runs_what_ci_runs_minus_the_local_engine_setup():
         for line in (REPO / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith(("#", "set ", "cd ", "../shared/"))
     ]
-    assert commands == ["tests/run", 'tests/run --django6 -m "not docker and not tree"']
+    assert commands == [
+        "tests/run",
+        "dockerable/tests/run",
+        'dockerable/tests/run --django6 -m "not docker and not tree"',
+    ]
     jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
     steps = [step.get("run", "") for job in jobs.values() for step in job["steps"]]
     for command in commands:

@@ -5,10 +5,10 @@ import json
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from dockerable.tests.docker_stack import copy_checkout
+from dockerable.tests.manage_cli import manage
 from project.settings.env_vars import env_bool, parse_bool
 from project.settings.secrets_file import SECRETS_FILE_VARIABLE, load_secrets
-from tests.docker_stack import copy_checkout
-from tests.manage_cli import manage
 
 
 def one_line(exc: Exception) -> str:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from dockerable.tests.conftest import make_private, unique_project
+from dockerable.tests.docker_stack import Stack, free_port
 from project.envtools.certificates import self_signed
-from tests.conftest import make_private, unique_project
-from tests.docker_stack import Stack, free_port
 
 pytestmark = pytest.mark.docker
 

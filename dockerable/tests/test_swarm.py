@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.docker_stack import (
+from dockerable.tests.docker_stack import (
     DOCKER0,
     REPO,
     TEST_IMAGE,
@@ -32,14 +32,14 @@ from tests.docker_stack import (
     swarm_manager,
     wait_for,
 )
-from tests.manage_cli import manage
-from tests.test_prod_stack import uwsgi_request
-from tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
+from dockerable.tests.manage_cli import manage
+from dockerable.tests.test_prod_stack import uwsgi_request
+from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
 pytestmark = pytest.mark.docker
 
 HOST = "example.dockerable.test"
-LOAD_SCRIPT = REPO / "tests" / "swarm_load.py"
+LOAD_SCRIPT = REPO / "dockerable" / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
 # A shorter watch after each updated task, and a shorter grace for a new task's first health

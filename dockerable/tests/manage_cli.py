@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tests.docker_stack import REPO
+from dockerable.tests.docker_stack import REPO
 
 
 def clean_env(**extra: str) -> dict:

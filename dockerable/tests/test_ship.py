@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_stack import copy_checkout, free_port, run
-from tests.http_client import request, sign_guestbook
-from tests.manage_cli import manage
+from dockerable.tests.docker_stack import copy_checkout, free_port, run
+from dockerable.tests.http_client import request, sign_guestbook
+from dockerable.tests.manage_cli import manage
 
 pytestmark = pytest.mark.docker
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import unique_project
-from tests.docker_stack import REPO, Stack, free_port, run, wait_for
-from tests.http_client import request, sign_guestbook
-from tests.manage_cli import manage
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from dockerable.tests.http_client import request, sign_guestbook
+from dockerable.tests.manage_cli import manage
 
 pytestmark = pytest.mark.docker
 
@@ -232,7 +232,10 @@ def test_a_bad_backup_setting_is_one_line_and_never_a_restart_loop(prod):
     name = prod.compose("run", "-d", "--no-deps", "-e", "BACKUP_INTERVAL=daily", "backup").stdout.strip()
     try:
         # Its line first, however loaded the machine; then long enough for a loop to show a second.
-        wait_for(lambda: run("docker", "logs", name).stderr.strip(), 60, what="the backup loop's first line")
+        def said() -> str:
+            return run("docker", "logs", name).stderr.strip()
+
+        wait_for(said, 60, what="the backup loop's first line")
         time.sleep(2)
         state = json.loads(run("docker", "inspect", "-f", "{{json .State}}", name).stdout)
         assert state["Running"] and state["Restarting"] is False, state

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from django.db import connection
 
-from tests.docker_stack import free_port
+from dockerable.tests.docker_stack import free_port
 
 # Against a real PostgreSQL, which the suite runs in a container.
 pytestmark = pytest.mark.docker

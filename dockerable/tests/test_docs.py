@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker_stack import REPO, git_copy, run
+from dockerable.tests.docker_stack import REPO, TEMPLATE_SUITE, git_copy, run
 
 README = REPO / "README.md"
 DOCUMENTS = [README, *sorted((REPO / "docs").glob("*.md"))]
@@ -60,13 +60,37 @@ def test_no_code_comment_holds_a_dated_figure():
     offenders = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in sorted(files)
-        if "migrations" not in path.parts and "data" not in path.parts
+        if "migrations" not in path.parts
+        and "data" not in path.parts
         # The benchmark's own words are its units (req/s), not a figure in a comment.
         and not path.is_relative_to(REPO / "dockerable" / "bench")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if DATED_FIGURE.search(line) and path != Path(__file__)
     ]
     assert not offenders, offenders
+
+
+# The top level of the template's shape. A project may add its own files there; the template
+# adds nothing but these, and keeps its own suite and benchmark under dockerable/.
+TOP_LEVEL = {
+    "manage.py", "project", "dockerable", "requirements.txt", ".dockerignore", ".gitignore", ".vscode",
+    "README.md", "tests", "docs", ".ci", ".devcontainer", ".github", "pyproject.toml",
+    ".pre-commit-config.yaml",
+}  # fmt: skip
+
+
+@pytest.mark.tree
+def test_the_template_keeps_its_suite_and_benchmark_under_dockerable():
+    tracked = run("git", "ls-files", cwd=REPO).stdout.split()
+    top = {name.split("/")[0] for name in tracked}
+    assert top >= TOP_LEVEL and "bench" not in top, sorted(top - TOP_LEVEL)
+    for name in ("dockerable/tests/run", "dockerable/tests/pytest.ini", "dockerable/testing.py", "tests/run"):
+        assert name in tracked, name
+    # The project's suite uses the template's test support (dockerable/testing.py), never its suite.
+    for name in tracked:
+        if name.startswith(("tests/", "project/")) and name.endswith(".py"):
+            text = (REPO / name).read_text()
+            assert "dockerable.tests" not in text and "dockerable.bench" not in text, name
 
 
 @pytest.mark.tree
@@ -76,7 +100,7 @@ def test_the_benchmark_folder_can_be_removed():
         run("git", "rm", "-r", "-q", "--force", "dockerable/bench", cwd=root)
         # Every module of the suite still imports, and the fast tier passes (this test and the
         # linters aside).
-        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TEMPLATE_SUITE]
         collected = subprocess.run(
             [*pytest, "--collect-only"], cwd=root, capture_output=True, text=True, timeout=300, check=False
         )

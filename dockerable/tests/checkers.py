@@ -1,13 +1,13 @@
-"""Third-party checkers run in containers of their own (tests/data/checkers): a real browser
+"""Third-party checkers run in containers of their own (dockerable/tests/data/checkers): a real browser
 (Debian's Chromium under Playwright) signing in to a stack's admin, sslyze judging its TLS, and
 MDN HTTP Observatory grading its headers."""
 
 import json
 import re
 
-from tests.docker_stack import REPO, run
+from dockerable.tests.docker_stack import REPO, run
 
-CHECKERS = REPO / "tests" / "data" / "checkers"
+CHECKERS = REPO / "dockerable" / "tests" / "data" / "checkers"
 BROWSER_IMAGE = "dockerable-tests-browser:latest"
 SSLYZE_IMAGE = "dockerable-tests-sslyze:latest"
 OBSERVATORY_IMAGE = "dockerable-tests-observatory:latest"

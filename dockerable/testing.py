@@ -1,0 +1,161 @@
+"""What both test suites use: commands with their output, polling, free ports, a real PostgreSQL
+for pytest-django, and the sample environment's production stack for a smoke test."""
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# The PostgreSQL the compose files run (dockerable/compose/services.yml).
+POSTGRES_IMAGE = "postgres:18"
+
+
+def run(*args, check=True, env=None, cwd=None, timeout=600, input_text=None):
+    """Run a command, capturing text output; on failure the error carries that output."""
+    result = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+        input=input_text,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Poll `predicate` until it returns a true value; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError as exc:
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_docker():
+    """Every test that needs the engine runs on the real one: no engine is a failure, never a skip."""
+    if shutil.which("docker") is None or run("docker", "info", check=False).returncode != 0:
+        pytest.fail("Docker engine not reachable: install and start Docker (the README says how)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL container published on a free 127.0.0.1 port, removed afterwards."""
+    require_docker()
+    name = f"dockerable-tests-pg-{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(16)
+    port = free_port()
+    run(
+        "docker", "run", "-d", "--name", name, "-e", f"POSTGRES_PASSWORD={password}",
+        "-p", f"127.0.0.1:{port}:5432", POSTGRES_IMAGE,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: (
+                run(
+                    "docker",
+                    "exec",
+                    name,
+                    "pg_isready",
+                    "-U",
+                    "postgres",
+                    "-h",
+                    "127.0.0.1",
+                    "-q",
+                    check=False,
+                ).returncode
+                == 0
+            ),
+            timeout=90,
+            what="the test PostgreSQL to accept connections",
+        )
+        yield {"HOST": "127.0.0.1", "PORT": str(port), "USER": "postgres", "PASSWORD": password}
+    finally:
+        run("docker", "rm", "-f", "-v", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(postgres_server):  # pylint: disable=redefined-outer-name
+    """pytest-django's hook: the test database on the container started above."""
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
+    settings.DATABASES["default"].update(NAME="postgres", **postgres_server)
+
+
+@contextlib.contextmanager
+def sample_site():
+    """The checkout's image built under a tag of its own, and the sample environment's production
+    mode brought up on free ports of 127.0.0.1: yields a function that GETs a path over HTTPS
+    (status, body). Everything it made is removed afterwards."""
+    require_docker()
+    tag = f"dockerable-django:smoke-{uuid.uuid4().hex[:8]}"
+    compose_file = REPO / "project" / "settings" / "example" / "docker-compose.yml"
+    https_port = free_port()
+    env = {
+        **os.environ,
+        "DOCKERABLE_IMAGE": tag,
+        "COMPOSE_PROJECT_NAME": f"dd-smoke-{uuid.uuid4().hex[:8]}",
+        "PUBLISH_ADDRESS": "127.0.0.1",
+        "HTTPS_PORT": str(https_port),
+        "HTTP_PORT": str(free_port()),
+    }
+    try:
+        # As the README's production command, with --build: this checkout's code, not an older image.
+        run(
+            "docker",
+            "compose",
+            "-f",
+            str(compose_file),
+            "up",
+            "-d",
+            "--wait",
+            "--build",
+            env=env,
+            timeout=1800,
+        )
+        # The sample's certificate names localhost.
+        context = ssl.create_default_context(cafile=str(compose_file.parent / "ssl" / "server.crt"))
+
+        def get(path: str) -> tuple[int, str]:
+            url = f"https://localhost:{https_port}{path}"
+            try:
+                with urllib.request.urlopen(url, context=context, timeout=30) as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as error:  # an answer all the same (404, 500...)
+                return error.code, error.read().decode()
+
+        yield get
+    finally:
+        run("docker", "compose", "-f", str(compose_file), "down", "-v", env=env, check=False, timeout=300)
+        run("docker", "image", "rm", "-f", tag, check=False)

@@ -1,0 +1,1 @@
+"""The test suite: unit tests on a real PostgreSQL, and the real image and compose stacks."""

@@ -1,0 +1,104 @@
+"""The template suite's fixtures: a real PostgreSQL for the unit tests (dockerable/testing.py) and the
+real image for the Docker tests."""
+
+import concurrent.futures
+import os
+import shutil
+import stat
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+# The database fixtures are dockerable/testing.py's, which your project's suite uses too.
+from dockerable.testing import (  # noqa: F401  pylint: disable=unused-import
+    django_db_modify_db_settings,
+    postgres_server,
+    require_docker,
+)
+from dockerable.tests.checkers import build_checker_images
+from dockerable.tests.docker_stack import REPO, TEST_IMAGE, Stack, build_backup_images, copy_checkout, run
+
+# Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
+DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "checker_images"})
+
+
+# The checker images' build, started in the background once the app's image is built when a
+# selected test uses them: most of it is downloading packages, which the tests of the stacks
+# before the first such test leave time for (docs/ci.md).
+_CHECKERS = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+_checker_build: dict = {"wanted": False, "future": None}
+
+
+def pytest_collection_modifyitems(items):
+    """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says so."""
+    for item in items:
+        needs_engine = bool(
+            DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("django_db")
+        )
+        if needs_engine and not item.get_closest_marker("docker"):
+            raise pytest.UsageError(f"{item.nodeid} needs the Docker engine: mark it @pytest.mark.docker")
+
+
+def pytest_collection_finish(session):
+    """Whether the tests selected (after -m and -k) use the checker images."""
+    _checker_build["wanted"] = any(
+        "checker_images" in getattr(item, "fixturenames", ()) for item in session.items
+    )
+
+
+@pytest.fixture(scope="session")
+def test_image():
+    """The real image, built once per session through the build-only compose file; the backup images too."""
+    require_docker()
+    build = Stack(REPO / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
+    build.compose("build", timeout=1200)
+    build_backup_images()
+    if _checker_build["wanted"] and _checker_build["future"] is None:
+        _checker_build["future"] = _CHECKERS.submit(build_checker_images)
+    yield TEST_IMAGE
+    # The layers stay in the build cache, so the next session rebuilds in seconds.
+    run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
+
+
+# A host user's uid: on a real host the environment's files are a user's, not root's, and the
+# containers' root holds no capability that would let it read another user's 0600 file unasked.
+HOST_USER_UID = 1000
+
+
+@pytest.fixture(scope="session")
+def checker_images():
+    """The checkers' images (dockerable/tests/data/checkers), for the tests that use them."""
+    require_docker()
+    future = _checker_build["future"] or _CHECKERS.submit(build_checker_images)
+    images = future.result()  # a failed build fails here, in the test that needs the images
+    yield images
+    run("docker", "image", "rm", "-f", *images, check=False)
+
+
+def make_private(path):
+    """chmod 0600 and owned by a host user, as newenv leaves secrets and keys on a real host."""
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    if os.geteuid() == 0:  # otherwise they are already the user's who runs the tests
+        os.chown(path, HOST_USER_UID, HOST_USER_UID)
+
+
+@pytest.fixture(scope="module")
+def checkout():
+    """A private copy of this checkout, with the sample's secrets and key at mode 0600."""
+    # Not under pytest's tmp_path: its 0700 folders would hide the bind-mounted
+    # source from the container's app user, which an ordinary checkout does not.
+    root = Path(tempfile.mkdtemp(prefix="dockerable-checkout-"))
+    root.chmod(0o755)
+    copy_checkout(root)
+    example = root / "project" / "settings" / "example"
+    make_private(example / "secrets.json")
+    make_private(example / "ssl" / "server.key")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def unique_project(prefix: str) -> str:
+    """A compose project name no other stack on this machine uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
