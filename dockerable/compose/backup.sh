@@ -36,7 +36,7 @@ readonly KEEP_MONTHLY="${BACKUP_KEEP_MONTHLY:-6}"
 readonly GRACE=3600
 # After a failed backup the next try comes this many seconds later, then twice as long each
 # time up to the interval: the database may only be starting (Swarm starts services in any order).
-readonly RETRY_FIRST=30
+readonly RETRY_FIRST="${BACKUP_RETRY_FIRST:-30}"
 # How fast a backup may write (pv's units: 1M is 1 MiB a second, 3.5 GiB an hour; 0: no limit).
 # The server's side of the dump waits for the pipe, so the app keeps its share of the database
 # and the CPU (docs/benchmarks.md). A restore's safety copy is never slowed: the app is stopped.
@@ -88,6 +88,8 @@ encrypting() {
 # The settings that must be numbers, or one line naming the one that is not.
 settings_problem() {
     [[ "$INTERVAL" =~ ^[1-9][0-9]*$ ]] || { echo "BACKUP_INTERVAL=${INTERVAL}: not a number of seconds"; return; }
+    [[ "$RETRY_FIRST" =~ ^[1-9][0-9]*$ ]] \
+        || { echo "BACKUP_RETRY_FIRST=${RETRY_FIRST}: not a number of seconds"; return; }
     local name value
     for name in KEEP_DAILY KEEP_WEEKLY KEEP_MONTHLY; do
         value="${!name}"

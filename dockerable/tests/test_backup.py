@@ -228,6 +228,9 @@ def test_a_bad_backup_setting_is_one_line_and_never_a_restart_loop(prod):
     assert refused.stderr == (
         "backup.sh: BACKUP_RATE_LIMIT=fast: not a rate (bytes a second: 2M, 512K, or 0 for no limit)\n"
     )
+    retry = prod.exec("backup", "env", "BACKUP_RETRY_FIRST=0", "./backup.sh", "now", check=False)
+    assert retry.returncode == 1
+    assert retry.stderr == "backup.sh: BACKUP_RETRY_FIRST=0: not a number of seconds\n"
     # The service's own loop with a bad setting: up and idle, the reason said once and in its health.
     name = prod.compose("run", "-d", "--no-deps", "-e", "BACKUP_INTERVAL=daily", "backup").stdout.strip()
     try:
@@ -254,7 +257,7 @@ def test_a_failed_scheduled_backup_is_tried_again_soon_not_an_interval_later(pro
     # As under Swarm, which may start the backup service before PostgreSQL answers.
     fresh = Path(tempfile.mkdtemp(prefix="dockerable-backups-"))
     one_off = Stack(prod.compose_file, prod.project)
-    one_off.env = {**prod.env, "BACKUP_DIR": str(fresh)}
+    one_off.env = {**prod.env, "BACKUP_DIR": str(fresh), "BACKUP_RETRY_FIRST": "5"}
     one_off.extra_files = prod.extra_files
     prod.compose("stop", "postgres")
     name = ""
@@ -263,8 +266,9 @@ def test_a_failed_scheduled_backup_is_tried_again_soon_not_an_interval_later(pro
         status = fresh / ".status"
         wait_for(lambda: status.exists() and status.read_text().startswith("failed"), 30, what="a failure")
         prod.compose("start", "postgres")
-        # The first retry comes 30 s after the failure; the interval is a day.
-        wait_for(lambda: status.read_text().startswith("ok"), 75, what="the retried backup to succeed")
+        # The first retry comes BACKUP_RETRY_FIRST (5 s) after the failure, the next 10 s later, and
+        # so on; the interval is a day.
+        wait_for(lambda: status.read_text().startswith("ok"), 60, what="the retried backup to succeed")
     finally:
         if name:
             run("docker", "rm", "-f", "-v", name, check=False)
