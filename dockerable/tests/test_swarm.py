@@ -260,13 +260,20 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
 
     @contextlib.contextmanager
     def stopped(self, docker: list[str], container: str):
-        """Every process of `container` stopped by SIGSTOP until the block ends: a task stuck
-        whole, whose socket still takes connections that nobody answers. Not `docker pause`: the
-        cgroup freezer can fail to freeze a busy container ("unable to freeze")."""
-        # Sent from the node's own PID namespace (docker top's), where the task's init is an
-        # ordinary process: from inside the container, SIGSTOP to its PID 1 would be ignored.
-        pids = run(*docker, "top", container, "-eo", "pid").stdout.split()[1:]
-        assert pids and all(pid.isdigit() for pid in pids), pids
+        """The task's uWSGI processes (master, routers, workers) stopped by SIGSTOP until the block
+        ends: a task stuck whole, whose socket still takes connections that nobody answers. Not
+        `docker pause`: the cgroup freezer can fail to freeze a busy container ("unable to
+        freeze"). Not every process: a health check's, there for a moment, may be gone by SIGCONT."""
+        # From the node's own PID namespace (docker top's PIDs), as uWSGI may be the task's init,
+        # which ignores SIGSTOP sent from inside the container. Workers rename themselves; their
+        # command line stays uWSGI's.
+        listed = run(*docker, "top", container, "-eo", "pid,args").stdout.splitlines()[1:]
+        pids = [
+            pid
+            for pid, args in (line.split(maxsplit=1) for line in listed)
+            if args.split()[0].endswith("uwsgi")
+        ]
+        assert len(pids) >= 2, listed  # the master and a worker at least
         where = [] if docker == ["docker"] else ["docker", "exec", self.node]
         signal_all = [*where, "sh", "-c", 'kill -s "$0" "$@"']
         run(*signal_all, "STOP", *pids)
