@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CI's environment check: `manage.py checkenv` for every environment under project/settings/,
-# with the `python` on PATH (which has requirements.txt installed).
+# CI's environment check: `dockerable/run checkenv` for every environment under project/settings/
+# (Docker is all it needs).
 # The sample is checked with --dev (its secrets are public by design). Another environment's
 # secrets.json and ssl/server.key are kept out of git: write them from repository secrets in
 # an earlier step to have it checked; without them it is listed as not checked, not passed.
@@ -12,7 +12,7 @@ check() {
     local name="$1" status=0
     shift
     echo "::group::checkenv ${name}"
-    python manage.py checkenv "$name" "$@" || status=$?
+    dockerable/run checkenv "$name" "$@" || status=$?
     echo "::endgroup::"
     return "$status"
 }

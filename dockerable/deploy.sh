@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys an unpacked bundle made by `manage.py shipenv NAME` (no source checkout needed):
+# Deploys an unpacked bundle made by `dockerable/run shipenv NAME` (no source checkout needed):
 #   tar -xf NAME-*.bundle.tar && dockerable-NAME/deploy.sh
 #   ... dockerable-NAME/deploy.sh --swarm [--registry HOST:PORT]   to Docker Swarm instead
 # Loads the bundle's image into Docker, then brings the environment's production

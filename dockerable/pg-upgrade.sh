@@ -105,7 +105,7 @@ main() {
     # Files from before majors were named (full copies of the topology) have nothing to check.
     [[ -n "$major" || "$action" != check ]] || exit 0
     [[ -n "$major" ]] || die "${folder}/docker-compose.yml names no postgres-NN service:" \
-        "run python manage.py upgradeenv first (docs/environments.md)"
+        "run dockerable/run upgradeenv first (docs/environments.md)"
     compose=(docker compose --progress quiet -f "$compose_file")
     project="$("${compose[@]}" config --format json | sed -n 's/^ *"name": "\([^"]*\)",$/\1/p' | head -n 1)"
     [[ -n "$project" ]] || die "${compose_file}: cannot read its compose project name"

@@ -5,6 +5,7 @@
 #   tests/requirements.in      -> tests/requirements.txt            the test suite's virtualenv
 #   the same, Django 6.x       -> tests/requirements-django6.txt    the fast tier on the next Django
 #   dockerable/devtools.in     -> dockerable/requirements-devtools.txt   the dev container's additions
+#   dockerable/tools.in        -> dockerable/requirements-tools.txt     the host-side commands' (dockerable/run)
 # Without arguments only what the inputs changed moves; `--upgrade` moves every pin to its newest release.
 set -Eeuo pipefail
 
@@ -26,6 +27,8 @@ main() {
         tests/requirements.in -o tests/requirements-django6.txt "$@"
     compile --python-version 3.14 --constraint requirements.txt dockerable/devtools.in \
         -o dockerable/requirements-devtools.txt "$@"
+    compile --python-version 3.14 --constraint requirements.txt dockerable/tools.in \
+        -o dockerable/requirements-tools.txt "$@"
 }
 
 main "$@"

@@ -1,4 +1,4 @@
-"""Root URL configuration (/healthz is answered by project.health's middleware)."""
+"""Root URL configuration (/healthz is answered by dockerable.runtime.health's middleware)."""
 
 from django.contrib import admin
 from django.urls import include, path

@@ -18,7 +18,15 @@ from dockerable.testing import (  # noqa: F401  pylint: disable=unused-import
     require_docker,
 )
 from dockerable.tests.checkers import build_checker_images
-from dockerable.tests.docker_stack import REPO, TEST_IMAGE, Stack, build_backup_images, copy_checkout, run
+from dockerable.tests.docker_stack import (
+    REPO,
+    TEST_IMAGE,
+    TOOLS_IMAGE,
+    Stack,
+    build_backup_images,
+    copy_checkout,
+    run,
+)
 
 # Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
 DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "checker_images"})
@@ -60,6 +68,16 @@ def test_image():
     yield TEST_IMAGE
     # The layers stay in the build cache, so the next session rebuilds in seconds.
     run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
+
+
+@pytest.fixture(scope="session")
+def tools_image():
+    """The tools stage, built as dockerable/run builds it; yields {"DOCKERABLE_TOOLS_IMAGE": tag} for it."""
+    require_docker()
+    run("docker", "build", "-q", "--target=tools", f"--tag={TOOLS_IMAGE}",
+        f"--file={REPO / 'dockerable' / 'Dockerfile'}", str(REPO), timeout=1200)  # fmt: skip
+    yield {"DOCKERABLE_TOOLS_IMAGE": TOOLS_IMAGE}
+    run("docker", "image", "rm", "-f", TOOLS_IMAGE, check=False)
 
 
 # A host user's uid: on a real host the environment's files are a user's, not root's, and the

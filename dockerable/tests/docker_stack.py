@@ -18,6 +18,8 @@ TEMPLATE_SUITE = ["-c", "dockerable/tests/pytest.ini", "--rootdir", "."]
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The tests build and run their own tag, never the user's `dockerable-django:latest`.
 TEST_IMAGE = "dockerable-django:test"
+# The tag dockerable/run gives its tools image in the tests (through DOCKERABLE_TOOLS_IMAGE).
+TOOLS_IMAGE = "dockerable-django:test-tools"
 DOCKERFILE = REPO / "dockerable" / "Dockerfile"
 # A compose override: the app with one worker and room for 4 in its queue, which a few requests fill.
 SMALL_QUEUE = """services:

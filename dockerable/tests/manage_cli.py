@@ -1,4 +1,4 @@
-"""Run manage.py as a user would: a fresh process with no Django or database variables inherited."""
+"""Run manage.py and the host-side commands as a user would: fresh processes, no Django or DB variables."""
 
 import os
 import subprocess
@@ -20,8 +20,18 @@ def clean_env(**extra: str) -> dict:
 
 def manage(*args: str, cwd=REPO, timeout=900, **env: str) -> subprocess.CompletedProcess:
     """`python manage.py ARGS` in `cwd`, capturing text output; never raises on failure."""
+    return python(["manage.py", *args], cwd=cwd, timeout=timeout, **env)
+
+
+def envtool(*args: str, cwd=REPO, timeout=900, **env: str) -> subprocess.CompletedProcess:
+    """`python -m dockerable.envtools ARGS` (what `dockerable/run ARGS` runs in the tools image) in `cwd`."""
+    return python(["-m", "dockerable.envtools", *args], cwd=cwd, timeout=timeout, **env)
+
+
+def python(args: list[str], cwd, timeout, **env: str) -> subprocess.CompletedProcess:
+    """This virtualenv's Python with `args`, in a clean environment; never raises on failure."""
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=clean_env(**env),
         capture_output=True,

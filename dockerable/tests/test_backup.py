@@ -15,7 +15,7 @@ import pytest
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import REPO, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request, sign_guestbook
-from dockerable.tests.manage_cli import manage
+from dockerable.tests.manage_cli import envtool
 
 pytestmark = pytest.mark.docker
 
@@ -424,7 +424,7 @@ def test_an_encrypted_backup_restores_only_with_its_private_key(prod, encrypting
 
 def test_checkenv_warns_when_the_last_backup_failed_or_is_overdue(prod, checkout):
     def last_backup_line():
-        result = manage("checkenv", "example", "--dev", cwd=checkout, COMPOSE_PROJECT_NAME=prod.project)
+        result = envtool("checkenv", "example", "--dev", cwd=checkout, COMPOSE_PROJECT_NAME=prod.project)
         lines = [line for line in result.stdout.splitlines() if "last backup" in line]
         assert len(lines) == 1, result.stdout
         return lines[0]
@@ -441,4 +441,4 @@ def test_checkenv_warns_when_the_last_backup_failed_or_is_overdue(prod, checkout
         assert line.startswith("WARNING") and "is overdue" in line, line
     finally:
         status.write_text(kept)
-    assert "not checked" in manage("checkenv", "example", "--dev", cwd=checkout).stdout
+    assert "not checked" in envtool("checkenv", "example", "--dev", cwd=checkout).stdout

@@ -39,7 +39,7 @@ def make_it_yours(project):
     )
     with (project / "project" / "requirements.in").open("a") as requirements:
         requirements.write("requests>=2.32\n")
-    run(sys.executable, "manage.py", "newenv", "staging", cwd=project, env=clean_env())
+    run(sys.executable, "-m", "dockerable.envtools", "newenv", "staging", cwd=project, env=clean_env())
     readme = project / "README.md"
     readme.write_text("# Notes, our team's app\n\n" + readme.read_text())
     git("add", "-A", cwd=project)

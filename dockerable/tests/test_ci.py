@@ -4,10 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dockerable.tests.docker_stack import REPO, git_copy, run
-from dockerable.tests.manage_cli import clean_env
+from dockerable.tests.manage_cli import clean_env, envtool
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 BIN = Path(sys.executable).parent
@@ -43,12 +44,11 @@ def test_the_workflow_runs_what_ci_runs_minus_the_local_engine_setup():
     assert "schedule" in yaml.safe_load(WORKFLOW.read_text())[True]  # `on:` is YAML 1.1's true
 
 
-def checkenv_all(root: Path) -> subprocess.CompletedProcess:
-    env = clean_env(PATH=f"{BIN}:{clean_env()['PATH']}")
+def checkenv_all(root: Path, tools: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(root / ".github" / "checkenv-all.sh")],
         cwd=root,
-        env=env,
+        env=clean_env(**tools),
         capture_output=True,
         text=True,
         timeout=300,
@@ -56,27 +56,21 @@ def checkenv_all(root: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check():
+@pytest.mark.docker
+def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check(tools_image):
     with git_copy("dockerable-ci-") as root:
-        made = subprocess.run(
-            [sys.executable, "manage.py", "newenv", "staging"],
-            cwd=root,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        made = envtool("newenv", "staging", cwd=root)
         assert made.returncode == 0, made.stderr
         secrets = root / "project" / "settings" / "staging" / "secrets.json"
         kept = secrets.read_bytes()
         secrets.unlink()  # as in a clone: the environment's secrets are not in git
-        result = checkenv_all(root)
+        result = checkenv_all(root, tools_image)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "checkenv: environment 'example' passes" in result.stdout
         assert "::notice::staging: not checked" in result.stdout
         # With its secrets written (as a workflow step would from repository secrets), but broken:
         secrets.write_bytes(kept.replace(b'"SECRET_KEY"', b'"NOT_THE_KEY"'))
         secrets.chmod(0o600)
-        result = checkenv_all(root)
+        result = checkenv_all(root, tools_image)
         assert result.returncode != 0
         assert "lacks SECRET_KEY" in result.stdout

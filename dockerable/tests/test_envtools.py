@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -10,12 +11,12 @@ import pytest
 import yaml
 from cryptography import x509
 
+from dockerable.envtools.certificates import self_signed
+from dockerable.envtools.compose import render
+from dockerable.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
 from dockerable.tests.docker_stack import REPO, Stack, free_port, git_copy, run
 from dockerable.tests.http_client import request
-from dockerable.tests.manage_cli import manage
-from project.envtools.certificates import self_signed
-from project.envtools.compose import render
-from project.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
+from dockerable.tests.manage_cli import envtool
 
 SAMPLE = REPO / "project" / "settings" / "example"
 LEGACY = Path(__file__).resolve().parent / "data" / "legacy-environment"
@@ -31,17 +32,19 @@ def repo():
 @pytest.fixture(scope="module")
 def staging(repo):
     """`newenv staging` in the module's checkout: (its folder, newenv's result)."""
-    result = manage("newenv", "staging", "--domain", "staging.example.test", cwd=repo)
+    result = envtool("newenv", "staging", "--domain", "staging.example.test", cwd=repo)
     assert result.returncode == 0, result.stderr
     return repo / "project" / "settings" / "staging", result
 
 
-@pytest.fixture(scope="module")
-def image_run(repo, test_image):  # pylint: disable=unused-argument
-    """The build-only compose file, for `compose run` of the image; its network removed at the end."""
-    build = Stack(repo / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-newenv")
-    yield build
-    build.down()
+def in_tools_image(repo: Path, tools: dict, *args: str, mount: str = "rw") -> subprocess.CompletedProcess:
+    """ARGS in the tools image as dockerable/run runs them, with project/settings mounted `mount`."""
+    settings_dir = repo / "project" / "settings"
+    return run(
+        "docker", "run", "--rm", "--user", f"{os.getuid()}:{os.getgid()}",
+        "-v", f"{repo}:{repo}", "-v", f"{settings_dir}:{settings_dir}:{mount}", "-w", str(repo),
+        tools["DOCKERABLE_TOOLS_IMAGE"], *args, check=False,
+    )  # fmt: skip
 
 
 def secrets_of(folder: Path) -> dict:
@@ -101,22 +104,10 @@ def test_newenv_makes_a_complete_private_environment(staging):
 
 
 @pytest.mark.docker
-def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, staging, image_run):
+def test_newenv_in_the_tools_image_makes_different_secrets(repo, staging, tools_image):
+    made = in_tools_image(repo, tools_image, "newenv", "other")
+    assert made.returncode == 0, made.stderr
     settings_dir = repo / "project" / "settings"
-    image_run.compose(
-        "run",
-        "--rm",
-        "--no-deps",
-        "--user",
-        f"{os.getuid()}:{os.getgid()}",
-        "-v",
-        f"{settings_dir}:/app/project/settings",
-        "app",
-        "python",
-        "manage.py",
-        "newenv",
-        "other",
-    )
     other, staging = settings_dir / "other", staging[0]
     assert secrets_of(other)["SECRET_KEY"] != secrets_of(staging)["SECRET_KEY"]
     assert secrets_of(other)["DB_PASSWORD"] != secrets_of(staging)["DB_PASSWORD"]
@@ -126,7 +117,7 @@ def test_newenv_in_the_image_via_compose_run_makes_different_secrets(repo, stagi
 def test_newenv_refuses_an_existing_name_and_changes_nothing(repo, staging):
     staging, _ = staging
     before = snapshot(staging)
-    line = one_error_line(manage("newenv", "staging", cwd=repo))
+    line = one_error_line(envtool("newenv", "staging", cwd=repo))
     assert "already exists" in line and "staging" in line
     assert snapshot(staging) == before
 
@@ -136,30 +127,18 @@ def leftovers(repo) -> list[str]:
 
 
 def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
-    line = one_error_line(manage("newenv", "bad-name", cwd=repo))
+    line = one_error_line(envtool("newenv", "bad-name", cwd=repo))
     assert "'bad-name' is not a valid environment name" in line
     assert not (repo / "project" / "settings" / "bad-name").exists()
-    assert "reserved" in one_error_line(manage("newenv", "base", cwd=repo))
+    assert "reserved" in one_error_line(envtool("newenv", "base", cwd=repo))
     assert not leftovers(repo)
 
 
 @pytest.mark.docker
-def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run):
+def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, tools_image):
     # Read-only even for root (CI runs as root, for whom chmod 555 is no barrier).
     settings_dir = repo / "project" / "settings"
-    result = image_run.compose(
-        "run",
-        "--rm",
-        "--no-deps",
-        "-v",
-        f"{settings_dir}:/app/project/settings:ro",
-        "app",
-        "python",
-        "manage.py",
-        "newenv",
-        "blocked",
-        check=False,
-    )
+    result = in_tools_image(repo, tools_image, "newenv", "blocked", mount="ro")
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "CommandError" in line]
     assert len(errors) == 1 and "cannot create the environment" in errors[0], result.stderr
@@ -167,14 +146,14 @@ def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, image_run)
 
 
 def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=unused-argument
-    result = manage("checkenv", "staging", cwd=repo)
+    result = envtool("checkenv", "staging", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
     assert "no issues in production mode" in result.stdout
 
 
 def test_checkenv_reports_the_sample_secrets_as_errors(repo):
-    result = manage("checkenv", "example", cwd=repo)
+    result = envtool("checkenv", "example", cwd=repo)
     assert result.returncode == 1
     errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
     assert any("SECRET_KEY" in line and "public" in line for line in errors), result.stdout
@@ -182,7 +161,7 @@ def test_checkenv_reports_the_sample_secrets_as_errors(repo):
 
 
 def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
-    assert manage("newenv", "broken", cwd=repo).returncode == 0
+    assert envtool("newenv", "broken", cwd=repo).returncode == 0
     broken = repo / "project" / "settings" / "broken"
     # An expired certificate made with another key: mismatched and expired at once.
     long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=400)
@@ -192,7 +171,7 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     del secrets["SECRET_KEY"]
     (broken / "secrets.json").write_text(json.dumps(secrets))
     (broken / "secrets.json").chmod(0o644)
-    result = manage("checkenv", "broken", cwd=repo)
+    result = envtool("checkenv", "broken", cwd=repo)
     assert result.returncode == 1
     errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
     assert "does not match" in errors, result.stdout
@@ -202,24 +181,24 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
 
 
 def test_checkenv_warns_of_a_certificate_near_expiry(repo):
-    assert manage("newenv", "soon", cwd=repo).returncode == 0
+    assert envtool("newenv", "soon", cwd=repo).returncode == 0
     soon = repo / "project" / "settings" / "soon"
     key, cert = self_signed("soon.localhost", days=10)
     (soon / "ssl" / "server.crt").write_bytes(cert)
     (soon / "ssl" / "server.key").write_bytes(key)
-    result = manage("checkenv", "soon", cwd=repo)
+    result = envtool("checkenv", "soon", cwd=repo)
     warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
     assert any("expires in" in line for line in warnings), result.stdout
     assert result.returncode == 0, result.stdout
 
 
 def test_checkenv_reports_secrets_that_git_would_commit(repo):
-    assert manage("newenv", "leaky", cwd=repo).returncode == 0
+    assert envtool("newenv", "leaky", cwd=repo).returncode == 0
     gitignore = repo / ".gitignore"
     original = gitignore.read_text()
     gitignore.write_text(original + "!project/settings/leaky/secrets.json\n")
     try:
-        result = manage("checkenv", "leaky", cwd=repo)
+        result = envtool("checkenv", "leaky", cwd=repo)
     finally:
         gitignore.write_text(original)
     assert result.returncode == 1
@@ -245,7 +224,7 @@ def test_checkenv_reads_the_backup_keys_file(repo, staging, content, severity, d
             recipients.unlink()
         else:
             recipients.write_text(content)
-        result = manage("checkenv", "staging", cwd=repo)
+        result = envtool("checkenv", "staging", cwd=repo)
     finally:
         recipients.write_text(kept)
     lines = [line for line in result.stdout.splitlines() if "backup keys" in line]
@@ -256,10 +235,10 @@ def test_checkenv_reads_the_backup_keys_file(repo, staging, content, severity, d
 def test_checkenv_validates_the_stack_file_over_the_shared_swarm_topology(repo, staging):
     stack_file = staging[0] / STACK_FILE
     kept = stack_file.read_text()
-    assert "ok        swarm" in manage("checkenv", "staging", cwd=repo).stdout
+    assert "ok        swarm" in envtool("checkenv", "staging", cwd=repo).stdout
     try:
         stack_file.write_text("services:\n  nginx:\n    portz: [443]\n")
-        result = manage("checkenv", "staging", cwd=repo)
+        result = envtool("checkenv", "staging", cwd=repo)
     finally:
         stack_file.write_text(kept)
     lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR") and "swarm" in line]
@@ -312,7 +291,7 @@ def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, s
 def legacy(repo):
     """An environment as earlier releases made it: compose files that copy the whole topology."""
     name = f"legacy_{uuid.uuid4().hex[:6]}"
-    assert manage("newenv", name, cwd=repo).returncode == 0
+    assert envtool("newenv", name, cwd=repo).returncode == 0
     folder = repo / "project" / "settings" / name
     for path in LEGACY.iterdir():
         text = path.read_text().replace("example.dockerable.test", f"{name}.localhost")
@@ -345,15 +324,15 @@ def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image): 
 def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applies_it(repo, legacy):
     name, folder = legacy
     before = {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES}
-    result = manage("checkenv", name, cwd=repo)
+    result = envtool("checkenv", name, cwd=repo)
     assert result.returncode == 0, result.stdout  # it still works: a warning, not an error
     warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
     layout = [line for line in warnings if "compose files" in line]
     assert len(layout) == 3, result.stdout
-    assert all(f"run `python manage.py upgradeenv {name}`" in line for line in layout), layout
+    assert all(f"run `dockerable/run upgradeenv {name}`" in line for line in layout), layout
     assert any("runs no backup service" in line for line in warnings), result.stdout
 
-    upgraded = manage("upgradeenv", name, cwd=repo)
+    upgraded = envtool("upgradeenv", name, cwd=repo)
     assert upgraded.returncode == 0, upgraded.stderr
     assert {file_name: (folder / f"{file_name}.old").read_text() for file_name in COMPOSE_FILES} == before
     # Its data is on PostgreSQL 17: the thin files keep it there (pg-upgrade.sh moves it on purpose).
@@ -364,14 +343,14 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     # What came after the environment is added: the backup keys file and the Swarm stack file.
     assert (folder / BACKUP_RECIPIENTS).is_file()
     assert (folder / STACK_FILE).read_text() == rendered[STACK_FILE]
-    after = manage("checkenv", name, cwd=repo)
+    after = envtool("checkenv", name, cwd=repo)
     assert "every mode extends dockerable/compose/services.yml" in after.stdout, after.stdout
     assert "runs no backup service" not in after.stdout
-    assert "nothing to do" in manage("upgradeenv", name, cwd=repo).stdout
+    assert "nothing to do" in envtool("upgradeenv", name, cwd=repo).stdout
 
 
 def test_a_thin_environment_from_before_preflight_is_named_and_upgraded(repo):
-    assert manage("newenv", "thin", cwd=repo).returncode == 0
+    assert envtool("newenv", "thin", cwd=repo).returncode == 0
     folder = repo / "project" / "settings" / "thin"
     path = folder / "docker-compose.yml"
     current = path.read_text()
@@ -382,11 +361,11 @@ def test_a_thin_environment_from_before_preflight_is_named_and_upgraded(repo):
     assert "preflight" not in older
     path.write_text(older)
     warnings = [
-        line for line in manage("checkenv", "thin", cwd=repo).stdout.splitlines() if "preflight" in line
+        line for line in envtool("checkenv", "thin", cwd=repo).stdout.splitlines() if "preflight" in line
     ]
     assert len(warnings) == 1 and warnings[0].startswith("WARNING"), warnings
     assert str(path) in warnings[0] and "upgradeenv thin" in warnings[0], warnings
-    assert manage("upgradeenv", "thin", cwd=repo).returncode == 0
+    assert envtool("upgradeenv", "thin", cwd=repo).returncode == 0
     assert path.read_text() == current
     assert (folder / "docker-compose.yml.old").read_text() == older
     assert not (folder / "docker-compose-proxy.yml.old").exists()
@@ -396,7 +375,7 @@ def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):
     name, folder = legacy
     (folder / "docker-compose.yml.old").write_text("the user's own notes\n")
     before = snapshot(folder)
-    line = one_error_line(manage("upgradeenv", name, cwd=repo))
+    line = one_error_line(envtool("upgradeenv", name, cwd=repo))
     assert f"{folder / 'docker-compose.yml.old'} already exists" in line
     assert snapshot(folder) == before
 

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from django.db import connection
 
-from project.login_throttle import LOCK_CLASS
+from dockerable.runtime.login_throttle import LOCK_CLASS
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 

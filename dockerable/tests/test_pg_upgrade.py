@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+from dockerable.envtools.compose import render
+from dockerable.envtools.layout import COMPOSE_FILES
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import Stack, free_port, run
 from dockerable.tests.http_client import request, sign_guestbook
-from project.envtools.compose import render
-from project.envtools.layout import COMPOSE_FILES
 
 pytestmark = pytest.mark.docker
 

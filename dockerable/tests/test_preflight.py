@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from dockerable.envtools.certificates import self_signed
 from dockerable.tests.conftest import make_private, unique_project
 from dockerable.tests.docker_stack import Stack, free_port
-from project.envtools.certificates import self_signed
 
 pytestmark = pytest.mark.docker
 

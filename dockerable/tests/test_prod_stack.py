@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from dockerable.envtools.certificates import self_signed
 from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
     admin_problems_under_csp,
@@ -26,7 +27,6 @@ from dockerable.tests.http_client import (
     ssl_connection,
 )
 from dockerable.tests.security_headers import problems_by_answer
-from project.envtools.certificates import self_signed
 
 pytestmark = pytest.mark.docker
 

@@ -13,7 +13,7 @@ import pytest
 
 from dockerable.tests.docker_stack import copy_checkout, free_port, run
 from dockerable.tests.http_client import request, sign_guestbook
-from dockerable.tests.manage_cli import manage
+from dockerable.tests.manage_cli import envtool
 
 pytestmark = pytest.mark.docker
 
@@ -93,7 +93,7 @@ def ship(root: Path, host: Host, marker: str) -> Path:
     template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
     template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
     build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
-    result = manage(
+    result = envtool(
         "shipenv", "staging", "--output", str(root / "dist"), cwd=root, DOCKERABLE_IMAGE=build_tag
     )
     assert result.returncode == 0, result.stderr
@@ -114,7 +114,7 @@ def get(host: Host, root: Path, path: str):
 
 def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
     root, host = workspace
-    made = manage("newenv", "staging", "--domain", DOMAIN, cwd=root, DOCKERABLE_IMAGE="unused")
+    made = envtool("newenv", "staging", "--domain", DOMAIN, cwd=root, DOCKERABLE_IMAGE="unused")
     assert made.returncode == 0, made.stderr
 
     first = host.deploy(ship(root, host, "release-one"))
@@ -134,7 +134,7 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
 
 def test_shipenv_refuses_an_environment_with_errors(workspace):
     root, _ = workspace
-    result = manage("shipenv", "example", cwd=root, DOCKERABLE_IMAGE="unused")
+    result = envtool("shipenv", "example", cwd=root, DOCKERABLE_IMAGE="unused")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], result.stderr

@@ -32,7 +32,7 @@ from dockerable.tests.docker_stack import (
     swarm_manager,
     wait_for,
 )
-from dockerable.tests.manage_cli import manage
+from dockerable.tests.manage_cli import envtool
 from dockerable.tests.test_prod_stack import uwsgi_request
 from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
@@ -559,7 +559,7 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
         "run it on one (docker swarm init: docs/swarm.md)"
     )
     # The sample's public secrets are errors to checkenv: deploystack refuses before anything runs.
-    refused = manage("deploystack", "example", cwd=swarm.root, DOCKERABLE_STACK=swarm.stack)
+    refused = envtool("deploystack", "example", cwd=swarm.root, DOCKERABLE_STACK=swarm.stack)
     assert refused.returncode != 0
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkenv example reports" in lines[0], refused.stderr
@@ -655,7 +655,7 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
 def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:
     """shipenv ENV, then the bundle's deploy.sh --swarm from an unpacked copy on a host that never
     built its image: (the release image, the bundle's folder)."""
-    shipped = manage("shipenv", env, "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image)
+    shipped = envtool("shipenv", env, "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image)
     assert shipped.returncode == 0, shipped.stderr
     release = re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1)
     bundle = Path(re.search(r"Made (\S+)", shipped.stdout).group(1))
@@ -673,14 +673,14 @@ def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]
 
 def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
     domain = "staging.example.test"
-    made = manage("newenv", "staging", "--domain", domain, cwd=swarm.root, DOCKERABLE_IMAGE="unused")
+    made = envtool("newenv", "staging", "--domain", domain, cwd=swarm.root, DOCKERABLE_IMAGE="unused")
     assert made.returncode == 0, made.stderr
     folder = swarm.root / "project" / "settings" / "staging"
     (folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
     stack, image = f"{swarm.stack}-staging", "dockerable-django:swarm-staging"
     try:
         # From the checkout: checkenv passes, the image is built, the stack deploys through the registry.
-        built = manage(
+        built = envtool(
             "deploystack", "staging", "--registry", swarm.registry,
             cwd=swarm.root, DOCKERABLE_STACK=stack, DOCKERABLE_IMAGE=image,
         )  # fmt: skip

@@ -47,7 +47,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "project.guestbook",
-    "project.envtools",
 ]
 
 # MIDDLEWARE
@@ -57,7 +56,7 @@ MIDDLEWARE = [
     # First, so that probes from inside the container or the compose network
     # (Host: 127.0.0.1, a container IP) are answered before ALLOWED_HOSTS and
     # the HTTPS redirect would turn them away.
-    "project.health.HealthCheckMiddleware",
+    "dockerable.runtime.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,9 +65,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A login beyond the password checks running at once is a 429 (PASSWORDS, below).
-    "project.login_throttle.LoginThrottleMiddleware",
+    "dockerable.runtime.login_throttle.LoginThrottleMiddleware",
     # Last, so that it sees the view's exception first: the database unreachable is a 503.
-    "project.health.DatabaseUnavailableMiddleware",
+    "dockerable.runtime.health.DatabaseUnavailableMiddleware",
 ]
 
 # DATABASES
@@ -130,9 +129,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # https://docs.djangoproject.com/en/5.2/ref/settings/#authentication-backends
 # A password check keeps a core busy for a good part of a second, on purpose: at most this
 # many run at once in the whole environment (every worker and replica), and a login beyond
-# them gets 429 at once instead of taking a worker (project/login_throttle.py). One keeps
+# them gets 429 at once instead of taking a worker (dockerable/runtime/login_throttle.py). One keeps
 # the other workers serving pages while logins flood in; raise it with the cores you have.
-AUTHENTICATION_BACKENDS = ["project.login_throttle.ThrottledModelBackend"]
+AUTHENTICATION_BACKENDS = ["dockerable.runtime.login_throttle.ThrottledModelBackend"]
 LOGIN_CHECKS_AT_ONCE = 1
 
 # STATIC FILES
@@ -178,7 +177,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-    "filters": {"without_traceback": {"()": "project.log_filters.WithoutTraceback"}},
+    "filters": {"without_traceback": {"()": "dockerable.runtime.log_filters.WithoutTraceback"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
         "console_brief": {

@@ -1,1 +1,1 @@
-"""The sample environment: copy it with `manage.py newenv NAME`, never by hand (its secrets are public)."""
+"""The sample environment, its secrets public: copy it with `dockerable/run newenv NAME`, never by hand."""

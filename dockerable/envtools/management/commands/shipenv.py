@@ -1,12 +1,12 @@
-"""`manage.py shipenv NAME`: one tar with the image and the environment, ready for a host."""
+"""`dockerable/run shipenv NAME`: one tar with the image and the environment, ready for a host."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from project.envtools.bundle import make_bundle
-from project.envtools.checks import require_no_errors
-from project.envtools.layout import existing_env
+from dockerable.envtools.bundle import make_bundle
+from dockerable.envtools.checks import require_no_errors
+from dockerable.envtools.layout import existing_env
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
-"""`manage.py newenv NAME`: a new environment folder with its own secrets and certificate."""
+"""`dockerable/run newenv NAME`: a new environment folder with its own secrets and certificate."""
 
 from django.core.management.base import BaseCommand
 
-from project.envtools.layout import SAMPLE_ENV
-from project.envtools.scaffold import create_environment
+from dockerable.envtools.layout import SAMPLE_ENV
+from dockerable.envtools.scaffold import create_environment
 
 
 class Command(BaseCommand):
@@ -33,13 +33,17 @@ class Command(BaseCommand):
             mode = path.stat().st_mode & 0o777
             self.stdout.write(f"  {path.relative_to(base)}  ({mode:o})")
         compose = f"project/settings/{made.name}"
+        steps = [
+            (f"dockerable/run checkenv {made.name}", ""),
+            (f"docker compose -f {compose}/docker-compose-dev.yml up", "development"),
+            (f"docker compose -f {compose}/docker-compose.yml up -d", "production mode"),
+            (f"docker compose -f {compose}/docker-compose-proxy.yml up -d", "proxy mode (nginx, ACME)"),
+            (f"dockerable/run shipenv {made.name}", "bundle for a host"),
+        ]
+        width = max(len(command) for command, _ in steps)
+        lines = [f"  {command:{width}}  # {why}" if why else f"  {command}" for command, why in steps]
         self.stdout.write(
-            "Next:\n"
-            f"  python manage.py checkenv {made.name}\n"
-            f"  docker compose -f {compose}/docker-compose-dev.yml up        # development\n"
-            f"  docker compose -f {compose}/docker-compose.yml up -d         # production mode\n"
-            f"  docker compose -f {compose}/docker-compose-proxy.yml up -d   # proxy mode (nginx, ACME)\n"
-            f"  python manage.py shipenv {made.name}                          # bundle for a host\n"
+            "Next:\n" + "\n".join(lines) + "\n"
             "The certificate is self-signed; replace ssl/server.crt and ssl/server.key with real ones "
             "(keep server.key mode 0600)."
         )

@@ -1,4 +1,4 @@
-"""The checks behind `manage.py checkenv`: each returns findings with a severity."""
+"""The checks behind `dockerable/run checkenv`: each returns findings with a severity."""
 
 import ast
 import datetime
@@ -19,9 +19,9 @@ from django.core.checks.security.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from project.envtools import certificates
-from project.envtools.compose import SHARED_TOPOLOGY, outdated
-from project.envtools.layout import (
+from dockerable.envtools import certificates
+from dockerable.envtools.compose import SHARED_TOPOLOGY, outdated
+from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
     SAMPLE_ENV,
@@ -29,7 +29,7 @@ from project.envtools.layout import (
     declared_domain,
     env_dir,
 )
-from project.envtools.secret_values import is_secret, looks_public, sample_values
+from dockerable.envtools.secret_values import is_secret, looks_public, sample_values
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
@@ -210,7 +210,7 @@ def check_git(folder: Path) -> list[Finding]:
 
 def check_compose_layout(name: str, folder: Path) -> list[Finding]:
     """Each mode's compose file is there, extends the shared topology and has a preflight service."""
-    fix = f"run `python manage.py upgradeenv {name}` (it keeps the old files as *.old)"
+    fix = f"run `dockerable/run upgradeenv {name}` (it keeps the old files as *.old)"
     findings = []
     for file_name in COMPOSE_FILES:
         path = folder / file_name
@@ -250,7 +250,7 @@ def check_recipients(folder: Path) -> list[Finding]:
                 ERROR,
                 "backup keys",
                 f"{path} is missing (the backup service mounts it): "
-                f"`python manage.py upgradeenv {folder.name}` writes one with no key",
+                f"`dockerable/run upgradeenv {folder.name}` writes one with no key",
             )
         ]
     keys = 0
@@ -347,7 +347,7 @@ def check_stack(folder: Path) -> list[Finding]:
             Finding(
                 WARNING,
                 "swarm",
-                f"{path} is missing: `python manage.py upgradeenv {folder.name}` writes one (docs/swarm.md)",
+                f"{path} is missing: `dockerable/run upgradeenv {folder.name}` writes one (docs/swarm.md)",
             )
         ]
     shared = Path(settings.BASE_DIR) / SWARM_STACK
@@ -370,7 +370,7 @@ def require_no_errors(name: str) -> None:
     if errors:
         raise CommandError(
             f"checkenv {name} reports {len(errors)} error(s), first: {errors[0].detail}; "
-            f"run `python manage.py checkenv {name}` for all"
+            f"run `dockerable/run checkenv {name}` for all"
         )
 
 

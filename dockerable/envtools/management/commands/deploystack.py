@@ -1,4 +1,4 @@
-"""`manage.py deploystack NAME`: check the environment, build the image, deploy it to Docker Swarm."""
+"""`dockerable/run deploystack NAME`: check the environment, build the image, deploy it to Docker Swarm."""
 
 import os
 import subprocess
@@ -8,9 +8,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from project.envtools.bundle import BUILD_FILE, docker
-from project.envtools.checks import require_no_errors
-from project.envtools.layout import STACK_FILE, existing_env
+from dockerable.envtools.bundle import BUILD_FILE, docker
+from dockerable.envtools.checks import require_no_errors
+from dockerable.envtools.layout import STACK_FILE, existing_env
 
 SWARM_DEPLOY = Path("dockerable") / "swarm" / "deploy.sh"
 

@@ -1,9 +1,9 @@
-"""`manage.py upgradeenv NAME`: today's thin compose files, for an environment made by an earlier release."""
+"""`dockerable/run upgradeenv NAME`: today's thin compose files, for an environment of an earlier release."""
 
 from django.core.management.base import BaseCommand
 
-from project.envtools.compose import SHARED_TOPOLOGY
-from project.envtools.scaffold import upgrade_compose_files
+from dockerable.envtools.compose import SHARED_TOPOLOGY
+from dockerable.envtools.scaffold import upgrade_compose_files
 
 
 class Command(BaseCommand):

@@ -1,11 +1,11 @@
-"""`manage.py checkenv NAME`: a table of what is wrong (or right) with an environment."""
+"""`dockerable/run checkenv NAME`: a table of what is wrong (or right) with an environment."""
 
 import sys
 
 from django.core.management.base import BaseCommand
 
-from project.envtools.checks import ERROR, run_checks
-from project.envtools.layout import existing_env
+from dockerable.envtools.checks import ERROR, run_checks
+from dockerable.envtools.layout import existing_env
 
 
 class Command(BaseCommand):

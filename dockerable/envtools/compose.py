@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.template import Context, Engine
 
-from project.envtools.layout import (
+from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
     POSTGRES_MAJOR,

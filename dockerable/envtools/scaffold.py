@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from project.envtools import certificates, compose
-from project.envtools.layout import (
+from dockerable.envtools import certificates, compose
+from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
     STACK_FILE,
@@ -20,7 +20,7 @@ from project.envtools.layout import (
     settings_dir,
     validate_new_name,
 )
-from project.envtools.secret_values import fresh_value, is_secret
+from dockerable.envtools.secret_values import fresh_value, is_secret
 
 PRIVATE_MODE = 0o600
 
@@ -88,7 +88,7 @@ def populate(work: Path, source: Path, name: str, domain: str) -> None:
         adapt_settings(settings_text, source.name, name, source_domain(source), domain), encoding="utf-8"
     )
     write_compose_files(work, name, domain)
-    (work / "__init__.py").write_text(f'"""The `{name}` environment (made by manage.py newenv)."""\n')
+    (work / "__init__.py").write_text(f'"""The `{name}` environment (made by dockerable/run newenv)."""\n')
     write_private(work / "secrets.json", fresh_secrets(source, name))
     # The folder and certificate are public; only the key inside is private.
     (work / "ssl").mkdir(mode=0o755)

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from project.envtools.layout import existing_env
+from dockerable.envtools.layout import existing_env
 
 DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"

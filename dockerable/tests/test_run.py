@@ -1,0 +1,212 @@
+"""dockerable/run: the host-side commands, and a user's day one, from a clone with Docker and nothing else."""
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dockerable.tests.conftest import unique_project
+from dockerable.tests.docker_stack import Stack, free_port, git_copy, run
+from dockerable.tests.http_client import request
+from dockerable.tests.manage_cli import clean_env
+
+pytestmark = pytest.mark.docker
+
+# What dockerable/run itself calls on the host: no Python, no Django, no git.
+HOST_PROGRAMS = ("bash", "dirname", "id", "stat", "docker")
+# An unprivileged user, as a developer is on their machine (this suite may run as root).
+HOST_USER = 12345
+SOCKET = "/var/run/docker.sock"
+
+
+@contextlib.contextmanager
+def bare_host():
+    """A PATH with HOST_PROGRAMS only, and a HOME of the user's own: `(environment, uid)`."""
+    folder = Path(tempfile.mkdtemp(prefix="dockerable-bare-"))
+    try:
+        folder.chmod(0o755)
+        bin_dir, home = folder / "bin", folder / "home"
+        bin_dir.mkdir()
+        home.mkdir()
+        for name in HOST_PROGRAMS:
+            (bin_dir / name).symlink_to(shutil.which(name))
+        uid = HOST_USER if os.geteuid() == 0 else os.geteuid()
+        os.chown(home, uid, uid)
+        yield {"PATH": str(bin_dir), "HOME": str(home)}, uid
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_user(uid: int, root: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    """`dockerable/run ARGS` in `root` as `uid`, with only `env`; never raises on failure."""
+    prefix = []
+    if os.geteuid() == 0:
+        groups = f"--groups={os.stat(SOCKET).st_gid}"
+        prefix = [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", groups]
+    return subprocess.run(
+        [*prefix, str(root / "dockerable" / "run"), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+
+
+def give(root: Path, uid: int) -> None:
+    """Make `root` and everything in it `uid`'s, as a user's own clone is."""
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def owners(folder: Path) -> set[int]:
+    """The owners of `folder` and of everything in it."""
+    return {path.stat().st_uid for path in [folder, *folder.rglob("*")]}
+
+
+def test_a_clone_with_only_docker_makes_checks_and_ships_an_environment_as_its_user(tools_image):
+    image = f"dockerable-django:run-{uuid.uuid4().hex[:8]}"
+    made_images = [image]
+    with bare_host() as (host, uid), git_copy("dockerable-run-") as root:
+        give(root, uid)
+        env = {**host, **tools_image, "DOCKERABLE_IMAGE": image}
+        try:
+            made = as_user(uid, root, "newenv", "staging", "--domain", "staging.example.test", env=env)
+            assert made.returncode == 0, made.stdout + made.stderr
+            assert "dockerable/run checkenv staging" in made.stdout
+            folder = root / "project" / "settings" / "staging"
+            assert owners(folder) == {uid}
+            assert (folder / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+            checked = as_user(uid, root, "checkenv", "staging", env=env)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            assert "ok        git" in checked.stdout  # git ran, in the tools image
+            assert "checkenv: environment 'staging' passes" in checked.stdout
+
+            shipped = as_user(uid, root, "shipenv", "staging", "--output", "dist", env=env)
+            assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+            made_images.append(re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1))
+            (bundle,) = (root / "dist").glob("*.bundle.tar")
+            assert owners(root / "dist") == {uid}
+            assert bundle.stat().st_mode & 0o777 == 0o600
+        finally:
+            run("docker", "image", "rm", "-f", *made_images, check=False)
+
+
+def test_an_unknown_command_or_no_engine_is_one_line_and_exit_64(tools_image):
+    with bare_host() as (host, uid), git_copy("dockerable-run-") as root:
+        unknown = as_user(uid, root, "migrate", env={**host, **tools_image})
+        assert unknown.returncode == 64, unknown.stdout + unknown.stderr
+        (line,) = unknown.stderr.strip().splitlines()
+        assert "unknown command 'migrate'" in line and "newenv" in line
+
+        no_engine = as_user(
+            uid, root, "checkenv", "example", env={**host, "DOCKER_HOST": "unix:///nowhere.sock"}
+        )
+        assert no_engine.returncode == 64
+        assert no_engine.stderr.strip() == (
+            "dockerable/run: no Docker engine socket at /nowhere.sock (is Docker running? DOCKER_HOST?)"
+        )
+
+
+# A user's first app, as docs/your-project.md's "Make it yours" writes it.
+NOTES = {
+    "models.py": """from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=200)
+""",
+    "views.py": """from django.http import HttpResponse
+
+from project.notes.models import Note
+
+
+def index(request):
+    return HttpResponse(f"<p>notes: {Note.objects.count()}</p>")
+""",
+    "urls.py": """from django.urls import path
+
+from project.notes import views
+
+urlpatterns = [path("", views.index)]
+""",
+    "tests.py": """import pytest
+
+from project.notes.models import Note
+
+
+@pytest.mark.django_db
+def test_the_page_counts_the_notes(client):
+    Note.objects.create(text="one")
+    assert "notes: 1" in client.get("/").content.decode()
+""",
+}
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """The user's edit of one line they own."""
+    text = path.read_text()
+    assert text.count(old) == 1, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+def start_the_notes_app(root: Path, uid: int, env: dict) -> None:
+    """`startapp` through dockerable/run, then the user's own edits: the app written, the guestbook gone."""
+    project = root / "project"
+    (project / "notes").mkdir()
+    give(root, uid)
+    started = as_user(uid, root, "manage", "startapp", "notes", "project/notes", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    replace_once(project / "notes" / "apps.py", "name = 'notes'", "name = 'project.notes'")
+    for name, text in NOTES.items():
+        (project / "notes" / name).write_text(text)
+    replace_once(project / "settings" / "base.py", '"project.guestbook",', '"project.notes",')
+    replace_once(project / "urls.py", '"project.guestbook.urls"', '"project.notes.urls"')
+    shutil.rmtree(project / "guestbook")
+    give(root, uid)
+
+
+def test_day_one_a_new_app_replaces_the_guestbook_and_is_served_in_dev_and_production_mode(tools_image):
+    image = f"dockerable-django:day-one-{uuid.uuid4().hex[:8]}"
+    with bare_host() as (host, uid), git_copy("dockerable-day-one-") as root:
+        project = root / "project"
+        env = {**host, **tools_image}
+        start_the_notes_app(root, uid, env)
+
+        made = as_user(uid, root, "manage", "makemigrations", "notes", env=env)
+        assert made.returncode == 0, made.stdout + made.stderr
+        migration = project / "notes" / "migrations" / "0001_initial.py"
+        assert "Create model Note" in made.stdout and migration.is_file()
+        assert owners(project / "notes") == {uid}
+
+        # The user's suite, without the smoke test (the stacks below serve the app instead).
+        suite = subprocess.run(
+            [sys.executable, "-m", "pytest", "-m", "not docker", "-p", "no:cacheprovider", "-q"],
+            cwd=root, env=clean_env(PYTHONDONTWRITEBYTECODE="1"),
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert suite.returncode == 0 and "1 passed" in suite.stdout, suite.stdout + suite.stderr
+
+        folder = project / "settings" / "example"
+        dev = Stack(folder / "docker-compose-dev.yml", unique_project("dd-day-one-dev"),
+                    DOCKERABLE_IMAGE=image, DEV_PORT=free_port(), DB_PORT=free_port())  # fmt: skip
+        prod = Stack(folder / "docker-compose.yml", unique_project("dd-day-one"),
+                     DOCKERABLE_IMAGE=image, HTTPS_PORT=free_port(), HTTP_PORT=free_port())  # fmt: skip
+        try:
+            with dev.running("--build"):
+                page = request("GET", dev.url("/", "DEV_PORT"))
+                assert page.status == 200 and page.text == "<p>notes: 0</p>", page.text
+            with prod.running():
+                page = request("GET", prod.url("/"), ca_file=folder / "ssl" / "server.crt")
+                assert page.status == 200 and page.text == "<p>notes: 0</p>", page.text
+        finally:
+            run("docker", "image", "rm", "-f", image, check=False)
