@@ -69,10 +69,15 @@ def test_healthz_over_https_with_the_environments_certificate(prod):
 
 
 def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod):
-    # The Host a browser sends to port 80: the name alone.
+    # The Host a browser sends to port 80 (the name alone), and to another port: either way the
+    # redirect names the port HTTPS is published on.
+    https_port = prod.env["HTTPS_PORT"]
     response = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": HOST})
     assert response.status == 301
-    assert response.headers["location"] == f"https://{HOST}/x"
+    assert response.headers["location"] == f"https://{HOST}:{https_port}/x"
+    typed = f"localhost:{prod.env['HTTP_PORT']}"
+    on_a_port = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": typed})
+    assert on_a_port.headers["location"] == f"https://localhost:{https_port}/x"
     bogus = request("GET", prod.url("/x", "HTTP_PORT"), headers={"Host": "attacker.example"})
     assert bogus.status == 400 and "location" not in bogus.headers
 

@@ -1,4 +1,4 @@
-"""The list of security headers: what Django sets agrees with it, and the renderer refuses a bad line."""
+"""The security headers' list (Django agrees with it; the renderer refuses a bad line); the HTTPS redirect."""
 
 import subprocess
 
@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
+from dockerable.runtime.security import HttpsPortRedirectMiddleware
 from dockerable.tests.docker_stack import REPO
 from dockerable.tests.security_headers import listed
 
@@ -29,6 +30,23 @@ def test_what_django_sets_itself_is_what_the_list_says(rf):
         "Cross-Origin-Opener-Policy",
     }
     assert django_sets == {name: ours[name] for name in django_sets}
+
+
+@pytest.mark.parametrize(
+    "https_port, host, location",
+    [
+        ("443", "example.test", "https://example.test/x?y=1"),
+        ("443", "example.test:8080", "https://example.test/x?y=1"),
+        ("8443", "example.test:8080", "https://example.test:8443/x?y=1"),
+        ("8443", "[::1]:8080", "https://[::1]:8443/x?y=1"),
+    ],
+)
+def test_the_https_redirect_goes_to_the_port_https_is_published_on(rf, settings, https_port, host, location):
+    settings.SECURE_SSL_REDIRECT, settings.HTTPS_PORT = True, https_port
+    settings.ALLOWED_HOSTS = ["example.test", "[::1]"]
+    answer = HttpsPortRedirectMiddleware(lambda _request: HttpResponse())(rf.get("/x?y=1", HTTP_HOST=host))
+    assert answer.status_code == 301 and answer["Location"] == location
+    assert answer["X-Content-Type-Options"] == "nosniff"  # Django's headers, on its redirect too
 
 
 def render(list_file, mode, tmp_path):

@@ -380,7 +380,7 @@ def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_ne
 
 
 def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
-    health = swarm.root / "project" / "health.py"
+    health = swarm.root / "dockerable" / "runtime" / "health.py"
     kept = health.read_text()
     health.write_text(
         kept.replace('JsonResponse({"status": "alive"})', 'JsonResponse({"status": "no"}, status=500)')

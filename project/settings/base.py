@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # (Host: 127.0.0.1, a container IP) are answered before ALLOWED_HOSTS and
     # the HTTPS redirect would turn them away.
     "dockerable.runtime.health.HealthCheckMiddleware",
+    # Django's redirect to HTTPS, aimed at HTTPS_PORT (SECURITY, below); then Django's own.
+    "dockerable.runtime.security.HttpsPortRedirectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,6 +157,9 @@ STORAGES = {
 # Production serves HTTPS only (uWSGI terminates TLS, so Django sees the
 # https scheme directly); development is runserver on plain HTTP.
 SECURE_SSL_REDIRECT = not DEBUG
+# The host port production mode publishes HTTPS on (its compose file passes HTTPS_PORT): the
+# redirect from plain HTTP goes there (dockerable/runtime/security.py), not to the HTTP port.
+HTTPS_PORT = env_str("HTTPS_PORT", "443")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-secure
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
