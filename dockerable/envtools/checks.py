@@ -33,6 +33,9 @@ from dockerable.envtools.secret_values import is_secret, looks_public, sample_va
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
+# Django's deployment checks: the template's settings pass them all, so a warning of theirs is an
+# error. Other apps' warnings are the apps' own (docs/environments.md, checkenv).
+TEMPLATE_CHECKS = ("security.",)
 # What the environment means to commit, and what must stay out of git.
 COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, STACK_FILE, *COMPOSE_FILES)
 # The Swarm topology an environment's docker-stack.yml is merged over.
@@ -297,23 +300,15 @@ def load_settings_module(name: str):
 
 
 def check_deploy(name: str) -> list[Finding]:
-    """`manage.py check --deploy --fail-level WARNING` on the production settings, in a fresh process."""
+    """Django's system checks with the deployment ones, on the production settings, in a fresh process."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DB_")) and key != "ENV"
     }
-    env["ENV"] = "PROD"
+    env.update(ENV="PROD", DJANGO_SETTINGS_MODULE=f"project.settings.{name}.settings")
     result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "check",
-            "--deploy",
-            "--fail-level",
-            "WARNING",
-            f"--settings=project.settings.{name}.settings",
-        ],
+        [sys.executable, "-m", "dockerable.envtools.deploy_checks"],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
@@ -321,11 +316,32 @@ def check_deploy(name: str) -> list[Finding]:
         timeout=120,
         check=False,
     )
-    if result.returncode != 0:
-        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        issues = [line for line in lines if line.startswith("?:") or "security." in line] or lines[-3:]
-        return [Finding(ERROR, "check --deploy", issue) for issue in issues]
-    return [Finding(OK, "check --deploy", "no issues in production mode")]
+    try:
+        messages = json.loads(result.stdout) if result.returncode == 0 else None
+    except ValueError:
+        messages = None
+    if messages is None:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()] or ["(no output)"]
+        return [Finding(ERROR, "check --deploy", f"the settings do not load: {lines[-1]}")]
+    findings = [deploy_finding(message) for message in messages if message["level"] != "INFO"]
+    return findings or [Finding(OK, "check --deploy", "no issues in production mode")]
+
+
+def deploy_finding(message: dict) -> Finding:
+    """An error for any error, and for a warning of Django's deployment checks (the template's
+    settings pass them all); an app's own warning is a warning, which the environment may silence."""
+    where = f"{message['object']}: " if message["object"] else ""
+    detail = f"({message['id']}) {where}{message['text']}"
+    if message["level"] == "ERROR" or message["id"].startswith(TEMPLATE_CHECKS):
+        return Finding(ERROR, "check --deploy", detail)
+    silence = f"once judged, add {message['id']!r} to SILENCED_SYSTEM_CHECKS in the environment's settings.py"
+    return Finding(WARNING, "check --deploy", f"{detail} ({silence})")
+
+
+def declared_hosts(folder: Path) -> list[str]:
+    """The DOMAIN line settings.py declares, as a host list, for settings that do not load."""
+    domain = declared_domain(folder)
+    return [domain] if domain else []
 
 
 def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]:
@@ -333,8 +349,10 @@ def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]
     try:
         module = load_settings_module(name)
     except ImproperlyConfigured as exc:
-        domain = declared_domain(folder)
-        return ([domain] if domain else []), [Finding(ERROR, "settings", str(exc))]
+        return declared_hosts(folder), [Finding(ERROR, "settings", str(exc))]
+    # The settings are the user's code: whatever they raise is a finding, not a traceback.
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return declared_hosts(folder), [Finding(ERROR, "settings", f"{type(exc).__name__}: {exc}")]
     hosts = dict.fromkeys([getattr(module, "DOMAIN", None), *module.ALLOWED_HOSTS])
     return [host for host in hosts if host], []
 

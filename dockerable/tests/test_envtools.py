@@ -421,3 +421,65 @@ def test_every_service_of_every_mode_runs_with_least_privilege_and_limits():
             assert set(service.get("cap_add", [])) == CAPABILITIES[kind], where
             assert service.get("read_only", False) is (service_name not in WRITABLE_ROOT), where
             assert ":" in service["image"].rsplit("/", 1)[-1], where  # an explicit tag
+
+
+# A third-party app with a deployment check of its own, as many have.
+WIDGETS_APP = '''"""A third-party app's configuration, with its own deployment check."""
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+def advice(app_configs, **kwargs):
+    return [checks.Warning("turn the widgets' safe mode on", id="widgets.W001")]
+
+
+class WidgetsConfig(AppConfig):
+    name = "widgets"
+
+    def ready(self):
+        checks.register(advice, checks.Tags.security, deploy=True)
+'''
+
+
+def deploy_line(result) -> str:
+    (line,) = [line for line in result.stdout.splitlines() if "check --deploy" in line]
+    return line
+
+
+def test_checkenv_tells_an_apps_own_warning_from_the_templates_and_the_environment_can_silence_it(repo):
+    assert envtool("newenv", "widgety", cwd=repo).returncode == 0
+    (repo / "widgets").mkdir()
+    (repo / "widgets" / "__init__.py").write_text("")
+    (repo / "widgets" / "apps.py").write_text(WIDGETS_APP)
+    settings_py = repo / "project" / "settings" / "widgety" / "settings.py"
+    settings_py.write_text(settings_py.read_text() + 'INSTALLED_APPS = [*INSTALLED_APPS, "widgets"]\n')
+
+    warned = envtool("checkenv", "widgety", cwd=repo)
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    line = deploy_line(warned)
+    assert line.startswith("WARNING") and "(widgets.W001) turn the widgets' safe mode on" in line
+    assert "add 'widgets.W001' to SILENCED_SYSTEM_CHECKS" in line
+
+    # Django's own deployment checks stay the template's: any warning of theirs is an error.
+    kept = settings_py.read_text()
+    settings_py.write_text(kept + "SECURE_HSTS_SECONDS = 0\n")
+    refused = envtool("checkenv", "widgety", cwd=repo)
+    assert refused.returncode == 1
+    assert any(line.startswith("ERROR") and "(security.W004)" in line for line in refused.stdout.splitlines())
+
+    settings_py.write_text(kept + 'SILENCED_SYSTEM_CHECKS = ["widgets.W001"]\n')
+    silenced = envtool("checkenv", "widgety", cwd=repo)
+    assert silenced.returncode == 0 and deploy_line(silenced).startswith("ok"), silenced.stdout
+
+
+def test_checkenv_names_settings_that_do_not_load(repo):
+    assert envtool("newenv", "unloadable", cwd=repo).returncode == 0
+    settings_py = repo / "project" / "settings" / "unloadable" / "settings.py"
+    settings_py.write_text(settings_py.read_text() + "import no_such_module_here\n")
+    result = envtool("checkenv", "unloadable", cwd=repo)
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    missing = "No module named 'no_such_module_here'"
+    assert any("settings" in line and missing in line for line in errors), result.stdout
+    assert any("check --deploy" in line and missing in line for line in errors), result.stdout
