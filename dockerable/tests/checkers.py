@@ -13,7 +13,7 @@ SSLYZE_IMAGE = "dockerable-tests-sslyze:latest"
 OBSERVATORY_IMAGE = "dockerable-tests-observatory:latest"
 USER, PASSWORD = "browser-admin", "a browser's password 42"
 
-# What the pages the browser visits are called: the admin's, then the guestbook.
+# What the pages the browser visits are called: the admin's, then the fixture app's.
 TITLES = [
     "Log in | Django site admin",
     "Site administration | Django site admin",

@@ -25,6 +25,7 @@ from dockerable.tests.docker_stack import (
     Stack,
     build_backup_images,
     copy_checkout,
+    install_fixture_app,
     run,
 )
 
@@ -58,10 +59,13 @@ def pytest_collection_finish(session):
 
 @pytest.fixture(scope="session")
 def test_image():
-    """The real image, built once per session through the build-only compose file; the backup images too."""
+    """The real image, built once per session through the build-only compose file from a copy of
+    the checkout with the fixture app installed; the backup images too."""
     require_docker()
-    build = Stack(REPO / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
-    build.compose("build", timeout=1200)
+    with tempfile.TemporaryDirectory(prefix="dockerable-image-") as folder:
+        root = install_fixture_app(copy_checkout(Path(folder)))
+        build = Stack(root / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
+        build.compose("build", timeout=1200)
     build_backup_images()
     if _checker_build["wanted"] and _checker_build["future"] is None:
         _checker_build["future"] = _CHECKERS.submit(build_checker_images)
@@ -109,7 +113,7 @@ def checkout():
     # source from the container's app user, which an ordinary checkout does not.
     root = Path(tempfile.mkdtemp(prefix="dockerable-checkout-"))
     root.chmod(0o755)
-    copy_checkout(root)
+    install_fixture_app(copy_checkout(root))
     example = root / "project" / "settings" / "example"
     make_private(example / "secrets.json")
     make_private(example / "ssl" / "server.key")

@@ -69,13 +69,65 @@ def copy_checkout(target: Path) -> Path:
     return target
 
 
+# The suite's own app (dockerable/tests/fixture/), never the sample app a project deletes: its
+# stacks serve it at /, from copies of the checkout it is installed in as a user installs an app.
+FIXTURE_APP = REPO / "dockerable" / "tests" / "fixture" / "fixturebook"
+FIXTURE_SETTINGS = """
+# The template suite's fixture app (dockerable/tests/docker_stack.py: install_fixture_app).
+INSTALLED_APPS = [*INSTALLED_APPS, "project.fixturebook"]
+"""
+FIXTURE_URLS = """
+# The template suite's fixture app, at / ahead of the project's own pages (install_fixture_app).
+from django.urls import include as _include, path as _path  # noqa: E402
+
+urlpatterns = [_path("", _include("project.fixturebook.urls")), *urlpatterns]
+"""
+
+
+def install_fixture_app(root: Path) -> Path:
+    """Install the fixture app into the copy `root`: project/fixturebook, its settings and URL lines."""
+    caches = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(FIXTURE_APP, root / "project" / "fixturebook", ignore=caches)
+    for name, lines in (("settings/base.py", FIXTURE_SETTINGS), ("urls.py", FIXTURE_URLS)):
+        with (root / "project" / name).open("a", encoding="utf-8") as file:
+            file.write(lines)
+    return root
+
+
+# The sample app's lines as the template ships them, and what each becomes without it (urls.py
+# then has no other use for `include`).
+SAMPLE_APP_LINES = {
+    "settings/base.py": [('    "project.guestbook",\n', "")],
+    "urls.py": [
+        ('    path("", include("project.guestbook.urls")),\n', ""),
+        ("from django.urls import include, path\n", "from django.urls import path\n"),
+    ],
+}
+
+
+def remove_sample_app(root: Path) -> None:
+    """Delete the sample app from the copy `root` as docs/your-project.md says: its folder and its
+    two lines. Nothing to do in a project that has deleted it already."""
+    if not (root / "project" / "guestbook").is_dir():
+        return
+    shutil.rmtree(root / "project" / "guestbook")
+    for name, edits in SAMPLE_APP_LINES.items():
+        path = root / "project" / name
+        text = path.read_text(encoding="utf-8")
+        for line, replacement in edits:
+            assert text.count(line) == 1, f"{path}: the sample app's line {line!r} is not there once"
+            text = text.replace(line, replacement)
+        path.write_text(text, encoding="utf-8")
+
+
 # The scheme each published-port variable of the compose files serves.
 PORT_SCHEMES = {"HTTPS_PORT": "https", "HTTP_PORT": "http", "DEV_PORT": "http"}
 
 
 @contextlib.contextmanager
-def git_copy(prefix: str):
+def git_copy(prefix: str, fixture: bool = False):
     """A copy of the checkout that is a git repository of its own, every file added; removed afterwards.
+    With `fixture`, the fixture app is installed in it first.
 
     Not under pytest's tmp_path: its 0700 folders would hide a bind-mounted copy from the
     container's app user, which an ordinary checkout does not.
@@ -84,6 +136,8 @@ def git_copy(prefix: str):
     try:
         root.chmod(0o755)
         copy_checkout(root)
+        if fixture:
+            install_fixture_app(root)
         run("git", "init", "-q", cwd=root)
         run("git", "add", "-A", cwd=root)
         yield root

@@ -80,7 +80,7 @@ def ssl_connection(host, port, ca_file, server_name, timeout):
     return tls_context(ca_file).wrap_socket(raw, server_hostname=server_name)
 
 
-def sign_guestbook(base_url: str, ca_file, server_name: str, text: str) -> None:
+def sign_fixturebook(base_url: str, ca_file, server_name: str, text: str) -> None:
     """Write through the app as a browser would: GET the form, POST it back with its CSRF token."""
     page = request("GET", base_url + "/", ca_file=ca_file, server_name=server_name)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)

@@ -27,7 +27,7 @@ def problems_by_answer(fetch, port_80) -> dict[str, list[str]]:
     """{kind of answer: header_problems} for each kind that has any: a page, a static file, /healthz,
     a 404, a 404 under /static/ (each GET over HTTPS by `fetch(path)`) and `port_80`'s redirect."""
     page = fetch("/")
-    css = re.search(r'href="(/static/guestbook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    css = re.search(r'href="(/static/fixturebook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
     answers = {
         "page": page,
         "static file": fetch(css),

@@ -8,3 +8,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The suite's own app at /, ahead of the project's pages, whatever apps the project has.
+INSTALLED_APPS = [*INSTALLED_APPS, "dockerable.tests.fixture.fixturebook"]  # noqa: F405
+ROOT_URLCONF = "dockerable.tests.urls"

@@ -14,7 +14,7 @@ import pytest
 
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import REPO, Stack, free_port, run, wait_for
-from dockerable.tests.http_client import request, sign_guestbook
+from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
 
 pytestmark = pytest.mark.docker
@@ -62,8 +62,8 @@ def psql(stack, sql: str, database: str | None = None) -> str:
 
 
 def entries(stack) -> str:
-    """The guestbook table, every column of every row, as PostgreSQL writes it out."""
-    return psql(stack, "COPY (SELECT * FROM guestbook_entry ORDER BY id) TO STDOUT")
+    """The fixture app's table, every column of every row, as PostgreSQL writes it out."""
+    return psql(stack, "COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
 
 
 def restore(stack, *args):
@@ -86,7 +86,7 @@ def back_up_now(stack) -> str:
 
 def test_a_backup_restores_every_row_into_a_new_stack(prod):
     for text in ("first entry", "zweiter Eintrag, äöü", "третья запись"):
-        sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, text)
+        sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, text)
     before = entries(prod)
     assert before.count("\n") >= 2
     name = back_up_now(prod)
@@ -203,7 +203,7 @@ def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
     # Rows that do not compress, so that the dump is large enough for a limit of 2 KiB/s to show.
     psql(
         prod,
-        "INSERT INTO guestbook_entry (text, created) "
+        "INSERT INTO fixturebook_entry (text, created) "
         "SELECT md5(random()::text) || md5(random()::text), now() FROM generate_series(1, 300)",
     )
     try:
@@ -211,7 +211,7 @@ def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
         prod.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=2K", "backup", "./backup.sh", "now")
         elapsed = time.monotonic() - start
     finally:
-        psql(prod, "DELETE FROM guestbook_entry WHERE text ~ '^[0-9a-f]{64}$'")
+        psql(prod, "DELETE FROM fixturebook_entry WHERE text ~ '^[0-9a-f]{64}$'")
     newest = prod.exec("backup", "./backup.sh", "list").stdout.split()[0]
     size = (backup_dir(prod) / newest).stat().st_size
     assert size >= 16 * 1024, size
@@ -277,9 +277,9 @@ def test_a_failed_scheduled_backup_is_tried_again_soon_not_an_interval_later(pro
 
 
 def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
-    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "restored-under-load")
+    sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "restored-under-load")
     back_up_now(prod)
-    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
+    sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
     outcomes, stop = [], threading.Event()
 
     def keep_requesting():
@@ -323,14 +323,14 @@ def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
     result = restore(prod, "latest", "--drill")
     assert result.returncode == 0, result.stderr
     assert "passes the drill" in result.stdout
-    assert re.search(r"public\.guestbook_entry: \d+ rows", result.stderr), result.stderr
+    assert re.search(r"public\.fixturebook_entry: \d+ rows", result.stderr), result.stderr
     assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
 
 
 def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
-    # A backup taken as if the guestbook's migration had never run.
+    # A backup taken as if the fixture app's migration had never run.
     removed = psql(
-        prod, "DELETE FROM django_migrations WHERE app = 'guestbook' RETURNING id, app, name, applied"
+        prod, "DELETE FROM django_migrations WHERE app = 'fixturebook' RETURNING id, app, name, applied"
     )
     try:
         name = back_up_now(prod)
@@ -386,14 +386,14 @@ def encrypting(prod):
 
 
 def test_an_encrypted_backup_restores_only_with_its_private_key(prod, encrypting):
-    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "encrypted-secret-row")
+    sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "encrypted-secret-row")
     name = back_up_now(prod)
     assert re.match(r"^example-\d{8}T\d{6}Z\.dump\.age$", name), name
     data = (backup_dir(prod) / name).read_bytes()
     assert data.startswith(b"age-encryption.org/v1\n") and b"encrypted-secret-row" not in data
     assert "checksum good (encrypted" in prod.exec("backup", "./backup.sh", "verify", name).stdout
     age_keypair(encrypting, "wrong.key")
-    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
+    sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
     before = entries(prod)
     app = prod.containers("app")[0]
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", app).stdout

@@ -1,9 +1,15 @@
 """The boundary between a project and its template: a project's ordinary work touches nothing
 under dockerable/, and a later template commit there merges into it without a conflict."""
 
+import re
+import subprocess
 import sys
+import uuid
+from pathlib import Path
 
-from dockerable.tests.docker_stack import git_copy, run
+import pytest
+
+from dockerable.tests.docker_stack import TEMPLATE_SUITE, git_copy, remove_sample_app, run
 from dockerable.tests.manage_cli import clean_env
 
 GIT = [
@@ -24,7 +30,9 @@ def git(*args, cwd):
 def make_it_yours(project):
     """What a team does first, as the README's "Stay current" section expects: an app, a
     dependency, an environment, its own README."""
-    app = project / "project" / "notes"
+    # A name no project has already: this test runs in projects too.
+    name = f"notes_{uuid.uuid4().hex[:8]}"
+    app = project / "project" / name
     app.mkdir()
     (app / "__init__.py").write_text('"""Notes: the project\'s own app."""\n')
     (app / "models.py").write_text(
@@ -32,11 +40,7 @@ def make_it_yours(project):
         "class Note(models.Model):\n    text = models.TextField()\n"
     )
     base = project / "project" / "settings" / "base.py"
-    base.write_text(
-        base.read_text().replace(
-            '    "project.guestbook",\n', '    "project.guestbook",\n    "project.notes",\n'
-        )
-    )
+    base.write_text(base.read_text() + f'INSTALLED_APPS = [*INSTALLED_APPS, "project.{name}"]\n')
     with (project / "project" / "requirements.in").open("a") as requirements:
         requirements.write("requests>=2.32\n")
     run(sys.executable, "-m", "dockerable.envtools", "newenv", "staging", cwd=project, env=clean_env())
@@ -69,3 +73,87 @@ def test_a_projects_work_stays_outside_dockerable_and_a_template_update_merges_c
         assert (project / "dockerable" / "cmd.sh").read_text().endswith("# a later template release\n")
         assert (project / "README.md").read_text().startswith("# Notes, our team's app")
         assert not git("status", "--porcelain", cwd=project).stdout
+
+
+# A project's own app on a third-party app from PyPI that has migrations and checks of its own.
+TAGGED_NOTES = {
+    "__init__.py": '"""Notes with tags."""\n',
+    "models.py": '''"""A note, tagged through django-taggit."""
+
+from django.db import models
+from taggit.managers import TaggableManager
+
+
+class Note(models.Model):
+    """One note."""
+
+    text = models.TextField()
+    tags = TaggableManager()
+''',
+    "tests.py": '''"""The notes' tests."""
+
+import pytest
+
+from project.notes.models import Note
+
+
+@pytest.mark.django_db
+def test_a_note_keeps_its_tags():
+    note = Note.objects.create(text="tagged")
+    note.tags.add("docker", "django")
+    assert sorted(note.tags.names()) == ["django", "docker"]
+''',
+}
+
+
+def in_copy(root: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    """A command in the copy `root` with `env`; its output in the failure message, never raised."""
+    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def add_tagged_notes(root: Path, env: dict) -> None:
+    """The user's app on django-taggit: both in INSTALLED_APPS (the user's edit), its migration made."""
+    app = root / "project" / "notes"
+    app.mkdir()
+    for name, text in TAGGED_NOTES.items():
+        (app / name).write_text(text)
+    base = root / "project" / "settings" / "base.py"
+    listed = '    "django.contrib.staticfiles",\n'
+    assert base.read_text().count(listed) == 1
+    base.write_text(base.read_text().replace(listed, listed + '    "taggit",\n    "project.notes",\n'))
+    made = in_copy(root, env, sys.executable, "manage.py", "makemigrations", "notes")
+    assert made.returncode == 0 and (app / "migrations" / "0001_initial.py").is_file(), made.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.tree
+def test_a_project_with_an_app_from_pypi_and_no_sample_app_or_benchmark_keeps_both_suites_green(tmp_path):
+    with git_copy("dockerable-pypi-app-") as root:
+        # The user's steps: no benchmark, no sample app, a dependency locked, an app of their own.
+        run("git", "rm", "-r", "-q", "--force", "dockerable/bench", cwd=root)
+        remove_sample_app(root)
+        (root / ".venv").symlink_to(Path(sys.prefix))  # for update-requirements.sh's uv
+        with (root / "project" / "requirements.in").open("a") as requirements:
+            requirements.write("django-taggit>=6\n")
+        run(str(root / "dockerable" / "update-requirements.sh"), cwd=root, timeout=600)
+        pinned = re.search(r"^django-taggit==(\S+) ", (root / "requirements.txt").read_text(), re.M)
+        test_lock = (root / "tests" / "requirements.txt").read_text()
+        assert pinned and f"\ndjango-taggit=={pinned.group(1)} " in test_lock
+        # Installed beside this virtualenv, as the lock's `tests/run` would install it.
+        site = tmp_path / "site"
+        run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+            f"django-taggit=={pinned.group(1)}", timeout=600)  # fmt: skip
+        env = clean_env(PYTHONPATH=str(site), VIRTUAL_ENV=sys.prefix, PRE_COMMIT_COLOR="never")
+        add_tagged_notes(root, env)
+        run("git", "add", "-A", cwd=root)
+
+        linted = in_copy(root, env, str(Path(sys.executable).parent / "pre-commit"), "run", "--all-files")
+        assert linted.returncode == 0, linted.stdout[-4000:]
+        pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        yours = in_copy(root, env, *pytest_command, "-m", "not docker")
+        assert yours.returncode == 0 and "1 passed" in yours.stdout, yours.stdout[-3000:]
+        collected = in_copy(root, env, *pytest_command, *TEMPLATE_SUITE, "--collect-only")
+        assert collected.returncode == 0 and "bench/" not in collected.stdout, collected.stdout[-3000:]
+        # The template's fast tier, this test and the linters aside (run above).
+        template = in_copy(root, env, *pytest_command, *TEMPLATE_SUITE, "-m", "not docker and not tree")
+        assert template.returncode == 0, template.stdout[-3000:]

@@ -56,7 +56,7 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, caplog):
 
 
 @pytest.mark.django_db
-def test_guestbook_saves_and_lists_entries(client):
+def test_the_fixture_app_saves_and_lists_entries(client):
     response = client.post("/", {"text": "hello from the tests"}, secure=True)
     assert response.status_code == 302
     page = client.get("/", secure=True)

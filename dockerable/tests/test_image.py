@@ -41,7 +41,7 @@ def base_layer_count(image: str) -> int:
 
 HOST_SIDE_FOLDERS = ("app/tests/", "app/dockerable/tests/", "app/dockerable/bench/",
                      "app/dockerable/envtools/")  # fmt: skip
-HOST_SIDE_FILES = {"app/dockerable/testing.py", "app/dockerable/venv.sh", "app/dockerable/run"}
+HOST_SIDE_FILES = {f"app/dockerable/{name}" for name in ("testing.py", "venv.sh", "run", "pylint.sh")}
 # Packages only the host-side commands use (dockerable/requirements-tools.txt).
 TOOLS_ONLY = ("/site-packages/cryptography/",)
 

@@ -17,7 +17,8 @@ PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
     # A copy, as a fresh clone would be: the hooks that fix things must find nothing to fix.
     with git_copy("dockerable-pre-commit-") as root:
-        env = {**os.environ, "PRE_COMMIT_COLOR": "never"}
+        # pylint runs in this virtualenv (dockerable/pylint.sh), as it runs in .venv in a checkout.
+        env = {**os.environ, "PRE_COMMIT_COLOR": "never", "VIRTUAL_ENV": sys.prefix}
         result = run(
             str(PRE_COMMIT),
             "run",
@@ -54,3 +55,12 @@ def test_the_hooks_pin_the_versions_the_test_lock_pins():
     for pin in pins:
         name, version = pin.lower().replace("_", "-").split("==")
         assert f"\n{name.split('[')[0]}=={version} " in lock, pin
+
+
+def test_pylint_without_the_virtualenv_says_how_to_make_it_in_one_line(tmp_path):
+    result = run(str(REPO / "dockerable" / "pylint.sh"), "manage.py", cwd=tmp_path, check=False,
+                 env={"PATH": os.environ["PATH"]})  # fmt: skip
+    assert result.returncode == 64
+    assert result.stderr.splitlines() == [
+        "dockerable/pylint.sh: no virtualenv at .venv: run tests/run once (it makes .venv)"
+    ]

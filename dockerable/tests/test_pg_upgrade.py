@@ -8,7 +8,7 @@ from dockerable.envtools.compose import render
 from dockerable.envtools.layout import COMPOSE_FILES
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import Stack, free_port, run
-from dockerable.tests.http_client import request, sign_guestbook
+from dockerable.tests.http_client import request, sign_fixturebook
 
 pytestmark = pytest.mark.docker
 
@@ -59,7 +59,7 @@ def server_major(stack) -> str:
 
 
 def entries(stack) -> str:
-    return psql(stack, "COPY (SELECT * FROM guestbook_entry ORDER BY id) TO STDOUT")
+    return psql(stack, "COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
 
 
 def volume_exists(stack, volume) -> bool:
@@ -80,12 +80,12 @@ def serves(stack, text):
 
 def test_upgrade_moves_every_row_to_18_keeps_17_and_rolls_back(stack):
     for text in ("before the upgrade", "vor dem Upgrade, äöü"):
-        sign_guestbook(stack.url(), stack.folder / "ssl" / "server.crt", HOST, text)
+        sign_fixturebook(stack.url(), stack.folder / "ssl" / "server.crt", HOST, text)
     assert server_major(stack) == "17"
     before = entries(stack)
 
     # A grant to a role that pg_dump does not carry: loading into 18 fails, and 17 serves on.
-    psql(stack, "CREATE ROLE reporting; GRANT SELECT ON guestbook_entry TO reporting")
+    psql(stack, "CREATE ROLE reporting; GRANT SELECT ON fixturebook_entry TO reporting")
     result = pg_upgrade(stack, "--yes")
     assert result.returncode != 0
     assert "the upgrade failed; " + stack.project + " runs PostgreSQL 17 on pgdata as before" in result.stderr
@@ -94,7 +94,7 @@ def test_upgrade_moves_every_row_to_18_keeps_17_and_rolls_back(stack):
     assert not volume_exists(stack, "pgdata-18") and not volume_exists(stack, "pg-upgrade")
     assert serves(stack, "vor dem Upgrade")
 
-    psql(stack, "REVOKE ALL ON guestbook_entry FROM reporting; DROP ROLE reporting")
+    psql(stack, "REVOKE ALL ON fixturebook_entry FROM reporting; DROP ROLE reporting")
     result = pg_upgrade(stack, "--yes")
     assert result.returncode == 0, result.stderr
     assert server_major(stack) == "18"
@@ -108,7 +108,7 @@ def test_upgrade_moves_every_row_to_18_keeps_17_and_rolls_back(stack):
     # A second run has nothing to do.
     assert "already runs PostgreSQL 18" in pg_upgrade(stack, "--yes").stdout
 
-    sign_guestbook(stack.url(), stack.folder / "ssl" / "server.crt", HOST, "written on 18")
+    sign_fixturebook(stack.url(), stack.folder / "ssl" / "server.crt", HOST, "written on 18")
     result = pg_upgrade(stack, "--rollback", "--yes")
     assert result.returncode == 0, result.stderr
     assert server_major(stack) == "17"

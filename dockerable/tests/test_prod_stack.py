@@ -23,7 +23,7 @@ from dockerable.tests.http_client import (
     answer_times_during_slow_bodies,
     oversized_post,
     request,
-    sign_guestbook,
+    sign_fixturebook,
     ssl_connection,
 )
 from dockerable.tests.security_headers import problems_by_answer
@@ -110,14 +110,14 @@ def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):
     page = get(prod, "/")
     assert page.status == 200
     # The hashed name that ManifestStaticFilesStorage gave it at build time.
-    href = re.search(r'href="(/static/guestbook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    href = re.search(r'href="(/static/fixturebook/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
     css = get(prod, href)
     assert css.status == 200 and b"font-family" in css.body
     max_age = int(re.search(r"max-age=(\d+)", css.headers["cache-control"]).group(1))
     assert max_age >= 86_400
     assert "expires" in css.headers
     # A name that is not there (yet) is not cached for a year.
-    missing = get(prod, "/static/guestbook/not-there-yet.css")
+    missing = get(prod, "/static/fixturebook/not-there-yet.css")
     assert missing.status == 404
     assert "immutable" not in missing.headers.get("cache-control", "")
 
@@ -171,7 +171,7 @@ def test_no_django_process_runs_as_root(prod):
 
 
 def test_migrations_run_once_by_the_migrate_service(prod):
-    assert "Applying guestbook.0001_initial... OK" in prod.logs("migrate")
+    assert "Applying fixturebook.0001_initial... OK" in prod.logs("migrate")
     assert "Running migrations" not in prod.logs("app")
     assert len(prod.containers("migrate")) == 1
 
@@ -190,7 +190,7 @@ def test_healthz_is_503_while_the_database_is_down(prod):
 
 
 def test_data_survives_down_and_up(prod):
-    sign_guestbook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-before-down")
+    sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-before-down")
     prod.down(volumes=False)
     prod.up()
     assert "written-before-down" in get(prod, "/").text
@@ -204,7 +204,7 @@ def test_replicas_share_one_migration_run(prod):
     with prod.overridden("services:\n  app:\n    ports: !reset []\n", "--scale", "app=3"):
         assert len(prod.containers("app")) == 3
         assert len(prod.containers("migrate")) == 1
-        assert prod.logs("migrate").count("Applying guestbook.0001_initial... OK") == 1
+        assert prod.logs("migrate").count("Applying fixturebook.0001_initial... OK") == 1
         assert "Running migrations" not in prod.logs("app")
 
 

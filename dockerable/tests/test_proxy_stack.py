@@ -127,7 +127,9 @@ def test_nginx_starts_before_any_certificate_exists(proxy):
     proxy.down(volumes=True)  # no certificate from an earlier test
     proxy.up("--scale", "certbot=0", "--scale", "pebble=0")
     redirect = request("GET", proxy.url("/x", "HTTP_PORT"), headers={"Host": DOMAIN})
-    assert redirect.status == 301 and redirect.headers["location"] == f"https://{DOMAIN}/x"
+    # To the port HTTPS is published on, as in production mode.
+    https = f"https://{DOMAIN}:{proxy.env['HTTPS_PORT']}/x"
+    assert redirect.status == 301 and redirect.headers["location"] == https
     # Only a host the environment serves is named in a redirect.
     bogus = request("GET", proxy.url("/x", "HTTP_PORT"), headers={"Host": "attacker.example"})
     assert bogus.status == 400 and "location" not in bogus.headers

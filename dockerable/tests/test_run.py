@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockerable.tests.conftest import unique_project
-from dockerable.tests.docker_stack import Stack, free_port, git_copy, run
+from dockerable.tests.docker_stack import Stack, free_port, git_copy, remove_sample_app, run
 from dockerable.tests.http_client import request
 from dockerable.tests.manage_cli import clean_env
 
@@ -152,6 +152,11 @@ def test_the_page_counts_the_notes(client):
 }
 
 
+def append(path: Path, line: str) -> None:
+    """The user's line at the end of a file they own."""
+    path.write_text(path.read_text() + line)
+
+
 def replace_once(path: Path, old: str, new: str) -> None:
     """The user's edit of one line they own."""
     text = path.read_text()
@@ -160,7 +165,7 @@ def replace_once(path: Path, old: str, new: str) -> None:
 
 
 def start_the_notes_app(root: Path, uid: int, env: dict) -> None:
-    """`startapp` through dockerable/run, then the user's own edits: the app written, the guestbook gone."""
+    """`startapp` through dockerable/run, then the user's own edits: the app written, the sample app gone."""
     project = root / "project"
     (project / "notes").mkdir()
     give(root, uid)
@@ -169,13 +174,14 @@ def start_the_notes_app(root: Path, uid: int, env: dict) -> None:
     replace_once(project / "notes" / "apps.py", "name = 'notes'", "name = 'project.notes'")
     for name, text in NOTES.items():
         (project / "notes" / name).write_text(text)
-    replace_once(project / "settings" / "base.py", '"project.guestbook",', '"project.notes",')
-    replace_once(project / "urls.py", '"project.guestbook.urls"', '"project.notes.urls"')
-    shutil.rmtree(project / "guestbook")
+    remove_sample_app(root)
+    append(project / "settings" / "base.py", 'INSTALLED_APPS = [*INSTALLED_APPS, "project.notes"]\n')
+    replace_once(project / "urls.py", "from django.urls import path", "from django.urls import include, path")
+    append(project / "urls.py", 'urlpatterns += [path("", include("project.notes.urls"))]\n')
     give(root, uid)
 
 
-def test_day_one_a_new_app_replaces_the_guestbook_and_is_served_in_dev_and_production_mode(tools_image):
+def test_day_one_a_new_app_replaces_the_sample_app_and_is_served_in_dev_and_production_mode(tools_image):
     image = f"dockerable-django:day-one-{uuid.uuid4().hex[:8]}"
     with bare_host() as (host, uid), git_copy("dockerable-day-one-") as root:
         project = root / "project"

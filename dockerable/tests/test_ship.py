@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dockerable.tests.docker_stack import copy_checkout, free_port, run
-from dockerable.tests.http_client import request, sign_guestbook
+from dockerable.tests.docker_stack import copy_checkout, free_port, install_fixture_app, run
+from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
 
 pytestmark = pytest.mark.docker
@@ -79,7 +79,7 @@ def workspace(test_image):  # pylint: disable=unused-argument
     """A checkout with a `staging` environment, and a host to deploy it to."""
     root = Path(tempfile.mkdtemp(prefix="dockerable-ship-"))
     root.chmod(0o755)
-    copy_checkout(root)
+    install_fixture_app(copy_checkout(root))
     host = Host()
     try:
         yield root, host
@@ -90,7 +90,7 @@ def workspace(test_image):  # pylint: disable=unused-argument
 
 def ship(root: Path, host: Host, marker: str) -> Path:
     """Change the page (so each release is its own image), ship, and remove the image from the engine."""
-    template = root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
+    template = root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
     template.write_text(re.sub(r"<h1>.*</h1>", f"<h1>Dockerable Django {marker}</h1>", template.read_text()))
     build_tag = f"dockerable-django:ship-{uuid.uuid4().hex[:8]}"
     result = envtool(
@@ -118,11 +118,11 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
     assert made.returncode == 0, made.stderr
 
     first = host.deploy(ship(root, host, "release-one"))
-    assert not (first / "manage.py").exists() and not (first / "project" / "guestbook").exists()
+    assert not (first / "manage.py").exists() and not (first / "project" / "fixturebook").exists()
     health = get(host, first, "/healthz")
     assert health.status == 200 and b'"ok"' in health.body
     assert "release-one" in get(host, first, "/").text
-    sign_guestbook(
+    sign_fixturebook(
         host.url(""), first / "project/settings/staging/ssl/server.crt", DOMAIN, "kept-across-upgrades"
     )
 

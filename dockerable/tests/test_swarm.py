@@ -310,7 +310,7 @@ def free_bridge_port() -> int:
 
 @pytest.fixture(scope="module")
 def swarm(test_image):  # pylint: disable=unused-argument
-    with git_copy("dockerable-swarm-") as root:
+    with git_copy("dockerable-swarm-", fixture=True) as root:
         for private in ("secrets.json", "ssl/server.key"):
             (root / "project" / "settings" / "example" / private).chmod(0o600)
         cluster = Swarm(root)
@@ -336,14 +336,14 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_i
     static = swarm.client("-o /dev/null -D -", f"https://{HOST}/static/admin/css/base.css").stdout.lower()
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
 
-    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('kept across stack rm', now())")
+    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('kept across stack rm', now())")
     swarm.remove_stack()
     swarm.deploy()
     assert "kept across stack rm" in swarm.page()
 
 
 def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_new_release(swarm):
-    template = swarm.root / "project" / "guestbook" / "templates" / "guestbook" / "index.html"
+    template = swarm.root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
     template.write_text(template.read_text().replace("<h1>Dockerable Django</h1>", "<h1>Release two</h1>"))
     image = swarm.build("dockerable-django:swarm-two")
     # Spread over both nodes as the update starts (a rolling update may end with both on one).
@@ -406,13 +406,13 @@ def fail(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("guestbook", "0001_initial")]
+    dependencies = [("fixturebook", "0001_initial")]
     operations = [migrations.RunPython(fail)]
 """
 
 
 def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(swarm):
-    migration = swarm.root / "project" / "guestbook" / "migrations" / "0002_fails.py"
+    migration = swarm.root / "project" / "fixturebook" / "migrations" / "0002_fails.py"
     migration.write_text(FAILING_MIGRATION)
     try:
         image = swarm.build("dockerable-django:swarm-bad-migration")
@@ -505,10 +505,10 @@ def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swa
     task = run(
         "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_backup"
     ).stdout.split()[0]
-    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('in the backup', now())")
+    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('in the backup', now())")
     made = run("docker", "exec", task, "bash", "/dockerable/backup.sh", "now").stdout
     backup = re.search(r"wrote (\S+)", made).group(1)
-    swarm.sql("INSERT INTO guestbook_entry (text, created) VALUES ('written after it', now())")
+    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('written after it', now())")
     replicas = len(swarm.running_tasks("app"))
 
     unconfirmed = run(script, stack_file, backup, env=swarm.env, check=False)

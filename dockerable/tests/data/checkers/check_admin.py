@@ -41,7 +41,7 @@ def main(base: str, user: str, password: str) -> None:
         page.click("input[type=submit]")
         page.wait_for_load_state("load")
         titles.append(page.title())
-        for path in ("/admin/guestbook/entry/add/", "/admin/auth/user/", "/"):
+        for path in ("/admin/fixturebook/entry/add/", "/admin/auth/user/", "/"):
             page.goto(f"{base}{path}")
             titles.append(page.title())
         seen = len(problems)
