@@ -1,38 +1,12 @@
-"""The tree is clean under its pre-commit hooks (ruff, pylint with pylint-django, hadolint, shellcheck)."""
+"""The lint tooling: the hooks' pins, pylint's virtualenv, VS Code's settings. The hooks themselves run on
+a copy of the tree in test_boundary.py (with a user's app from PyPI in it)."""
 
 import json
 import os
-import sys
-from pathlib import Path
 
-import pytest
 import yaml
 
-from dockerable.tests.docker_stack import REPO, git_copy, run
-
-PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
-
-
-@pytest.mark.tree
-def test_pre_commit_passes_on_a_fresh_copy_of_the_tree():
-    # A copy, as a fresh clone would be: the hooks that fix things must find nothing to fix.
-    with git_copy("dockerable-pre-commit-") as root:
-        # pylint runs in this virtualenv (dockerable/pylint.sh), as it runs in .venv in a checkout.
-        env = {**os.environ, "PRE_COMMIT_COLOR": "never", "VIRTUAL_ENV": sys.prefix}
-        result = run(
-            str(PRE_COMMIT),
-            "run",
-            "--all-files",
-            "--show-diff-on-failure",
-            cwd=root,
-            env=env,
-            check=False,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-        for hook in ("ruff (lint)", "ruff (format)", "pylint", "hadolint", "shellcheck"):
-            assert hook in result.stdout, hook
-        assert "dockerable/compose/postgres-entrypoint.sh" in run("git", "ls-files", "*.sh", cwd=root).stdout
+from dockerable.tests.docker_stack import REPO, run
 
 
 def test_vscode_settings_use_current_keys():
