@@ -115,16 +115,18 @@ def in_copy(root: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def add_tagged_notes(root: Path, env: dict) -> None:
-    """The user's app on django-taggit: both in INSTALLED_APPS (the user's edit), its migration made."""
-    app = root / "project" / "notes"
+    """The user's app on django-taggit (a unique name: this test runs in projects too), both in
+    INSTALLED_APPS (the user's edit), its migration made."""
+    name = f"notes_{uuid.uuid4().hex[:8]}"
+    app = root / "project" / name
     app.mkdir()
-    for name, text in TAGGED_NOTES.items():
-        (app / name).write_text(text)
+    for module, text in TAGGED_NOTES.items():
+        (app / module).write_text(text.replace("project.notes", f"project.{name}"))
     base = root / "project" / "settings" / "base.py"
     listed = '    "django.contrib.staticfiles",\n'
     assert base.read_text().count(listed) == 1
-    base.write_text(base.read_text().replace(listed, listed + '    "taggit",\n    "project.notes",\n'))
-    made = in_copy(root, env, sys.executable, "manage.py", "makemigrations", "notes")
+    base.write_text(base.read_text().replace(listed, listed + f'    "taggit",\n    "project.{name}",\n'))
+    made = in_copy(root, env, sys.executable, "manage.py", "makemigrations", name)
     assert made.returncode == 0 and (app / "migrations" / "0001_initial.py").is_file(), made.stderr
 
 

@@ -164,21 +164,24 @@ def replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def start_the_notes_app(root: Path, uid: int, env: dict) -> None:
-    """`startapp` through dockerable/run, then the user's own edits: the app written, the sample app gone."""
+def start_the_notes_app(root: Path, uid: int, env: dict) -> str:
+    """`startapp` through dockerable/run, then the user's own edits: the app written, the sample app
+    gone. Its name, unique: this test runs in projects that may have a `notes` of their own."""
+    name = f"notes_{uuid.uuid4().hex[:8]}"
     project = root / "project"
-    (project / "notes").mkdir()
+    (project / name).mkdir()
     give(root, uid)
-    started = as_user(uid, root, "manage", "startapp", "notes", "project/notes", env=env)
+    started = as_user(uid, root, "manage", "startapp", name, f"project/{name}", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
-    replace_once(project / "notes" / "apps.py", "name = 'notes'", "name = 'project.notes'")
-    for name, text in NOTES.items():
-        (project / "notes" / name).write_text(text)
+    replace_once(project / name / "apps.py", f"name = '{name}'", f"name = 'project.{name}'")
+    for module, text in NOTES.items():
+        (project / name / module).write_text(text.replace("project.notes", f"project.{name}"))
     remove_sample_app(root)
-    append(project / "settings" / "base.py", 'INSTALLED_APPS = [*INSTALLED_APPS, "project.notes"]\n')
+    append(project / "settings" / "base.py", f'INSTALLED_APPS = [*INSTALLED_APPS, "project.{name}"]\n')
     replace_once(project / "urls.py", "from django.urls import path", "from django.urls import include, path")
-    append(project / "urls.py", 'urlpatterns += [path("", include("project.notes.urls"))]\n')
+    append(project / "urls.py", f'urlpatterns += [path("", include("project.{name}.urls"))]\n')
     give(root, uid)
+    return name
 
 
 def test_day_one_a_new_app_replaces_the_sample_app_and_is_served_in_dev_and_production_mode(tools_image):
@@ -186,13 +189,13 @@ def test_day_one_a_new_app_replaces_the_sample_app_and_is_served_in_dev_and_prod
     with bare_host() as (host, uid), git_copy("dockerable-day-one-") as root:
         project = root / "project"
         env = {**host, **tools_image}
-        start_the_notes_app(root, uid, env)
+        name = start_the_notes_app(root, uid, env)
 
-        made = as_user(uid, root, "manage", "makemigrations", "notes", env=env)
+        made = as_user(uid, root, "manage", "makemigrations", name, env=env)
         assert made.returncode == 0, made.stdout + made.stderr
-        migration = project / "notes" / "migrations" / "0001_initial.py"
+        migration = project / name / "migrations" / "0001_initial.py"
         assert "Create model Note" in made.stdout and migration.is_file()
-        assert owners(project / "notes") == {uid}
+        assert owners(project / name) == {uid}
 
         # The user's suite, without the smoke test (the stacks below serve the app instead).
         suite = subprocess.run(
