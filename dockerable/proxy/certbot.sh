@@ -4,7 +4,7 @@
 #   certbot.sh              the loop (the service's command)
 #   certbot.sh renew [ARG]  one attempt now, e.g. `renew --force-renewal`
 #   certbot.sh health       exit 0 if the last attempt succeeded (the healthcheck)
-# Settings (the environment's compose or stack file): ACME_DIRECTORY, ACME_EMAIL,
+# Settings (the environment's compose or stack file): TLS_SOURCE (files: idle), ACME_DIRECTORY, ACME_EMAIL,
 # ACME_DOMAINS (space-separated; the first names the certificate's subject), and in Swarm
 # NGINX_HEALTH_URL: Swarm starts services in no order, so the first attempt waits for nginx.
 set -eu
@@ -106,7 +106,22 @@ while True:
 PYTHON
 }
 
+# TLS_SOURCE=files: nginx serves the environment's own certificate, so nothing is asked of any
+# ACME server (a laptop has no public domain) and the service stays healthy, idle.
+idle() {
+    log "TLS_SOURCE=files: nginx serves the environment's own certificate; no ACME request is made"
+    record ok
+    trap 'exit 0' TERM INT
+    while :; do
+        sleep 86400 &
+        wait $!
+    done
+}
+
 loop() {
+    if [ "${TLS_SOURCE:-acme}" = files ]; then
+        idle
+    fi
     : "${ACME_DOMAINS:?set ACME_DOMAINS}"
     trap 'exit 0' TERM INT
     wait_for_nginx

@@ -5,7 +5,7 @@ MDN HTTP Observatory grading its headers."""
 import json
 import re
 
-from dockerable.tests.docker_stack import REPO, run
+from dockerable.tests.docker_stack import PORT_SCHEMES, REPO, run
 
 CHECKERS = REPO / "dockerable" / "tests" / "data" / "checkers"
 BROWSER_IMAGE = "dockerable-tests-browser:latest"
@@ -36,16 +36,18 @@ def build_checker_images() -> list[str]:
     return list(images)
 
 
-def admin_in_browser(stack) -> dict:
-    """Make an admin in `stack`, sign in as it at https://localhost:HTTPS_PORT and visit admin pages.
+def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
+    """Make an admin in `stack`, sign in as it at localhost on the port that variable `port`
+    publishes (https, or http for development mode's DEV_PORT) and visit admin pages.
 
-    Returns the browser container's report: {"titles": [...], "problems": [...], "canary": [...]}.
+    Returns the browser container's report: {"titles": [...], "problems": [...], "canary": [...],
+    "inline": "ran" if the fixture admin's inline script ran}.
     """
     stack.compose(
         "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}", "app", "/dockerable/cmd.sh", "manage",
         "createsuperuser", "--noinput", "--username", USER, "--email", "admin@example.com",
     )  # fmt: skip
-    base = f"https://localhost:{stack.env['HTTPS_PORT']}"
+    base = f"{PORT_SCHEMES[port]}://localhost:{stack.env[port]}"
     # The host's network: the stack publishes its port on 127.0.0.1 only.
     report = run(
         "docker", "run", "--rm", "--network", "host", BROWSER_IMAGE, base, USER, PASSWORD, timeout=180
@@ -53,11 +55,14 @@ def admin_in_browser(stack) -> dict:
     return json.loads(report.stdout)
 
 
-def admin_problems_under_csp(stack) -> list[str]:
+def admin_problems_under_csp(stack, port: str = "HTTPS_PORT") -> list[str]:
     """What went wrong when a real browser used the admin (admin_in_browser): console and script
-    errors, pages not reached, and a canary the policy should have blocked that went unreported."""
-    seen = admin_in_browser(stack)
+    errors, pages not reached, an inline script that the admin's path allows and did not run, and
+    a canary the policy should have blocked (or reported) that went unreported."""
+    seen = admin_in_browser(stack, port)
     problems = list(seen["problems"])
+    if seen["inline"] != "ran":
+        problems.append("the admin page's inline script did not run under its path's policy")
     if seen["titles"] != TITLES:
         problems.append(f"the pages seen were {seen['titles']}")
     if not any("canary.invalid" in line for line in seen["canary"]):

@@ -75,6 +75,8 @@ FIXTURE_APP = REPO / "dockerable" / "tests" / "fixture" / "fixturebook"
 FIXTURE_SETTINGS = """
 # The template suite's fixture app (dockerable/tests/docker_stack.py: install_fixture_app).
 INSTALLED_APPS = [*INSTALLED_APPS, "project.fixturebook"]
+# Its admin pages run an inline script: allowed there, as a user would for a third-party admin.
+SITE_CSP_BY_PATH = {**SITE_CSP_BY_PATH, "/admin/": SITE_CSP + "; script-src 'self' 'unsafe-inline'"}
 """
 FIXTURE_URLS = """
 # The template suite's fixture app, at / ahead of the project's own pages (install_fixture_app).

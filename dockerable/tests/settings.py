@@ -12,3 +12,5 @@ STORAGES = {
 # The suite's own app at /, ahead of the project's pages, whatever apps the project has.
 INSTALLED_APPS = [*INSTALLED_APPS, "dockerable.tests.fixture.fixturebook"]  # noqa: F405
 ROOT_URLCONF = "dockerable.tests.urls"
+# As install_fixture_app gives the stacks: its admin pages run an inline script.
+SITE_CSP_BY_PATH = {"/admin/": SITE_CSP + "; script-src 'self' 'unsafe-inline'"}  # noqa: F405

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from dockerable.tests.checkers import admin_problems_under_csp
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request
+from dockerable.tests.security_headers import listed
 
 pytestmark = pytest.mark.docker
 
@@ -48,6 +50,22 @@ def test_debug_is_on_in_development_mode(dev):
     missing = get(dev, "/no-such-page/")
     assert missing.status == 404
     assert "Using the URLconf defined in" in missing.text  # Django's DEBUG 404 page
+
+
+def test_the_policy_is_production_modes_reported_only_and_the_admin_works_under_it_in_a_browser(
+    dev,
+    checker_images,  # pylint: disable=unused-argument
+):
+    page = get(dev, "/")
+    # What production enforces (the list the servers send is the site's policy), reported only.
+    assert page.headers["content-security-policy-report-only"] == listed()["Content-Security-Policy"]
+    assert "content-security-policy" not in page.headers
+    admin = get(dev, "/admin/login/")
+    assert "script-src 'self' 'unsafe-inline'" in admin.headers["content-security-policy-report-only"]
+    # A real browser: the admin's inline script runs under its path's policy with nothing reported,
+    # and an image from another origin on the public page is reported.
+    problems = admin_problems_under_csp(dev, "DEV_PORT")
+    assert not problems, problems
 
 
 def test_a_python_change_is_served_without_a_restart(dev):

@@ -3,7 +3,9 @@
 import io
 import json
 import re
+import sys
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -163,12 +165,22 @@ def test_the_build_refuses_a_tampered_hash(test_image, tmp_path):  # pylint: dis
 def test_every_requirement_of_the_image_is_pinned_with_hashes():
     dockerfile = (REPO / "dockerable" / "Dockerfile").read_text()
     assert "pip install --require-virtualenv --require-hashes -r /tmp/requirements.txt" in dockerfile
+    assert "pip install --require-virtualenv --require-hashes -r /tmp/requirements-uwsgi.txt" in dockerfile
     lock = (REPO / "requirements.txt").read_text()
-    pins = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==\S+ \\$", lock, re.MULTILINE)
-    assert {"django", "uwsgi", "psycopg"} <= {pin.split("[")[0].lower() for pin in pins}
+    pins = {
+        pin.split("[")[0].lower() for pin in re.findall(r"^([A-Za-z0-9_.\[\]-]+)==\S+ ", lock, re.MULTILINE)
+    }
+    assert {"django", "psycopg"} <= pins
     # Only the host-side commands make keys and certificates: their lock, not the image's.
-    assert "cryptography" not in {pin.split("[")[0].lower() for pin in pins}
+    assert "cryptography" not in pins
     assert re.search(r"^cryptography==", (REPO / "dockerable" / "requirements-tools.txt").read_text(), re.M)
+    # uWSGI, compiled, in a lock of its own that your dependencies never change.
+    assert "uwsgi" not in pins
+    assert re.search(
+        r"^uwsgi==\S+ \\\n    --hash=sha256:",
+        (REPO / "dockerable" / "requirements-uwsgi.txt").read_text(),
+        re.M,
+    )
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -182,5 +194,39 @@ def test_the_hosts_virtualenvs_hold_the_images_packages_but_never_compile_uwsgi(
     for lock in ("requirements.txt", "requirements-django6.txt"):
         host = pins(REPO / "tests" / lock)
         assert "uwsgi" not in host, lock
-        assert not set(image) - {"uwsgi"} - set(host), lock
+        assert not set(image) - set(host), lock
     assert image["psycopg"] == host["psycopg"]  # the image's versions, Django 6's aside
+
+
+def test_a_dependency_only_rebuild_reuses_the_compiled_uwsgi(test_image, tmp_path):  # pylint: disable=unused-argument
+    # A package of the user's added to requirements.txt (with its hash, as the lock script writes
+    # it): the layer that compiled uWSGI comes from the cache, the one that installs the lock runs.
+    root = copy_checkout(tmp_path / "checkout")
+    (root / "project" / "requirements.in").write_text("six>=1.16\n")
+    uv = Path(sys.executable).parent / "uv"
+    added = run(str(uv), "pip", "compile", "--quiet", "--generate-hashes", "--no-header",
+                "--python-version=3.14", "project/requirements.in", cwd=root).stdout  # fmt: skip
+    with (root / "requirements.txt").open("a") as lock:
+        # Unique, so that no build of an earlier run has this lock in its cache.
+        lock.write(f"{added}# {uuid.uuid4().hex}\n")
+    tag = f"dockerable-django:test-dependency-{uuid.uuid4().hex[:8]}"
+    try:
+        build = run("docker", "build", "--progress=plain", "--target=builder", f"--tag={tag}", "-f",
+                    str(root / "dockerable" / "Dockerfile"), str(root), timeout=900)  # fmt: skip
+    finally:
+        run("docker", "image", "rm", "--force", tag, check=False)
+    steps = step_states(build.stderr)
+    uwsgi = next(step for step in steps if "-r /tmp/requirements-uwsgi.txt" in step)
+    requirements = next(step for step in steps if "-r /tmp/requirements.txt" in step)
+    assert steps[uwsgi] == "CACHED", build.stderr[-3000:]
+    assert steps[requirements] == "DONE", build.stderr[-3000:]
+
+
+def step_states(progress: str) -> dict[str, str]:
+    """A plain-progress build's {RUN step: CACHED or DONE}."""
+    names = dict(re.findall(r"^#(\d+) \[[^\]]*\] (RUN .*)$", progress, re.MULTILINE))
+    states = {}
+    for number, state in re.findall(r"^#(\d+) (CACHED|DONE)\b", progress, re.MULTILINE):
+        if number in names:
+            states[names[number]] = state
+    return states

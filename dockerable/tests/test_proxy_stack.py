@@ -82,6 +82,7 @@ def proxy(test_image, checkout):  # pylint: disable=unused-argument
         unique_project("dd-proxy"),
         HTTPS_PORT=free_port(),
         HTTP_PORT=free_port(),
+        TLS_SOURCE="acme",  # the environment's own certificate unless asked (the README's command)
     )
     stack.extra_files = [acme / "override.yml"]
     try:
@@ -439,22 +440,31 @@ def test_down_and_up_reuse_the_certificate_without_the_acme_server(proxy):
     assert "No renewals were attempted" in proxy.logs("certbot")
 
 
-def test_an_environments_own_certificate_is_served_and_graded_a_plus(proxy, checker_images):  # pylint: disable=unused-argument
+def test_the_readmes_command_serves_the_environments_own_certificate_graded_a_plus(proxy, checker_images):  # pylint: disable=unused-argument
+    readme = (REPO / "README.md").read_text()
+    assert "| proxy | `docker-compose-proxy.yml up -d --wait` |" in readme
     proxy.down(volumes=False)
-    proxy.env["TLS_SOURCE"] = "files"
+    # As the README gives it, on a laptop: no TLS_SOURCE, no override, no service scaled away;
+    # certbot asks no ACME server (none is reachable from here but Pebble, which is not started).
+    laptop = Stack(proxy.compose_file, proxy.project, HTTPS_PORT=proxy.env["HTTPS_PORT"],
+                   HTTP_PORT=proxy.env["HTTP_PORT"])  # fmt: skip
+    laptop.env.pop("TLS_SOURCE", None)
     try:
-        proxy.up("--scale", "pebble=0", "--scale", "certbot=0")
-        served, _ = served_certificate(proxy)
+        laptop.up()
+        served, _ = served_certificate(laptop)
         own = x509.load_pem_x509_certificate((proxy.folder / "ssl" / "server.crt").read_bytes())
         assert served == own
-        assert get(proxy, "/healthz").status == 200
+        assert get(laptop, "/healthz").status == 200
+        assert "no ACME request is made" in laptop.logs("certbot")
         # The sample's certificate names localhost, where Pebble's names DOMAIN only.
-        assert observatory_failures(proxy, proxy.folder / "ssl" / "server.crt") == {"grade": "A+"}
+        assert observatory_failures(laptop, proxy.folder / "ssl" / "server.crt") == {"grade": "A+"}
         # As in production mode: a body over 10 MB is refused before it is read.
-        status = oversized_post(proxy.url("/"), proxy.folder / "ssl" / "server.crt", DOMAIN, 20 * 1024 * 1024)
+        status = oversized_post(
+            laptop.url("/"), proxy.folder / "ssl" / "server.crt", DOMAIN, 20 * 1024 * 1024
+        )
         assert status == "HTTP/1.1 413 Request Entity Too Large", status
     finally:
-        del proxy.env["TLS_SOURCE"]
+        laptop.down(volumes=False)
 
 
 def test_no_service_mounts_the_docker_socket():

@@ -184,6 +184,18 @@ def start_the_notes_app(root: Path, uid: int, env: dict) -> str:
     return name
 
 
+def assert_built_once(stack: Stack, up: subprocess.CompletedProcess) -> None:
+    """`up` (with plain progress) built the image for one service of `stack` only, pulled nothing,
+    and left no untagged image of the stack's compose project."""
+    output, project = up.stdout + up.stderr, stack.project
+    built_for = set(re.findall(r"^#\d+ \[([^\s\]]+)[\s\]]", output, re.MULTILINE))
+    assert built_for == {"app"}, output[-3000:]
+    assert "Pulling" not in output and "registry-1.docker.io" not in output, output[-3000:]
+    dangling = run("docker", "images", "-q", "--filter", "dangling=true",
+                   "--filter", f"label=com.docker.compose.project={project}").stdout  # fmt: skip
+    assert not dangling.split(), dangling
+
+
 def test_day_one_a_new_app_replaces_the_sample_app_and_is_served_in_dev_and_production_mode(tools_image):
     image = f"dockerable-django:day-one-{uuid.uuid4().hex[:8]}"
     with bare_host() as (host, uid), git_copy("dockerable-day-one-") as root:
@@ -211,11 +223,15 @@ def test_day_one_a_new_app_replaces_the_sample_app_and_is_served_in_dev_and_prod
         prod = Stack(folder / "docker-compose.yml", unique_project("dd-day-one"),
                      DOCKERABLE_IMAGE=image, HTTPS_PORT=free_port(), HTTP_PORT=free_port())  # fmt: skip
         try:
-            with dev.running("--build"):
-                page = request("GET", dev.url("/", "DEV_PORT"))
-                assert page.status == 200 and page.text == "<p>notes: 0</p>", page.text
+            # The image is new: `up --build` builds it once, for the one service that builds it,
+            # asks no registry for it, and leaves no untagged copy behind.
+            assert_built_once(dev, dev.compose("--progress=plain", "up", "-d", "--wait", "--build"))
+            page = request("GET", dev.url("/", "DEV_PORT"))
+            assert page.status == 200 and page.text == "<p>notes: 0</p>", page.text
+            dev.down(volumes=True)
             with prod.running():
                 page = request("GET", prod.url("/"), ca_file=folder / "ssl" / "server.crt")
                 assert page.status == 200 and page.text == "<p>notes: 0</p>", page.text
         finally:
+            dev.down(volumes=True)
             run("docker", "image", "rm", "-f", image, check=False)

@@ -53,7 +53,9 @@ INSTALLED_APPS = [
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/http/middleware/
 MIDDLEWARE = [
-    # First, so that probes from inside the container or the compose network
+    # Outermost, so that every answer Django makes carries the policy (CONTENT SECURITY POLICY, below).
+    "dockerable.runtime.csp.ContentSecurityPolicyMiddleware",
+    # Then, so that probes from inside the container or the compose network
     # (Host: 127.0.0.1, a container IP) are answered before ALLOWED_HOSTS and
     # the HTTPS redirect would turn them away.
     "dockerable.runtime.health.HealthCheckMiddleware",
@@ -172,6 +174,23 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 # https://docs.djangoproject.com/en/5.2/ref/clickjacking/
 X_FRAME_OPTIONS = "DENY"
+
+# CONTENT SECURITY POLICY (docs/security.md)
+# ------------------------------------------------------------------------------
+# Scripts, styles, images, fonts and form targets from this site only; no plugin, no framing, no
+# <base>. An inline script or style is refused: keep them in static files (Django's admin does).
+# Sent by dockerable/runtime/csp.py on every answer Django makes, in every mode; the servers send
+# the same (dockerable/proxy/security-headers.txt) on the static files they serve themselves.
+# An environment's settings.py may set its own.
+SITE_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Where a path needs another policy, {prefix: policy}, the longest prefix winning; for example an
+# app's admin whose pages run inline scripts:
+#   {"/admin/": SITE_CSP + "; script-src 'self' 'unsafe-inline'"}
+SITE_CSP_BY_PATH: dict[str, str] = {}
+# Development mode reports what the policy would block (the browser's console) and blocks nothing.
+SITE_CSP_REPORT_ONLY = DEBUG
 
 # LOGGING
 # ------------------------------------------------------------------------------

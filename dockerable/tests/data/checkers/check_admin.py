@@ -1,9 +1,10 @@
 """In the browser container: sign in to the admin and visit its pages; print what the browser refused.
 
 Prints JSON: the titles of the pages seen, and every console error (Content-Security-Policy
-violations among them) and script error, the favicon's 404 aside (no page names one). Last, a
-canary: an image from another origin, which the policy must block, so that a listener that heard
-nothing proves nothing.
+violations among them, report-only ones too) and script error, the favicon's 404 aside (no page
+names one); the mark the fixture admin's inline script leaves, "ran" if it ran. Last, a canary:
+an image from another origin, which the policy must block (or report), so that a listener that
+heard nothing proves nothing.
 """
 
 import json
@@ -41,16 +42,19 @@ def main(base: str, user: str, password: str) -> None:
         page.click("input[type=submit]")
         page.wait_for_load_state("load")
         titles.append(page.title())
+        inline = ""
         for path in ("/admin/fixturebook/entry/add/", "/admin/auth/user/", "/"):
             page.goto(f"{base}{path}")
             titles.append(page.title())
+            if path == "/admin/fixturebook/entry/add/":
+                inline = page.evaluate("document.documentElement.dataset.inlineScript || ''")
         seen = len(problems)
         page.evaluate(CANARY)
         page.wait_for_timeout(500)
         canary = problems[seen:]
         del problems[seen:]
         browser.close()
-    print(json.dumps({"titles": titles, "problems": problems, "canary": canary}))
+    print(json.dumps({"titles": titles, "problems": problems, "canary": canary, "inline": inline}))
 
 
 if __name__ == "__main__":
