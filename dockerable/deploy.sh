@@ -33,7 +33,8 @@ load_image() {
 main() {
     read_bundle
     load_image
-    export DOCKERABLE_IMAGE
+    # The release's images by the names they were built under (DOCKERABLE_BACKUP_IMAGE with a backup service).
+    export DOCKERABLE_IMAGE DOCKERABLE_BACKUP_IMAGE
     if [[ "${1:-}" == --swarm ]]; then
         # On a swarm manager: the same image and folder, deployed as a stack (docs/swarm.md).
         shift

@@ -158,4 +158,8 @@ def sample_site():
         yield get
     finally:
         run("docker", "compose", "-f", str(compose_file), "down", "-v", env=env, check=False, timeout=300)
-        run("docker", "image", "rm", "-f", tag, check=False)
+        # The app's image and the backup image the stack built, both named after its project.
+        project = f"label=com.docker.compose.project={env['COMPOSE_PROJECT_NAME']}"
+        listing = ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", project]
+        built = run(*listing, check=False).stdout.split()
+        run("docker", "image", "rm", "-f", tag, *built, check=False)

@@ -16,7 +16,6 @@ from django.core.management.base import CommandError
 
 from dockerable.envtools.layout import existing_env
 
-DEFAULT_IMAGE = "dockerable-django:latest"
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
@@ -48,36 +47,45 @@ def docker(*args: str) -> str:
     return result.stdout
 
 
-def release_tag(name: str) -> str:
-    """A tag unique to this bundle, so a host can tell (and roll back between) releases."""
-    repository = os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE).rsplit(":", 1)[0]
+def repository(image: str) -> str:
+    """`image` without its tag (a registry's port is not one)."""
+    name, _, tag = image.rpartition(":")
+    return name if name and "/" not in tag else image
+
+
+def release_tag(name: str, image: str) -> str:
+    """A tag of `image`'s repository unique to this bundle, so a host can tell (and roll back
+    between) releases."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S")
-    return f"{repository}:{name}-{stamp}"
+    return f"{repository(image)}:{name}-{stamp}"
 
 
-def build_image(tag: str) -> None:
-    """Build the image from this checkout (cached layers make it quick) and give it the release tag."""
-    base = Path(settings.BASE_DIR)
-    docker("compose", "-f", str(base / BUILD_FILE), "build")
-    docker("tag", os.environ.get("DOCKERABLE_IMAGE", DEFAULT_IMAGE), tag)
-
-
-def backup_image(folder: Path) -> list[str]:
-    """The backup service's image for the environment's PostgreSQL major, built here ([] if it has none)."""
+def build_images(folder: Path, *services: str) -> dict[str, str]:
+    """Build `services` of the environment's production stack from this checkout (cached layers
+    make it quick), as `up --build` would, named as its compose file names them (after its compose
+    project, or DOCKERABLE_IMAGE and DOCKERABLE_BACKUP_IMAGE); {service: image} of those it has."""
     compose_file = str(folder / "docker-compose.yml")
-    services = json.loads(docker("compose", "-f", compose_file, "config", "--format", "json"))["services"]
-    if "backup" not in services:
-        return []
-    docker("compose", "-f", compose_file, "build", "backup")
-    return [services["backup"]["image"]]
+    config = json.loads(docker("compose", "-f", compose_file, "config", "--format", "json"))["services"]
+    present = [service for service in services if service in config]
+    docker("compose", "-f", compose_file, "build", *present)
+    return {service: config[service]["image"] for service in present}
 
 
-def env_file_lines(folder: Path, tag: str) -> str:
-    """The environment's .env (ports and the like), with DOCKERABLE_IMAGE set to this release."""
+def release_variables(tag: str, images: dict[str, str]) -> dict[str, str]:
+    """What names this release's images on a host: the app's tag and the backup image's repository,
+    as they were built here (a host's compose project resolves them the same way, or not)."""
+    named = {"DOCKERABLE_IMAGE": tag}
+    if "backup" in images:
+        named["DOCKERABLE_BACKUP_IMAGE"] = repository(images["backup"])
+    return named
+
+
+def env_file_lines(folder: Path, variables: dict[str, str]) -> str:
+    """The environment's .env (ports and the like), with `variables` (release_variables) set."""
     existing = folder / ".env"
     lines = existing.read_text().splitlines() if existing.is_file() else []
-    kept = [line for line in lines if not line.startswith("DOCKERABLE_IMAGE=")]
-    return "\n".join([*kept, f"DOCKERABLE_IMAGE={tag}"]) + "\n"
+    kept = [line for line in lines if line.partition("=")[0] not in variables]
+    return "\n".join([*kept, *(f"{name}={value}" for name, value in variables.items())]) + "\n"
 
 
 def without_skipped(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
@@ -94,36 +102,54 @@ def add_text(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) 
     archive.addfile(info, fileobj=io.BytesIO(data))
 
 
-def make_bundle(name: str, output_dir: Path) -> Bundle:
-    """Build, tag and save the image, and pack it with the environment folder."""
-    folder = existing_env(name)
+# {path in the archive: (text, mode)}: the files a bundle gets written for it.
+Texts = dict[str, tuple[str, int]]
+
+
+def write_bundle(target: Path, root: str, name: str, image_tar: Path, texts: Texts) -> None:
+    """Pack the saved images, the scripts, the shared topology, environment `name`'s folder and
+    `texts` under `root` into `target`."""
     base = Path(settings.BASE_DIR)
-    tag = release_tag(name)
+    partial = target.with_suffix(".partial")
+    # The bundle holds secrets: owner-only from its first byte, removed if
+    # packing fails, and only a complete bundle gets the final name.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
+            archive.add(image_tar, f"{root}/image.tar")
+            archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
+            archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
+            archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
+            archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+            for shared in SHARED_DIRS:
+                archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
+            archive.add(existing_env(name), f"{root}/project/settings/{name}", filter=without_skipped)
+            for arcname, (text, mode) in texts.items():
+                add_text(archive, arcname, text, mode)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    shutil.move(partial, target)
+
+
+def make_bundle(name: str, output_dir: Path) -> Bundle:
+    """Build, tag and save the images, and pack them with the environment folder."""
+    folder = existing_env(name)
+    images = build_images(folder, "app", "backup")
+    tag = release_tag(name, images["app"])
+    docker("tag", images["app"], tag)
     root = f"dockerable-{name}"
-    build_image(tag)
+    release = release_variables(tag, images)
+    bundle_env = "".join(f"{key}={value}\n" for key, value in {"ENV_NAME": name, **release}.items())
+    texts = {
+        f"{root}/project/settings/{name}/.env": (env_file_lines(folder, release), 0o600),
+        f"{root}/bundle.env": (bundle_env, 0o644),
+    }
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{tag.rsplit(':', 1)[1]}.bundle.tar"
     with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
         image_tar = Path(work) / "image.tar"
-        docker("save", "--output", str(image_tar), tag, *backup_image(folder))
-        partial = target.with_suffix(".partial")
-        # The bundle holds secrets: owner-only from its first byte, removed if
-        # packing fails, and only a complete bundle gets the final name.
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
-                archive.add(image_tar, f"{root}/image.tar")
-                archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
-                archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
-                archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
-                archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
-                for shared in SHARED_DIRS:
-                    archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
-                archive.add(folder, f"{root}/project/settings/{name}", filter=without_skipped)
-                add_text(archive, f"{root}/project/settings/{name}/.env", env_file_lines(folder, tag), 0o600)
-                add_text(archive, f"{root}/bundle.env", f"ENV_NAME={name}\nDOCKERABLE_IMAGE={tag}\n")
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        shutil.move(partial, target)
+        backups = [images["backup"]] if "backup" in images else []
+        docker("save", "--output", str(image_tar), tag, *backups)
+        write_bundle(target, root, name, image_tar, texts)
     return Bundle(path=target, image=tag, root=root)

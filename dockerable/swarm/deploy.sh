@@ -3,8 +3,8 @@
 #   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT]
 #   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --rollback
 # On a swarm manager; DOCKERABLE_STACK names the stack (default dockerable-<env>). The release is the image DOCKERABLE_IMAGE names (default
-# dockerable-django:latest), tagged by its content; with --registry it is pushed there first, so
-# that every node can pull it. Steps: the stack as it runs, with any new secret or config
+# <stack>-app:latest, what the environment's production compose file builds), tagged by its content; with --registry it is pushed
+# there first, so that every node can pull it. The backup image is DOCKERABLE_BACKUP_IMAGE's (default <stack>-backup) postgres-18. Steps: the stack as it runs, with any new secret or config
 # (PostgreSQL up); migrations, once, by a job of the new image (a failure stops here and the
 # running release serves on); static files onto nginx's node; then the app rolls over task by
 # task, each new one healthy before an old one stops, and rolls back by itself if they are not.
@@ -110,16 +110,16 @@ EOF
 
 # The release's image under a tag of its content, pushed to the registry if one is given.
 release_image() {
-    local image="${DOCKERABLE_IMAGE:-dockerable-django:latest}" id name
+    local image="${DOCKERABLE_IMAGE:-${STACK}-app:latest}" id name
     id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" \
-        || die "image ${image} is not on this engine: build it first (DOCKERABLE_IMAGE names another)"
+        || die "image ${image} is not on this engine: build it first (dockerable/run deploystack ${ENV_NAME} does), or name another with DOCKERABLE_IMAGE"
     name="${image%:*}"
     name="${name##*/}"
     [[ -z "$registry" ]] || name="${registry}/${name}"
     id="${id#sha256:}"
     RELEASE_IMAGE="${name}:${ENV_NAME}-${id:0:12}"
     docker tag "$image" "$RELEASE_IMAGE"
-    BACKUP_IMAGE="dockerable-backup:postgres-18"
+    BACKUP_IMAGE="${DOCKERABLE_BACKUP_IMAGE:-${STACK}-backup}:postgres-18"
     # A checkout builds it each time (the Dockerfile's backup stage; cached, so quick), so that
     # a tag built before the stage changed is never reused; a bundle brought it.
     if [[ -f "${here}/../Dockerfile" ]]; then

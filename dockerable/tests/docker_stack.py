@@ -20,6 +20,9 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TEST_IMAGE = "dockerable-django:test"
 # The tag dockerable/run gives its tools image in the tests (through DOCKERABLE_TOOLS_IMAGE).
 TOOLS_IMAGE = "dockerable-django:test-tools"
+# The repository of the backup images the tests build once and every stack of theirs runs
+# (through DOCKERABLE_BACKUP_IMAGE), tagged postgres-<major> as compose/services.yml tags them.
+BACKUP_REPOSITORY = "dockerable-backup"
 DOCKERFILE = REPO / "dockerable" / "Dockerfile"
 # A compose override: the app with one worker and room for 4 in its queue, which a few requests fill.
 SMALL_QUEUE = """services:
@@ -36,7 +39,8 @@ def base_image() -> str:
 
 
 def build_backup_images(context: Path = REPO) -> list[str]:
-    """Build the backup image of every major compose/services.yml defines, under the tags it uses.
+    """Build the backup image of every major compose/services.yml defines, as BACKUP_REPOSITORY's
+    postgres-<major>, the tags the stacks run with DOCKERABLE_BACKUP_IMAGE set to it.
 
     Always rebuilt: `compose up` reuses any image it finds under a service's tag, even one
     built before the Dockerfile's `backup` stage changed.
@@ -46,13 +50,15 @@ def build_backup_images(context: Path = REPO) -> list[str]:
     for service in services.values():
         build = service.get("build") or {}
         if isinstance(build, dict) and build.get("target") == "backup":
-            args = [f"--build-arg={key}={value}" for key, value in build.get("args", {}).items()]
+            major = build["args"]["PG_MAJOR"]
+            assert service["image"].endswith(f"}}:postgres-{major}"), service["image"]
+            tag = f"{BACKUP_REPOSITORY}:postgres-{major}"
             dockerfile = context / "dockerable" / "Dockerfile"
             run(
-                "docker", "build", "-q", "--target=backup", *args, f"--file={dockerfile}",
-                f"--tag={service['image']}", str(context), timeout=1200,
+                "docker", "build", "-q", "--target=backup", f"--build-arg=PG_MAJOR={major}",
+                f"--file={dockerfile}", f"--tag={tag}", str(context), timeout=1200,
             )  # fmt: skip
-            tags.append(service["image"])
+            tags.append(tag)
     assert tags, "compose/services.yml defines no backup image"
     return tags
 
@@ -153,7 +159,8 @@ class Stack:
     def __init__(self, compose_file: Path, project: str, **variables: str):
         self.compose_file = Path(compose_file)
         self.project = project
-        self.env = {**os.environ, "DOCKERABLE_IMAGE": TEST_IMAGE, "PUBLISH_ADDRESS": "127.0.0.1"}
+        self.env = {**os.environ, "DOCKERABLE_IMAGE": TEST_IMAGE, "PUBLISH_ADDRESS": "127.0.0.1",
+                    "DOCKERABLE_BACKUP_IMAGE": BACKUP_REPOSITORY}  # fmt: skip
         self.env.update({key: str(value) for key, value in variables.items()})
         self.extra_files: list[Path] = []
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockerable.tests.conftest import unique_project
-from dockerable.tests.docker_stack import REPO, Stack, free_port, run, wait_for
+from dockerable.tests.docker_stack import BACKUP_REPOSITORY, REPO, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
 
@@ -363,7 +363,7 @@ def age_keypair(folder: Path, name: str) -> str:
         f"{folder}:/keys",
         "--entrypoint",
         "age-keygen",
-        "dockerable-backup:postgres-18",
+        f"{BACKUP_REPOSITORY}:postgres-18",
         "-o",
         f"/keys/{name}",
     )

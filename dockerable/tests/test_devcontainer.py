@@ -29,7 +29,7 @@ def devcontainer(test_image, checkout):  # pylint: disable=unused-argument
     stack.extra_files = files[1:]
     with stack.running(*CONFIG["runServices"]):
         yield stack
-    run("docker", "image", "rm", "-f", "dockerable-django:devtools", check=False)
+    run("docker", "image", "rm", "-f", f"{stack.project}-devtools:latest", check=False)
 
 
 def dap_initialize(port: int) -> dict:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 import sys
 import tarfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerable.tests.docker_stack import REPO, base_image, copy_checkout, run
+from dockerable.tests.docker_stack import REPO, base_image, copy_checkout, git_copy, run
 
 pytestmark = pytest.mark.docker
 
@@ -230,3 +231,47 @@ def step_states(progress: str) -> dict[str, str]:
         if number in names:
             states[names[number]] = state
     return states
+
+
+def images_named(*patterns: str) -> dict[str, str]:
+    """{repository:tag: image ID} of this engine's images whose reference matches one of `patterns`."""
+    filters = [argument for pattern in patterns for argument in ("--filter", f"reference={pattern}")]
+    listing = run("docker", "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", *filters).stdout
+    return dict(line.split() for line in listing.splitlines())
+
+
+def clone_images(clone: Path, project: str) -> dict[str, str]:
+    """The images `clone` built: its stack's (named after compose project `project`) and its tools."""
+    folder = re.sub(r"[^a-z0-9]", "-", clone.name.lower())  # as dockerable/run names its image
+    return images_named(f"{project}-*", f"dockerable-{folder}-tools")
+
+
+def test_two_clones_on_one_engine_build_their_own_images_and_never_touch_the_others():
+    # Two projects made from the template, each with its compose project (its environment's
+    # `name:`, here -p) and nothing else set: no image name is shared, and building one leaves
+    # every image of the other as it was.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DOCKERABLE_")}
+    token = uuid.uuid4().hex[:8]
+    made: dict[str, dict[str, str]] = {}
+    with git_copy(f"dd-clone-a{token}-") as first, git_copy(f"dd-clone-b{token}-") as second:
+        clones = {f"dd-clone-a{token}": first, f"dd-clone-b{token}": second}
+        try:
+            for project, clone in clones.items():
+                # Each clone's own code, so that the two builds cannot end as one image by chance.
+                urls = clone / "project" / "urls.py"
+                urls.write_text(f"{urls.read_text()}# {project}\n")
+                compose_file = clone / "project" / "settings" / "example" / "docker-compose.yml"
+                compose = ["docker", "compose", "-p", project, "-f", str(compose_file)]
+                names = set(run(*compose, "config", "--images", env=env).stdout.split()) - {"postgres:18"}
+                assert names == {f"{project}-app:latest", f"{project}-backup:postgres-18"}
+                run(*compose, "build", env=env, timeout=1200)
+                # The host-side commands' image: the clone's own, named after its folder.
+                run(str(clone / "dockerable" / "run"), "manage", "version", env=env, timeout=1200)
+                made[project] = clone_images(clone, project)
+                assert len(made[project]) == 3, made[project]
+            assert not set(made[f"dd-clone-a{token}"]) & set(made[f"dd-clone-b{token}"])
+            # The first clone's images, after the second built its own: the same names, the same images.
+            assert clone_images(first, f"dd-clone-a{token}") == made[f"dd-clone-a{token}"]
+        finally:
+            references = [reference for images in made.values() for reference in images]
+            run("docker", "image", "rm", "-f", *references, check=False)

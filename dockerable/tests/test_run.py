@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from dockerable.tests.conftest import unique_project
-from dockerable.tests.docker_stack import Stack, free_port, git_copy, remove_sample_app, run
+from dockerable.tests.docker_stack import (
+    BACKUP_REPOSITORY,
+    Stack,
+    free_port,
+    git_copy,
+    remove_sample_app,
+    run,
+)
 from dockerable.tests.http_client import request
 from dockerable.tests.manage_cli import clean_env
 
@@ -77,7 +84,8 @@ def test_a_clone_with_only_docker_makes_checks_and_ships_an_environment_as_its_u
     made_images = [image]
     with bare_host() as (host, uid), git_copy("dockerable-run-") as root:
         give(root, uid)
-        env = {**host, **tools_image, "DOCKERABLE_IMAGE": image}
+        # The suite's own backup image: shipenv builds (and bundles) it again, from the cache.
+        env = {**host, **tools_image, "DOCKERABLE_IMAGE": image, "DOCKERABLE_BACKUP_IMAGE": BACKUP_REPOSITORY}
         try:
             made = as_user(uid, root, "newenv", "staging", "--domain", "staging.example.test", env=env)
             assert made.returncode == 0, made.stdout + made.stderr

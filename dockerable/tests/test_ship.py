@@ -57,7 +57,11 @@ class Host:
             tags = [
                 tag for entry in json.load(images.extractfile("manifest.json")) for tag in entry["RepoTags"]
             ]
-        assert "dockerable-backup:postgres-18" in tags, tags
+        # Under the name it was built with, which bundle.env gives the host's compose files.
+        release = dict(line.split("=", 1) for line in (root / "bundle.env").read_text().splitlines())
+        backup = f"{release['DOCKERABLE_BACKUP_IMAGE']}:postgres-18"
+        assert backup in tags and release["DOCKERABLE_IMAGE"] in tags, (release, tags)
+        self.images.add(backup)
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
         return root
 

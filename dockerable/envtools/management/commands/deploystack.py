@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dockerable.envtools.bundle import BUILD_FILE, docker
+from dockerable.envtools.bundle import build_images
 from dockerable.envtools.checks import require_no_errors
 from dockerable.envtools.layout import STACK_FILE, existing_env
 
@@ -32,9 +32,11 @@ class Command(BaseCommand):
         folder = existing_env(name)
         require_no_errors(name)
         base = Path(settings.BASE_DIR)
-        docker("compose", "-f", str(base / BUILD_FILE), "build", "--quiet")
+        # The image the environment's production stack builds, under the name its compose file gives.
+        image = build_images(folder, "app")["app"]
         command = [str(base / SWARM_DEPLOY), str(folder / STACK_FILE)]
         if options["registry"]:
             command += ["--registry", options["registry"]]
         # The script's own lines are the report (one line when it refuses); its exit status is ours.
-        sys.exit(subprocess.run(command, env=os.environ, check=False).returncode)
+        env = {**os.environ, "DOCKERABLE_IMAGE": image}
+        sys.exit(subprocess.run(command, env=env, check=False).returncode)
