@@ -6,7 +6,8 @@
 #   ... --identity KEYFILE              an encrypted backup (.dump.age): its age private key, for this run
 # (the proxy mode's compose file works the same). The backup service checks the file first.
 # A restore takes a safety backup of the current database and replaces it all or nothing: on
-# any failure the database is as it was, and the app starts again either way. A drill restores
+# any failure the database is as it was, and the app is started again either way (the command
+# returns once it is healthy). A drill restores
 # into a scratch database beside it, checks every table, runs Django's `migrate --check`
 # against it and drops it; the app keeps serving.
 set -Eeuo pipefail
@@ -20,7 +21,9 @@ restore() {
     local status=0
     "${compose[@]}" stop app
     "${backup[@]}" restore "$1" --yes || status=$?
-    "${compose[@]}" start app
+    # Done when the app answers again (its health check), not when its container starts.
+    "${compose[@]}" up --detach --wait --wait-timeout 180 --no-deps --no-recreate app \
+        || die "the app did not become healthy again after the restore: docker compose logs app"
     exit "$status"
 }
 

@@ -7,11 +7,21 @@ set -Eeuo pipefail
 # shellcheck source-path=SCRIPTDIR source=secrets.sh
 source "$(dirname "${BASH_SOURCE[0]}")/secrets.sh"
 
+# The health check's pg_isready connects as the database's own user to its database, through
+# the service "dockerable" of the file PGSERVICEFILE names (the service's environment): with
+# neither, it would try the role "root", which the server logs as an error at every check.
+# (An environment from before this keeps its own health check and sets no PGSERVICEFILE.)
+write_health_check_service() {
+    [[ -n "${PGSERVICEFILE:-}" ]] || return 0
+    printf '[dockerable]\nuser=%s\ndbname=%s\n' "$POSTGRES_USER" "$POSTGRES_DB" >"$PGSERVICEFILE"
+}
+
 main() {
     POSTGRES_DB="$(secret DB_NAME)"
     POSTGRES_USER="$(secret DB_USER)"
     POSTGRES_PASSWORD="$(secret DB_PASSWORD)"
     export POSTGRES_DB POSTGRES_USER POSTGRES_PASSWORD
+    write_health_check_service
     exec docker-entrypoint.sh postgres "$@"
 }
 

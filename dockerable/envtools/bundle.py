@@ -106,8 +106,8 @@ def add_text(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) 
 Texts = dict[str, tuple[str, int]]
 
 
-def write_bundle(target: Path, root: str, name: str, image_tar: Path, texts: Texts) -> None:
-    """Pack the saved images, the scripts, the shared topology, environment `name`'s folder and
+def write_bundle(target: Path, root: str, folder: Path, image_tar: Path, texts: Texts) -> None:
+    """Pack the saved images, the scripts, the shared topology, the environment's `folder` and
     `texts` under `root` into `target`."""
     base = Path(settings.BASE_DIR)
     partial = target.with_suffix(".partial")
@@ -123,7 +123,7 @@ def write_bundle(target: Path, root: str, name: str, image_tar: Path, texts: Tex
             archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
             for shared in SHARED_DIRS:
                 archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
-            archive.add(existing_env(name), f"{root}/project/settings/{name}", filter=without_skipped)
+            archive.add(folder, f"{root}/project/settings/{folder.name}", filter=without_skipped)
             for arcname, (text, mode) in texts.items():
                 add_text(archive, arcname, text, mode)
     except BaseException:
@@ -151,5 +151,5 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
         image_tar = Path(work) / "image.tar"
         backups = [images["backup"]] if "backup" in images else []
         docker("save", "--output", str(image_tar), tag, *backups)
-        write_bundle(target, root, name, image_tar, texts)
+        write_bundle(target, root, folder, image_tar, texts)
     return Bundle(path=target, image=tag, root=root)

@@ -6,7 +6,8 @@
 #   security-headers.sh          nginx: writes the include each HTTPS location of the template
 #                                uses, and the map that picks its policy (run from the nginx
 #                                image's /docker-entrypoint.d)
-#   security-headers.sh uwsgi    uWSGI's --route-run options, one a line (cmd.sh, production mode)
+#   security-headers.sh uwsgi    uWSGI's --route-run options (the policy's: --route for /static/),
+#                                one a line (cmd.sh, production mode)
 #   security-headers.sh check    only checks the list (cmd.sh check, the preflight service)
 # A line that is not "Name: value", or a value holding a double quote or `$` (neither server
 # would send it as written), stops the container with one line naming the file and the line.

@@ -25,8 +25,10 @@ def health_response() -> JsonResponse:
     except DatabaseError as exc:
         # Drop the broken connection now so the next probe reconnects from scratch.
         connection.close()
-        # Why goes to the log, not to whoever asked: the body is the same for every failure.
-        logger.warning("/healthz: the database does not answer: %s", type(exc).__name__)
+        # Why goes to the log, not to whoever asked: the body is the same for every failure. The
+        # driver's first line (refused, unknown host, authentication) names no password.
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        logger.warning("/healthz: the database does not answer: %s: %s", type(exc).__name__, reason)
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
 

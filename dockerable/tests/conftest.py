@@ -40,14 +40,42 @@ _CHECKERS = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 _checker_build: dict = {"wanted": False, "future": None}
 
 
+# The modules that take longest, started first: pytest.ini runs modules on two processes at once,
+# and one started late would leave the other process idle at the end (docs/ci.md).
+LONGEST_FIRST = ("test_swarm.py", "test_proxy_stack.py", "test_boundary.py")
+
+# The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
+_made_images: set[str] = set()
+
+
 def pytest_collection_modifyitems(items):
-    """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says so."""
+    """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says
+    so. Then the longest modules first."""
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
     for item in items:
         needs_engine = bool(
             DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("django_db")
         )
         if needs_engine and not item.get_closest_marker("docker"):
             raise pytest.UsageError(f"{item.nodeid} needs the Docker engine: mark it @pytest.mark.docker")
+
+
+def pytest_sessionfinish(session):
+    """The session fixtures' images, removed once nothing can use them: under pytest-xdist, by the
+    controlling process when every worker is done (a worker that ends first must not remove the
+    image another still runs stacks of)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["made_images"] = sorted(_made_images)
+    elif _made_images:
+        run("docker", "image", "rm", "-f", *sorted(_made_images), check=False)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # pylint: disable=unused-argument
+    """pytest-xdist's: a worker is done; the images it made are the controlling process's to remove."""
+    _made_images.update(getattr(node, "workeroutput", {}).get("made_images", ()))
 
 
 def pytest_collection_finish(session):
@@ -69,19 +97,19 @@ def test_image():
     build_backup_images()
     if _checker_build["wanted"] and _checker_build["future"] is None:
         _checker_build["future"] = _CHECKERS.submit(build_checker_images)
-    yield TEST_IMAGE
     # The layers stay in the build cache, so the next session rebuilds in seconds.
-    run("docker", "image", "rm", "-f", TEST_IMAGE, check=False)
+    _made_images.add(TEST_IMAGE)
+    return TEST_IMAGE
 
 
 @pytest.fixture(scope="session")
 def tools_image():
-    """The tools stage, built as dockerable/run builds it; yields {"DOCKERABLE_TOOLS_IMAGE": tag} for it."""
+    """The tools stage, built as dockerable/run builds it; gives {"DOCKERABLE_TOOLS_IMAGE": tag} for it."""
     require_docker()
     run("docker", "build", "-q", "--target=tools", f"--tag={TOOLS_IMAGE}",
         f"--file={REPO / 'dockerable' / 'Dockerfile'}", str(REPO), timeout=1200)  # fmt: skip
-    yield {"DOCKERABLE_TOOLS_IMAGE": TOOLS_IMAGE}
-    run("docker", "image", "rm", "-f", TOOLS_IMAGE, check=False)
+    _made_images.add(TOOLS_IMAGE)
+    return {"DOCKERABLE_TOOLS_IMAGE": TOOLS_IMAGE}
 
 
 # A host user's uid: on a real host the environment's files are a user's, not root's, and the
@@ -95,8 +123,8 @@ def checker_images():
     require_docker()
     future = _checker_build["future"] or _CHECKERS.submit(build_checker_images)
     images = future.result()  # a failed build fails here, in the test that needs the images
-    yield images
-    run("docker", "image", "rm", "-f", *images, check=False)
+    _made_images.update(images)
+    return images
 
 
 def make_private(path):

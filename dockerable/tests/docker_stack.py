@@ -1,6 +1,7 @@
 """Drive real `docker compose` stacks for the tests: unique project names, free ports, cleanup."""
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -30,6 +31,24 @@ SMALL_QUEUE = """services:
     environment: {UWSGI_PROCESSES: '1'}
     command: [/dockerable/cmd.sh, --listen, '4']
 """
+
+
+# Joining or leaving a swarm, and removing a stack's networks, reconfigure the engine's
+# networking: a container started meanwhile came up unable to reach its own stack's database
+# (seen twice with two test processes). Those hold this lock alone; every compose command of a
+# Stack holds it shared, so the two never overlap. In /tmp, shared by every process of a run.
+ENGINE_LOCK = Path(tempfile.gettempdir()) / "dockerable-tests-engine.lock"
+
+
+@contextlib.contextmanager
+def engine_lock(exclusive: bool):
+    """ENGINE_LOCK for the length of a `with` block: alone (`exclusive`) or shared."""
+    with ENGINE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def base_image() -> str:
@@ -180,11 +199,17 @@ class Stack:
 
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
-        return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
+        with engine_lock(exclusive=False):
+            return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
 
     def up(self, *args):
-        """`up -d --wait`: returns once every service is healthy or has completed."""
-        return self.compose("up", "-d", "--wait", "--wait-timeout", "180", *args)
+        """`up -d --wait`: returns once every service is healthy or has completed. When it fails,
+        the services' last log lines go with the error: compose's own says only which one failed."""
+        try:
+            return self.compose("up", "-d", "--wait", "--wait-timeout", "180", *args)
+        except AssertionError as error:
+            logs = ANSI_ESCAPE.sub("", self.compose("logs", "--no-color", "--tail", "40", check=False).stdout)
+            raise AssertionError(f"{error}\n--- the services' last lines\n{logs}") from None
 
     @contextlib.contextmanager
     def running(self, *up_args):
@@ -249,13 +274,14 @@ def image_references() -> set[str]:
 
 def remove_stack(stack: str) -> None:
     """docker stack rm, and wait until its containers are gone (volumes stay)."""
-    run("docker", "stack", "rm", stack, check=False)
     label = f"label=com.docker.stack.namespace={stack}"
-    wait_for(
-        lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
-        timeout=90,
-        what="the stack's containers to go",
-    )
+    with engine_lock(exclusive=True):
+        run("docker", "stack", "rm", stack, check=False)
+        wait_for(
+            lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
+            timeout=90,
+            what="the stack's containers to go",
+        )
 
 
 @contextlib.contextmanager
@@ -263,7 +289,8 @@ def swarm_manager(stack: str):
     """This engine as a swarm manager labelled for every service of the stack named `stack`.
 
     However the block ends: the stack and its volumes removed, the swarm left, and what
-    `swarm init` and the deploys made (docker_gwbridge, image tags) removed with it.
+    `swarm init` and the deploys made (docker_gwbridge, the tags of images named after the stack
+    or pushed to a registry on docker0) removed with it.
     """
     state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     assert state == "inactive", f"this engine is already in a swarm ({state}): it is left untouched"
@@ -271,7 +298,8 @@ def swarm_manager(stack: str):
     # swarm init makes this bridge; leaving the swarm keeps it.
     made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
     try:
-        run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
+        with engine_lock(exclusive=True):
+            run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
         manager = run("docker", "node", "ls", "-q").stdout.split()[0]
         labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
         run("docker", "node", "update", *labels, manager)
@@ -279,11 +307,17 @@ def swarm_manager(stack: str):
     finally:
         with contextlib.suppress(AssertionError):
             remove_stack(stack)
-        run("docker", "swarm", "leave", "--force", check=False)
-        if made_gwbridge:
-            run("docker", "network", "rm", "docker_gwbridge", check=False)
+        with engine_lock(exclusive=True):
+            run("docker", "swarm", "leave", "--force", check=False)
+            if made_gwbridge:
+                run("docker", "network", "rm", "docker_gwbridge", check=False)
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
             run("docker", "volume", "rm", "-f", volume, check=False)
-        made = sorted(image_references() - images_before)
+        # Only the stack's own and the registry's: another test process may be building images.
+        made = sorted(
+            reference
+            for reference in image_references() - images_before
+            if reference.startswith((stack, f"{DOCKER0}:"))
+        )
         if made:
             run("docker", "image", "rm", "-f", *made, check=False)

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import http.client
+import json
 import re
 import shutil
 import ssl
@@ -66,6 +67,18 @@ def test_healthz_over_https_with_the_environments_certificate(prod):
     assert served.strip() in on_disk
     # The key stayed 0600 on the host; the app read it without loosening that.
     assert (prod.folder / "ssl" / "server.key").stat().st_mode & 0o077 == 0
+
+
+def test_the_database_logs_no_failed_connection_from_its_health_checks(prod):
+    # pg_isready with no user tries the role of the OS user (root); the server logs that as
+    # FATAL at every check, 8,640 lines a day: the check names the database's own user and database.
+    container = prod.containers("postgres")[0]
+    checks = json.loads(run("docker", "inspect", "-f", "{{json .State.Health.Log}}", container).stdout)
+    assert checks and checks[-1]["ExitCode"] == 0, checks
+    # A failed connection is FATAL; "the database system is starting up" is the server's own state.
+    lines = prod.logs("postgres").splitlines()
+    failed = [line for line in lines if "FATAL:" in line and "the database system is" not in line]
+    assert not failed, failed
 
 
 def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod):

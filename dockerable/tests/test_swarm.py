@@ -152,7 +152,8 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         run(str(script), str(self.folder / "docker-stack.yml"), "--rollback", env=self.env, timeout=600)
 
     def build(self, tag: str) -> str:
-        """The copy's image as it is now, under `tag`."""
+        """The copy's image as it is now, under `tag` (named after the stack, as swarm_manager
+        removes only what is)."""
         dockerfile = self.root / "dockerable" / "Dockerfile"
         run(
             "docker", "build", "--quiet", f"--file={dockerfile}", f"--tag={tag}", str(self.root), timeout=1200
@@ -345,7 +346,7 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_i
 def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_new_release(swarm):
     template = swarm.root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
     template.write_text(template.read_text().replace("<h1>Dockerable Django</h1>", "<h1>Release two</h1>"))
-    image = swarm.build("dockerable-django:swarm-two")
+    image = swarm.build(f"{swarm.stack}-app:two")
     # Spread over both nodes as the update starts (a rolling update may end with both on one).
     assert len({task["Node"] for task in swarm.running_tasks("app")}) == 2
     with swarm.load() as outcome, swarm.stack_file(SLOW_ROLLOUT):
@@ -355,7 +356,7 @@ def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_ne
     assert outcome["counts"]["200"] > 100, outcome
     tasks = swarm.running_tasks("app")
     assert len(tasks) == 2 and all(
-        f"{swarm.registry}/dockerable-django:example-" in task["Image"] for task in tasks
+        f"{swarm.registry}/{swarm.stack}-app:example-" in task["Image"] for task in tasks
     )
     # The worker node has the new release, pulled from the registry (by digest: no tag shows).
     spec = run(
@@ -386,7 +387,7 @@ def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
         kept.replace('JsonResponse({"status": "alive"})', 'JsonResponse({"status": "no"}, status=500)')
     )
     try:
-        image = swarm.build("dockerable-django:swarm-unhealthy")
+        image = swarm.build(f"{swarm.stack}-app:unhealthy")
     finally:
         health.write_text(kept)
     before = {task["Image"] for task in swarm.running_tasks("app")}
@@ -415,7 +416,7 @@ def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(s
     migration = swarm.root / "project" / "fixturebook" / "migrations" / "0002_fails.py"
     migration.write_text(FAILING_MIGRATION)
     try:
-        image = swarm.build("dockerable-django:swarm-bad-migration")
+        image = swarm.build(f"{swarm.stack}-app:bad-migration")
     finally:
         migration.unlink()
     before = {task["ID"] for task in swarm.running_tasks("app")}
@@ -480,7 +481,7 @@ def test_a_changed_secrets_file_rolls_out_and_no_secret_shows_in_docker_inspect(
     secrets_file.write_text(json.dumps(values, indent=4))
     before = {task["ID"] for task in swarm.running_tasks("app")}
     with swarm.load() as outcome:
-        swarm.deploy(image="dockerable-django:swarm-two")
+        swarm.deploy(image=f"{swarm.stack}-app:two")
     assert failures(outcome) == {}, outcome
     assert not before & {task["ID"] for task in swarm.running_tasks("app")}  # every task replaced
     inspected = run(
@@ -655,7 +656,10 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
 def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:
     """shipenv ENV, then the bundle's deploy.sh --swarm from an unpacked copy on a host that never
     built its image: (the release image, the bundle's folder)."""
-    shipped = envtool("shipenv", env, "--output", str(swarm.control), cwd=swarm.root, DOCKERABLE_IMAGE=image)
+    shipped = envtool(
+        "shipenv", env, "--output", str(swarm.control),
+        cwd=swarm.root, DOCKERABLE_IMAGE=image, COMPOSE_PROJECT_NAME=stack,
+    )  # fmt: skip
     assert shipped.returncode == 0, shipped.stderr
     release = re.search(r"\(image ([^)]+)\)", shipped.stdout).group(1)
     bundle = Path(re.search(r"Made (\S+)", shipped.stdout).group(1))
@@ -677,12 +681,14 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
     assert made.returncode == 0, made.stderr
     folder = swarm.root / "project" / "settings" / "staging"
     (folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
-    stack, image = f"{swarm.stack}-staging", "dockerable-django:swarm-staging"
+    # Its images named after its stack (the backup image too), which swarm_manager removes.
+    stack = f"{swarm.stack}-staging"
+    image = f"{stack}-app:latest"
     try:
         # From the checkout: checkenv passes, the image is built, the stack deploys through the registry.
         built = envtool(
             "deploystack", "staging", "--registry", swarm.registry,
-            cwd=swarm.root, DOCKERABLE_STACK=stack, DOCKERABLE_IMAGE=image,
+            cwd=swarm.root, DOCKERABLE_STACK=stack, DOCKERABLE_IMAGE=image, COMPOSE_PROJECT_NAME=stack,
         )  # fmt: skip
         assert built.returncode == 0, built.stdout + built.stderr
         page = swarm.client(f"https://{domain}/", stack=stack, folder=folder, host=domain).stdout
@@ -694,7 +700,7 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
         spec = run(
             "docker", "service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", f"{stack}_app"
         ).stdout
-        assert f"/dockerable-django:staging-{release_id}@sha256:" in spec, spec
+        assert f"/{stack}-app:staging-{release_id}@sha256:" in spec, spec
         staged = swarm.client(
             f"https://{domain}/healthz", stack=stack, folder=root / "project/settings/staging", host=domain
         )
