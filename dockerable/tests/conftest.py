@@ -19,6 +19,7 @@ from dockerable.testing import (  # noqa: F401  pylint: disable=unused-import
 )
 from dockerable.tests.checkers import build_checker_images
 from dockerable.tests.docker_stack import (
+    ENGINE_LOCK,
     REPO,
     TEST_IMAGE,
     TOOLS_IMAGE,
@@ -62,14 +63,16 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_sessionfinish(session):
-    """The session fixtures' images, removed once nothing can use them: under pytest-xdist, by the
-    controlling process when every worker is done (a worker that ends first must not remove the
-    image another still runs stacks of)."""
+    """The session fixtures' images and the engine lock's file, removed once nothing can use them:
+    under pytest-xdist, by the controlling process when every worker is done (a worker that ends
+    first must not remove the image another still runs stacks of)."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["made_images"] = sorted(_made_images)
-    elif _made_images:
+        return
+    if _made_images:
         run("docker", "image", "rm", "-f", *sorted(_made_images), check=False)
+    ENGINE_LOCK.unlink(missing_ok=True)
 
 
 @pytest.hookimpl(optionalhook=True)
