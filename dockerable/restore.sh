@@ -7,9 +7,8 @@
 # (the proxy mode's compose file works the same). The backup service checks the file first.
 # A restore takes a safety backup of the current database and replaces it all or nothing: on
 # any failure the database is as it was, and the app is started again either way (the command
-# returns once it is healthy). A drill restores
-# into a scratch database beside it, checks every table, runs Django's `migrate --check`
-# against it and drops it; the app keeps serving.
+# returns once it is healthy). A drill restores into a scratch database beside it, checks every
+# table, runs Django's `migrate --check` against it and drops it; the app keeps serving.
 set -Eeuo pipefail
 
 die() {
@@ -18,12 +17,17 @@ die() {
 }
 
 restore() {
-    local status=0
+    local status=0 replicas
+    replicas="$("${compose[@]}" ps --all --quiet app | wc -l)"
     "${compose[@]}" stop app
     "${backup[@]}" restore "$1" --yes || status=$?
-    # Done when the app answers again (its health check), not when its container starts.
-    "${compose[@]}" up --detach --wait --wait-timeout 180 --no-deps --no-recreate app \
-        || die "the app did not become healthy again after the restore: docker compose logs app"
+    # Done when the app answers again (its health check), not when its containers start; as many
+    # as there were (`up` alone would scale the service back to the compose file's count).
+    if ((replicas > 0)); then
+        "${compose[@]}" up --detach --wait --wait-timeout 180 --no-deps --no-recreate \
+            --scale "app=${replicas}" app \
+            || die "the app did not become healthy again after the restore: docker compose logs app"
+    fi
     exit "$status"
 }
 

@@ -107,6 +107,20 @@ def test_a_backup_restores_every_row_into_a_new_stack(prod):
     assert any(path.name.endswith("-pre-restore.dump") for path in backup_dir(prod).iterdir())
 
 
+def test_a_restore_returns_with_every_app_container_back_and_healthy(prod):
+    # Two app containers (without published ports, which two cannot share), started from more
+    # files than restore.sh is given: it starts the same two again, as they were, and returns
+    # only once they pass their health check.
+    with prod.overridden("services:\n  app:\n    ports: !reset []\n", "--scale", "app=2"):
+        before = set(prod.containers("app"))
+        name = back_up_now(prod)
+        result = restore(prod, name, "--yes")
+        assert result.returncode == 0, result.stderr
+        assert set(prod.containers("app", all_states=False)) == before, result.stderr
+        health = run("docker", "inspect", "-f", "{{.State.Health.Status}}", *before).stdout.split()
+        assert health == ["healthy", "healthy"], health
+
+
 @pytest.mark.parametrize(
     "damage, why",
     [
