@@ -24,8 +24,6 @@ readonly PRIVATE_DIR=/run/dockerable
 PROXY_SOCKET="${PROXY_SOCKET:-/run/uwsgi/app.sock}"
 readonly PROXY_SOCKET
 readonly SETTINGS_ROOT=/app
-# What the settings and the postgres service read from secrets.json (compose/secrets.sh).
-readonly REQUIRED_SECRETS=(SECRET_KEY DB_NAME DB_USER DB_PASSWORD)
 
 die() {
     echo "cmd.sh: $*" >&2
@@ -62,24 +60,10 @@ require_matching_key() {
 }
 
 # The file parses, and holds each key the services read: where the postgres service would stop
-# on it at every restart. Only the standard library runs here, as root.
+# on it at every restart. The one loader, with the standard library only: as root, no app code.
 require_valid_secrets() {
-    local secrets="$1" fault
-    fault="$(python -I - "$secrets" "${REQUIRED_SECRETS[@]}" 2>&1 <<'PYTHON'
-import json, sys
-path, keys = sys.argv[1], sys.argv[2:]
-try:
-    with open(path, encoding="utf-8") as file:
-        values = json.load(file)
-except (OSError, ValueError) as exc:
-    sys.exit(f"not valid JSON ({exc})" if isinstance(exc, ValueError) else f"cannot read it ({exc.strerror})")
-if not isinstance(values, dict):
-    sys.exit("not a JSON object")
-for key in keys:
-    if not isinstance(values.get(key), str) or not values[key]:
-        sys.exit(f"no non-empty string for key {key}")
-PYTHON
-    )" || die "${secrets}: $(tail -n 1 <<<"$fault")"
+    local fault
+    fault="$(python -I -S "${SETTINGS_ROOT}/dockerable/runtime/environment.py" check "$1" 2>&1)" || die "$fault"
 }
 
 # As root: copy one host-owned file into the private dir, readable by the app user only.

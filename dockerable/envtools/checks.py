@@ -1,6 +1,5 @@
 """The checks behind `dockerable/run checkenv`: each returns findings with a severity."""
 
-import ast
 import datetime
 import importlib
 import json
@@ -30,6 +29,7 @@ from dockerable.envtools.layout import (
     env_dir,
 )
 from dockerable.envtools.secret_values import is_secret, looks_public, sample_values
+from dockerable.runtime import environment
 
 ERROR, WARNING, OK = "ERROR", "WARNING", "ok"
 EXPIRY_WARNING = datetime.timedelta(days=30)
@@ -54,45 +54,18 @@ class Finding:
     detail: str
 
 
-def _subscripted_key(node) -> str | None:
-    """The "KEY" of a SECRETS["KEY"] expression, else None."""
-    if (
-        isinstance(node, ast.Subscript)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "SECRETS"
-        and isinstance(node.slice, ast.Constant)
-    ):
-        return node.slice.value
-    return None
-
-
-def required_keys(settings_py: Path) -> set[str]:
-    """Keys settings.py reads as SECRETS["KEY"] (SECRETS.get("KEY", default) ones are optional)."""
-    nodes = ast.walk(ast.parse(settings_py.read_text(encoding="utf-8")))
-    return {key for key in map(_subscripted_key, nodes) if key}
-
-
 def read_secrets(folder: Path) -> tuple[dict, list[Finding]]:
-    """The secrets file's contents, or an error finding."""
-    path = folder / "secrets.json"
+    """The secrets file's contents (for the checks of its values), and the loader's verdict on it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}, [Finding(ERROR, "secrets", f"{path} is missing")]
-    except ValueError as exc:
-        return {}, [Finding(ERROR, "secrets", f"{path}: invalid JSON: {exc}")]
-    if not isinstance(data, dict):
-        return {}, [Finding(ERROR, "secrets", f"{path}: not a JSON object")]
-    return data, []
-
-
-def check_keys(folder: Path, data: dict) -> list[Finding]:
-    """Every key the settings read is present and non-empty."""
-    required = required_keys(folder / "settings.py")
-    missing = sorted(key for key in required if not data.get(key))
-    if missing:
-        return [Finding(ERROR, "secrets", f"secrets.json lacks {', '.join(missing)} (read by settings.py)")]
-    return [Finding(OK, "secrets", f"all {len(required)} keys settings.py reads are present")]
+        secrets = environment.read(folder / "secrets.json", schema=False)
+    except environment.SecretsError as exc:
+        return {}, [Finding(ERROR, "secrets", str(exc))]
+    try:
+        secrets.require_template_keys()
+    except environment.SecretsError as exc:
+        return secrets.values, [Finding(ERROR, "secrets", str(exc))]
+    required = sum(environment.TEMPLATE_KEYS.values())
+    return secrets.values, [Finding(OK, "secrets", f"the {required} keys every environment needs are there")]
 
 
 def check_public_values(folder: Path, data: dict, dev: bool) -> list[Finding]:
@@ -119,9 +92,9 @@ def check_public_values(folder: Path, data: dict, dev: bool) -> list[Finding]:
 
 def check_secret_key(data: dict) -> list[Finding]:
     """SECRET_KEY is as long and varied as Django's deploy check asks."""
-    key = data.get("SECRET_KEY", "")
-    if not key:
-        return []  # Reported by check_keys.
+    key = data.get("SECRET_KEY")
+    if not isinstance(key, str) or not key:
+        return []  # Reported by read_secrets.
     if (
         len(key) < SECRET_KEY_MIN_LENGTH
         or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
@@ -397,7 +370,7 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     folder = env_dir(name)
     data, findings = read_secrets(folder)
     if data:
-        findings += check_keys(folder, data) + check_public_values(folder, data, dev) + check_secret_key(data)
+        findings += check_public_values(folder, data, dev) + check_secret_key(data)
     findings += check_modes(folder)
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)

@@ -1,1 +1,1 @@
-"""What the template runs inside your app: health probes, the login throttle, log filters."""
+"""What the template runs inside your app: the secrets loader, health probes, login throttle, log filters."""

@@ -71,15 +71,17 @@ read_environment() {
 }
 
 # PostgreSQL and the backups get only the database's keys of secrets.json (DB_*), in a file of
-# their own: a change to any other secret must not restart the database. Written owner-only,
-# removed on exit; Swarm keeps its copy.
+# their own: a change to any other secret must not restart the database. The image's loader
+# (dockerable/runtime/environment.py) checks the file, before anything is tagged or pushed, and
+# picks them. Written owner-only, removed on exit; Swarm keeps its copy.
 database_secret() {
+    local secrets="${ENV_DIR}/secrets.json" fault
     DB_SECRET_FILE="$(umask 077 && mktemp)"
     trap 'rm -f "$DB_SECRET_FILE"' EXIT
-    docker run --rm -i --network none --entrypoint perl "$BACKUP_IMAGE" -MJSON::PP -0777 -e '
-        my $all = eval { decode_json(<STDIN>) } or die "secrets.json is not a JSON object\n";
-        print JSON::PP->new->canonical->encode({map { $_ => $all->{$_} } grep { /^DB_/ } keys %$all})' \
-        <"${ENV_DIR}/secrets.json" >"$DB_SECRET_FILE" || die "${ENV_DIR}/secrets.json is not a JSON object"
+    # shellcheck disable=SC2094  # the path is only a name in the loader's messages: it reads stdin
+    fault="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python "$SOURCE_IMAGE" \
+        -I -S /app/dockerable/runtime/environment.py database - "$secrets" <"$secrets" 2>&1 >"$DB_SECRET_FILE")" \
+        || die "${fault:-the release image could not read ${secrets}}"
     export DB_SECRET_FILE
 }
 
@@ -108,11 +110,17 @@ CERTBOT_SH ${here}/../proxy/certbot.sh
 EOF
 }
 
+# The image to release, which must be on this engine.
+source_image() {
+    SOURCE_IMAGE="${DOCKERABLE_IMAGE:-${STACK}-app:latest}"
+    docker image inspect "$SOURCE_IMAGE" >/dev/null 2>&1 \
+        || die "image ${SOURCE_IMAGE} is not on this engine: build it first (dockerable/run deploystack ${ENV_NAME} does), or name another with DOCKERABLE_IMAGE"
+}
+
 # The release's image under a tag of its content, pushed to the registry if one is given.
 release_image() {
-    local image="${DOCKERABLE_IMAGE:-${STACK}-app:latest}" id name
-    id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" \
-        || die "image ${image} is not on this engine: build it first (dockerable/run deploystack ${ENV_NAME} does), or name another with DOCKERABLE_IMAGE"
+    local image="$SOURCE_IMAGE" id name
+    id="$(docker image inspect --format '{{.Id}}' "$image")"
     name="${image%:*}"
     name="${name##*/}"
     [[ -z "$registry" ]] || name="${registry}/${name}"
@@ -226,8 +234,9 @@ wait_stopping_tasks() {
 deploy() {
     local current replicas before
     check_labels
-    release_image
+    source_image
     database_secret
+    release_image
     hash_files
     current="$(running_image)"
     replicas="${APP_REPLICAS:-2}"

@@ -73,4 +73,4 @@ def test_the_environment_check_passes_the_sample_and_lists_what_it_cannot_check(
         secrets.chmod(0o600)
         result = checkenv_all(root, tools_image)
         assert result.returncode != 0
-        assert "lacks SECRET_KEY" in result.stdout
+        assert "missing key 'SECRET_KEY'" in result.stdout

@@ -176,7 +176,7 @@ def test_checkenv_reports_each_problem_of_a_broken_environment(repo):
     errors = "\n".join(line for line in result.stdout.splitlines() if line.startswith("ERROR"))
     assert "does not match" in errors, result.stdout
     assert "expired on" in errors, result.stdout
-    assert "lacks SECRET_KEY" in errors, result.stdout
+    assert "missing key 'SECRET_KEY'" in errors, result.stdout
     assert "secrets.json is mode 644" in errors, result.stdout
 
 

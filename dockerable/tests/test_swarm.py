@@ -597,6 +597,17 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
         timeout=60,
         what="nginx back on the relabelled node",
     )
+    # A secrets.json the loader refuses: its line, before any image is tagged or pushed.
+    secrets_file = swarm.folder / "secrets.json"
+    kept = secrets_file.read_bytes()
+    secrets_file.write_text(json.dumps({**json.loads(kept), "DB_PASSWORD": ""}))
+    try:
+        result = swarm.deploy(check=False)
+    finally:
+        secrets_file.write_bytes(kept)
+    assert result.returncode == 1
+    assert result.stderr == f"swarm/deploy.sh: {secrets_file}: key 'DB_PASSWORD' must be a non-empty string\n"
+    assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
 
 
 def acme_stack_file(acme: Path) -> str:

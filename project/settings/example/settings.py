@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
+from dockerable.runtime.environment import load_secrets
 from project.settings.base import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
 from project.settings.base import DATABASES
 from project.settings.env_vars import env_str
-from project.settings.secrets_file import load_secrets
 
 # ENVIRONMENT
 # ------------------------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""An environment's secrets.json: its schema, read in one place by every script and by the settings.
+
+The standard library only: cmd.sh runs this file as root before any Django code, and a deploy
+runs it inside the release image, as `python -I -S environment.py check|database PATH`.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+try:
+    from django.core.exceptions import ImproperlyConfigured as _SettingsError
+except ImportError:  # run as a script with -S: no site-packages, no Django
+    _SettingsError = ValueError
+
+# Lets the same settings read a Docker/compose secret mounted under /run/secrets
+# (or any other path) instead of the file beside settings.py.
+SECRETS_FILE_VARIABLE = "DJANGO_SECRETS_FILE"
+# What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
+# backups): True for a key every environment must have, False for one it may leave out. A key of
+# the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
+TEMPLATE_KEYS = {"SECRET_KEY": True, "DB_NAME": True, "DB_USER": True, "DB_PASSWORD": True, "DB_HOST": False}
+# The keys PostgreSQL and the backups get, in a file of their own on Swarm.
+DATABASE_PREFIX = "DB_"
+# A script's exit status for a bad secrets file (EX_USAGE, as cmd.sh's other refusals).
+EXIT_BAD_FILE = 64
+
+
+class SecretsError(_SettingsError):
+    """One line naming the file and, where there is one, the key at fault."""
+
+
+def _value_fault(key: str, value) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"key {key!r} must be a non-empty string"
+    return None
+
+
+class Secrets:
+    """The parsed contents of one secrets file; `secrets["KEY"]` names file and key on error."""
+
+    def __init__(self, path: Path, values: dict):
+        self.path = path
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._values:
+            raise SecretsError(f"{self.path}: missing key {key!r}")
+        fault = _value_fault(key, self._values[key])
+        if fault:
+            raise SecretsError(f"{self.path}: {fault}")
+        return self._values[key]
+
+    def get(self, key: str, default: str) -> str:
+        """The value of `key`, or `default` when the file does not have it."""
+        return self[key] if key in self._values else default
+
+    @property
+    def values(self) -> dict:
+        """Every key and value, as the file has them."""
+        return dict(self._values)
+
+    def require_template_keys(self) -> None:
+        """Raise on the first fault against TEMPLATE_KEYS: every missing required key, else a bad value."""
+        missing = [key for key, required in TEMPLATE_KEYS.items() if required and key not in self._values]
+        if missing:
+            plural = "s" if len(missing) > 1 else ""
+            raise SecretsError(f"{self.path}: missing key{plural} {', '.join(map(repr, missing))}")
+        for key in TEMPLATE_KEYS:
+            if key in self._values:
+                self[key]  # pylint: disable=pointless-statement
+
+    def database(self) -> dict:
+        """The keys PostgreSQL and the backups read, and no other secret."""
+        return {key: value for key, value in self._values.items() if key.startswith(DATABASE_PREFIX)}
+
+
+def secrets_path(default: Path) -> Path:
+    """The file to read: $DJANGO_SECRETS_FILE when set, else the environment's own file."""
+    override = os.environ.get(SECRETS_FILE_VARIABLE)
+    return Path(override) if override else Path(default)
+
+
+def parse(path: Path, text: str, *, schema: bool = True) -> Secrets:
+    """The secrets in `text` (the contents of `path`), checked against TEMPLATE_KEYS unless not `schema`."""
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise SecretsError(f"{path}: not valid JSON at {where}: {exc.msg}") from None
+    if not isinstance(values, dict):
+        raise SecretsError(f'{path}: not a JSON object of "KEY": "value" pairs')
+    secrets = Secrets(path, values)
+    if schema:
+        secrets.require_template_keys()
+    return secrets
+
+
+def read(path: Path, *, schema: bool = True) -> Secrets:
+    """The secrets file at `path`, checked; SecretsError with one line if it cannot be used."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SecretsError(
+            f"{path}: secrets file not found (set {SECRETS_FILE_VARIABLE} to use another file)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SecretsError(f"{path}: cannot read the secrets file: {reason}") from None
+    return parse(path, text, schema=schema)
+
+
+def load_secrets(default: Path) -> Secrets:
+    """What an environment's settings.py calls: the file beside it, or $DJANGO_SECRETS_FILE's."""
+    return read(secrets_path(default))
+
+
+def main(argv: list[str]) -> int:
+    """`check PATH`: silent if fine; `database PATH`: the DB_ keys as JSON. `-` reads stdin,
+    and a second PATH then names the file in messages. A bad file: one line, exit 64."""
+    usage = "usage: environment.py check|database PATH [NAME]"
+    if len(argv) not in (2, 3) or argv[0] not in ("check", "database"):
+        print(usage, file=sys.stderr)
+        return EXIT_BAD_FILE
+    command, source, *name = argv
+    try:
+        if source == "-":
+            secrets = parse(Path(name[0] if name else "secrets.json"), sys.stdin.read())
+        else:
+            secrets = read(Path(source))
+    except SecretsError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_FILE
+    if command == "database":
+        # Compact and sorted, the same bytes for the same keys from release to release: Swarm
+        # names the database's secret after their hash, and a new name restarts PostgreSQL.
+        sys.stdout.write(json.dumps(secrets.database(), sort_keys=True, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
