@@ -3,6 +3,7 @@
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def dev(test_image, checkout):  # pylint: disable=unused-argument
     # removing them from the mounted checkout proves the mount hides nothing needed.
     for helper in ("cmd.sh", "healthcheck.py", "uwsgi.ini"):
         (checkout / "dockerable" / helper).unlink()
+    shutil.rmtree(checkout / "dockerable" / "start")
     stack = Stack(
         checkout / "project" / "settings" / "example" / "docker-compose-dev.yml",
         unique_project("dd-dev"),

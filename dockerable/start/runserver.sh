@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Role ENV=DEV: Django's runserver on 0.0.0.0:8000, reloading on code changes, as the app user.
+# DEBUGPY_PORT (the dev container sets it): under debugpy, for an editor to attach.
+set -Eeuo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+debugger=()
+if [[ -n "${DEBUGPY_PORT:-}" ]]; then
+    python -c 'import debugpy' 2>/dev/null \
+        || die "DEBUGPY_PORT is set but this image has no debugpy: use the dev container's image (.devcontainer/)"
+    debugger=(-m debugpy --listen "0.0.0.0:${DEBUGPY_PORT}")
+fi
+exec python "${debugger[@]}" /app/manage.py runserver "0.0.0.0:8000"
