@@ -33,9 +33,8 @@ restore() {
 
 drill() {
     local scratch status=0
-    scratch="$("${backup[@]}" drill "$1" | tee /dev/stderr \
-        | sed -n 's/^backup.sh: .* restores: .* into \(.*\)$/\1/p')"
-    [[ -n "$scratch" ]] || exit 1
+    scratch="$("${backup[@]}" drill-database)" || exit 1
+    "${backup[@]}" drill "$1" >&2 || exit 1
     "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$scratch" migrate \
         /dockerable/cmd.sh manage migrate --check --noinput || status=$?
     "${compose[@]}" run --rm --no-deps -T backup drill-clean

@@ -12,7 +12,8 @@
 #   backup.sh restore FILE|latest --yes into the database, all or nothing (dockerable/restore.sh
 #                                       stops the app around it and is the command to use)
 #   backup.sh drill FILE|latest         into a scratch database, checked table by table (kept
-#                                       for restore.sh --drill's `migrate --check`; drill-clean drops it)
+#                                       for restore.sh --drill's `migrate --check`; drill-clean drops it,
+#                                       drill-database names it)
 #   backup.sh health                    exit 0 if the last backup worked and is not overdue
 #   backup.sh export FILE | import FILE plain dump of the database to FILE, or FILE into an empty
 #                                       database (dockerable/pg-upgrade.sh, from one major to the next)
@@ -241,10 +242,27 @@ plain() {
     echo "$plain"
 }
 
+# ARCHIVE into a new database SCRATCH, in one transaction (restore and drill both start so).
+# On failure: SCRATCH dropped, pg_restore's last line on stdout, and a non-zero status.
+restore_into() {
+    local scratch="$1" archive="$2" log
+    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
+        -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\"" 2>&1 | tail -n 1
+    ((PIPESTATUS[0] == 0)) || return 1
+    log="$(mktemp)"
+    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "$archive" 2>"$log"; then
+        psql --quiet --dbname=postgres -c "DROP DATABASE IF EXISTS \"${scratch}\"" || true
+        tail -n 1 "$log"
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
 # Restore into a new database, then swap names in one transaction: a failure at any step
 # leaves the current database as it was.
 restore() {
-    local file target="${1:-}" confirmed="${2:-}" scratch archive
+    local file target="${1:-}" confirmed="${2:-}" scratch archive why
     [[ -n "$target" ]] || die "name the backup to restore (or latest)"
     [[ "$confirmed" == --yes ]] || die "restore replaces the database of ${NAME}: add --yes to confirm"
     file="$(verify "$target")" || exit 1
@@ -252,20 +270,14 @@ restore() {
     connect
     THROTTLE=0 backup_now pre-restore
     scratch="${PGDATABASE}_restoring"
-    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
-        -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
-    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "$archive" \
-            2>"${DIR}/.restore.log"; then
-        psql --quiet --dbname=postgres -c "DROP DATABASE IF EXISTS \"${scratch}\"" || true
-        die "${file}: restore failed, the database is unchanged: $(tail -n 1 "${DIR}/.restore.log")"
-    fi
+    why="$(restore_into "$scratch" "$archive")" \
+        || die "${file}: restore failed, the database is unchanged: ${why}"
     psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 \
         -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${PGDATABASE}'" >/dev/null
     psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 --single-transaction \
         -c "ALTER DATABASE \"${PGDATABASE}\" RENAME TO \"${PGDATABASE}_replaced\"" \
         -c "ALTER DATABASE \"${scratch}\" RENAME TO \"${PGDATABASE}\""
     psql --quiet --dbname=postgres -c "DROP DATABASE \"${PGDATABASE}_replaced\""
-    rm -f "${DIR}/.restore.log"
     [[ "$archive" == "${PLAIN_DIR}/"* ]] && rm -f "$archive"
     echo "backup.sh: restored ${file} into ${PGDATABASE} (the database before it is in the pre-restore backup)"
 }
@@ -276,18 +288,12 @@ drill_database() {
 }
 
 drill() {
-    local file scratch schema table rows tables=0 archive
+    local file scratch schema table rows tables=0 archive why
     file="$(verify "${1:-latest}")" || exit 1
     archive="$(plain "$file")" || exit 1
     connect
     scratch="$(drill_database)"
-    psql --quiet --dbname=postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"${scratch}\"" \
-        -c "CREATE DATABASE \"${scratch}\" OWNER \"${PGUSER}\""
-    if ! pg_restore --no-owner --exit-on-error --single-transaction --dbname="$scratch" "$archive" \
-            2>"${DIR}/.drill.log"; then
-        drill_clean
-        die "${file}: does not restore: $(tail -n 1 "${DIR}/.drill.log")"
-    fi
+    why="$(restore_into "$scratch" "$archive")" || die "${file}: does not restore: ${why}"
     # Every table whose data the archive's table of contents holds must be there, and readable.
     while read -r schema table; do
         rows="$(psql --dbname="$scratch" -Atc "SELECT count(*) FROM \"${schema}\".\"${table}\"")" \
@@ -295,7 +301,6 @@ drill() {
         printf 'backup.sh: %s.%s: %s rows\n' "$schema" "$table" "$rows"
         tables=$((tables + 1))
     done < <(pg_restore --list "$archive" | awk '$4 == "TABLE" && $5 == "DATA" {print $6, $7}')
-    rm -f "${DIR}/.drill.log"
     [[ "$archive" == "${PLAIN_DIR}/"* ]] && rm -f "$archive"
     echo "backup.sh: ${file} restores: ${tables} tables into ${scratch}"
 }
@@ -381,6 +386,7 @@ main() {
         restore) restore "$@" ;;
         drill) drill "$@" ;;
         drill-clean) drill_clean ;;
+        drill-database) drill_database ;;
         health) health ;;
         export) export_to "$@" ;;
         import) import_from "$@" ;;

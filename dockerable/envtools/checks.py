@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from dockerable.envtools import certificates
-from dockerable.envtools.compose import SHARED_TOPOLOGY, outdated
+from dockerable.envtools.compose import SHARED_TOPOLOGY, extended, outdated, services
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
@@ -41,6 +41,8 @@ COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, STACK_FILE, 
 # The Swarm topology an environment's docker-stack.yml is merged over.
 SWARM_STACK = "dockerable/swarm/stack.yml"
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
+# What a production compose file's backup service extends: backup-<PostgreSQL major>.
+BACKUP_SERVICE = "backup-"
 # What age encrypts to: its own public keys, and SSH ones.
 RECIPIENT_PREFIXES = ("age1", "ssh-ed25519 ", "ssh-rsa ")
 
@@ -203,8 +205,12 @@ def check_backups(folder: Path) -> list[Finding]:
     path = folder / "docker-compose.yml"
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8")
-    if "service: backup" not in text:
+    try:
+        found = services(path)
+    except ValueError as exc:
+        return [Finding(ERROR, "backups", str(exc))]
+    backup = [spec for spec in found.values() if extended(spec)[1].startswith(BACKUP_SERVICE)]
+    if not backup:
         return [
             Finding(
                 WARNING,
@@ -213,8 +219,17 @@ def check_backups(folder: Path) -> list[Finding]:
                 "and `backups` volume (docs/operations.md, Backups)",
             )
         ]
-    findings = check_recipients(folder) if BACKUP_RECIPIENTS in text else []
+    findings = check_recipients(folder) if any(map(mounts_recipients, backup)) else []
     return findings + check_last_backup(path)
+
+
+def mounts_recipients(spec: dict) -> bool:
+    """True if a service mounts the environment's backup-recipients.txt (short or long syntax)."""
+    for volume in spec.get("volumes") or []:
+        source = volume.get("source") if isinstance(volume, dict) else str(volume).split(":", 1)[0]
+        if Path(str(source)).name == BACKUP_RECIPIENTS:
+            return True
+    return False
 
 
 def check_recipients(folder: Path) -> list[Finding]:

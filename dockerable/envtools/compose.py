@@ -1,8 +1,8 @@
 """An environment's compose files: thin ones from compose_templates/, extending the shared topology."""
 
-import re
 from pathlib import Path
 
+import yaml
 from django.template import Context, Engine
 
 from dockerable.envtools.layout import (
@@ -19,9 +19,57 @@ TEMPLATES = Path(__file__).resolve().parent / "compose_templates"
 SHARED_TOPOLOGY = "dockerable/compose/services.yml"
 SAMPLE_NOTE = " (SAMPLE: public secrets)"
 # The one-shot service that checks the environment's files before anything else starts.
-PREFLIGHT = re.compile(r"^  preflight:", re.MULTILINE)
-# A thin file's `service: postgres-18`, or a full file's `image: postgres:17` (before majors had names).
-MAJOR = re.compile(r"service: postgres-(\d+)\b|image: postgres:(\d+)\b")
+PREFLIGHT = "preflight"
+# A thin file's postgres service extends `postgres-18`; a full file's ran `image: postgres:17`.
+POSTGRES_PREFIX, POSTGRES_IMAGE = "postgres-", "postgres"
+
+
+class ComposeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """YAML as Compose reads it: its `!reset` and `!override` tags are values like any other."""
+
+
+def _untagged(loader: ComposeLoader, node: yaml.Node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+ComposeLoader.add_constructor("!reset", _untagged)
+ComposeLoader.add_constructor("!override", _untagged)
+
+
+def services(path: Path) -> dict[str, dict]:
+    """The services a compose file defines, parsed; ValueError with one line if it is not YAML."""
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    found = document.get("services") if isinstance(document, dict) else None
+    return {name: spec for name, spec in (found or {}).items() if isinstance(spec, dict)}
+
+
+def extended(spec: dict) -> tuple[str | None, str]:
+    """The file and service a service extends (file None: the same file; service "": none)."""
+    extends = spec.get("extends")
+    if isinstance(extends, str):
+        return None, extends
+    if isinstance(extends, dict):
+        return extends.get("file"), str(extends.get("service", ""))
+    return None, ""
+
+
+def _major(spec: dict) -> int | None:
+    _, parent = extended(spec)
+    if parent.startswith(POSTGRES_PREFIX) and parent.removeprefix(POSTGRES_PREFIX).isdigit():
+        return int(parent.removeprefix(POSTGRES_PREFIX))
+    name, _, tag = str(spec.get("image", "")).partition(":")
+    if name == POSTGRES_IMAGE and tag.isdigit():
+        return int(tag)
+    return None
 
 
 def render(name: str, domain: str, postgres: int = POSTGRES_MAJOR) -> dict[str, str]:
@@ -52,28 +100,31 @@ def postgres_major(folder: Path) -> int:
     for file_name in COMPOSE_FILES:
         path = folder / file_name
         if path.is_file():
-            match = MAJOR.search(path.read_text(encoding="utf-8"))
-            if match:
-                return int(match.group(1) or match.group(2))
+            try:
+                majors = [_major(spec) for spec in services(path).values()]
+            except ValueError:
+                continue
+            for major in majors:
+                if major:
+                    return major
     return POSTGRES_MAJOR
 
 
-def extends_shared_topology(path: Path) -> bool:
-    """True if the compose file at `path` takes its services from the shared topology."""
-    return SHARED_TOPOLOGY in path.read_text(encoding="utf-8")
-
-
-def has_preflight(path: Path) -> bool:
-    """True if the compose file at `path` checks the environment's files first (thin files since 2026-11)."""
-    return PREFLIGHT.search(path.read_text(encoding="utf-8")) is not None
+def extends_shared_topology(found: dict[str, dict]) -> bool:
+    """True if some service of a compose file takes its definition from the shared topology."""
+    return any(Path(str(extended(spec)[0])).as_posix().endswith(SHARED_TOPOLOGY) for spec in found.values())
 
 
 def outdated(path: Path) -> str | None:
     """Why upgradeenv would rewrite the compose file at `path`, or None if it is current."""
     if not path.is_file():
         return "is missing"
-    if not extends_shared_topology(path):
+    try:
+        found = services(path)
+    except ValueError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    if not extends_shared_topology(found):
         return f"copies the services instead of extending {SHARED_TOPOLOGY}, so template fixes never reach it"
-    if not has_preflight(path):
+    if PREFLIGHT not in found:
         return "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever"
     return None

@@ -1,5 +1,7 @@
 """Where environments live and which names they may have."""
 
+import ast
+import json
 import keyword
 import re
 from pathlib import Path
@@ -17,8 +19,9 @@ STACK_FILE = "docker-stack.yml"
 POSTGRES_MAJOR = 18
 # The file of age public keys that backups are encrypted to (none: backups are not encrypted).
 BACKUP_RECIPIENTS = "backup-recipients.txt"
-# The line of settings.py that names the environment's public host (newenv writes it, checkenv reads it).
-DOMAIN_LINE = re.compile(r'^DOMAIN = "([^"]+)"$', re.MULTILINE)
+# The module-level name in settings.py that holds the environment's public host (newenv writes it,
+# checkenv reads it where the settings do not load).
+DOMAIN_NAME = "DOMAIN"
 # Lowercase because the name is also part of the compose project name.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Modules of the settings package itself, and names that would confuse tools.
@@ -40,10 +43,43 @@ def env_dir(name: str) -> Path:
     return settings_dir() / name
 
 
+def domain_literal(source: str) -> ast.Constant | None:
+    """The string literal of settings.py's module-level `DOMAIN = "..."`, found by parsing it."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            names = [getattr(target, "id", None) for target in node.targets]
+        elif isinstance(node, ast.AnnAssign):
+            names = [getattr(node.target, "id", None)]
+        else:
+            continue
+        value = node.value
+        if names == [DOMAIN_NAME] and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value
+    return None
+
+
 def declared_domain(folder: Path) -> str | None:
-    """The DOMAIN that the environment's settings.py declares, if it has the line."""
-    match = DOMAIN_LINE.search((folder / "settings.py").read_text(encoding="utf-8"))
-    return match.group(1) if match else None
+    """The DOMAIN that the environment's settings.py declares, if it assigns one a string."""
+    try:
+        literal = domain_literal((folder / "settings.py").read_text(encoding="utf-8"))
+    except SyntaxError:
+        return None
+    return literal.value if literal else None
+
+
+def with_domain(source: str, domain: str) -> str:
+    """settings.py's text with its DOMAIN literal, and nothing else, replaced by `domain`."""
+    literal = domain_literal(source)
+    if literal is None:
+        raise ValueError(f'no {DOMAIN_NAME} = "..." assignment')
+    # ast's columns count UTF-8 bytes.
+    data = source.encode("utf-8")
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    begin = starts[literal.lineno - 1] + literal.col_offset
+    end = starts[literal.end_lineno - 1] + literal.end_col_offset
+    return (data[:begin] + json.dumps(domain).encode("utf-8") + data[end:]).decode("utf-8")
 
 
 def validate_new_name(name: str) -> None:

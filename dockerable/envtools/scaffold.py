@@ -19,6 +19,7 @@ from dockerable.envtools.layout import (
     existing_env,
     settings_dir,
     validate_new_name,
+    with_domain,
 )
 from dockerable.envtools.secret_values import fresh_value, is_secret
 
@@ -39,13 +40,13 @@ def source_domain(source: Path) -> str:
     """The DOMAIN the source environment's settings.py declares."""
     domain = declared_domain(source)
     if domain is None:
-        raise CommandError(f'{source / "settings.py"}: no line DOMAIN = "..." to adapt')
+        raise CommandError(f'{source / "settings.py"}: no DOMAIN = "..." assignment to adapt')
     return domain
 
 
-def adapt_settings(text: str, old: str, new: str, old_domain: str, new_domain: str) -> str:
-    """The source's settings.py with its name and domain replaced by the new environment's."""
-    text = text.replace(old_domain, new_domain).replace(f"`{old}`", f"`{new}`")
+def adapt_settings(text: str, old: str, new: str, new_domain: str) -> str:
+    """The source's settings.py with its DOMAIN (found by parsing it) and its name made the new one's."""
+    text = with_domain(text, new_domain).replace(f"`{old}`", f"`{new}`")
     return text.replace(f"project.settings.{old}.", f"project.settings.{new}.")
 
 
@@ -84,8 +85,9 @@ def fresh_secrets(source: Path, name: str) -> bytes:
 def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
     settings_text = (source / "settings.py").read_text(encoding="utf-8")
+    source_domain(source)  # one line if the source has no DOMAIN to adapt
     (work / "settings.py").write_text(
-        adapt_settings(settings_text, source.name, name, source_domain(source), domain), encoding="utf-8"
+        adapt_settings(settings_text, source.name, name, domain), encoding="utf-8"
     )
     write_compose_files(work, name, domain)
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by dockerable/run newenv)."""\n')

@@ -1,0 +1,153 @@
+"""The host-side tools parse an environment's files: reformatted, they read them the same."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dockerable.envtools.checks import mounts_recipients
+from dockerable.envtools.compose import ComposeLoader, extended, outdated, postgres_major, services
+from dockerable.envtools.layout import COMPOSE_FILES, declared_domain, with_domain
+from dockerable.tests.docker_stack import REPO
+
+EXAMPLE = REPO / "project" / "settings" / "example"
+SAMPLE_DOMAIN = "example.dockerable.test"
+# Where Perl is still read (issue 25: the stock postgres image has no Python to run the loader).
+PERL_LEFT = {"dockerable/compose/secrets.sh"}
+
+
+class Tagged:
+    """A Compose tag (!reset, !override) and its value, kept to be written back."""
+
+    def __init__(self, tag: str, value):
+        self.tag, self.value = tag, value
+
+
+class TagKeepingLoader(ComposeLoader):  # pylint: disable=too-many-ancestors
+    """Compose's YAML with its tags kept."""
+
+
+def _keep(loader, node):
+    return Tagged(node.tag, ComposeLoader.yaml_constructors[node.tag](loader, node))
+
+
+TagKeepingLoader.add_constructor("!reset", _keep)
+TagKeepingLoader.add_constructor("!override", _keep)
+
+
+class QuotingDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+    """Block style, four-space indents, every string double-quoted."""
+
+
+def _represent_tagged(dumper, data: Tagged):
+    if isinstance(data.value, dict):
+        return dumper.represent_mapping(data.tag, data.value)
+    if isinstance(data.value, list):
+        return dumper.represent_sequence(data.tag, data.value)
+    return dumper.represent_scalar(data.tag, "" if data.value is None else str(data.value))
+
+
+QuotingDumper.add_representer(Tagged, _represent_tagged)
+QuotingDumper.add_representer(
+    str, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+)
+
+
+def reformatted_compose(text: str) -> str:
+    """The same compose file, written otherwise: anchors expanded, other indentation and quoting,
+    comments moved to the top and the end."""
+    document = yaml.load(text, Loader=TagKeepingLoader)  # noqa: S506
+    body = yaml.dump(document, Dumper=QuotingDumper, indent=4, default_flow_style=False, sort_keys=True)
+    return f"# services:\n#   preflight:  (a comment, moved)\n{body}# backup-18 postgres-17\n"
+
+
+@pytest.fixture
+def reformatted(tmp_path) -> Path:
+    """A copy of the example environment with every compose file reformatted."""
+    folder = tmp_path / "example"
+    shutil.copytree(EXAMPLE, folder)
+    for name in COMPOSE_FILES:
+        path = folder / name
+        path.write_text(reformatted_compose(path.read_text()))
+        assert path.read_text() != (EXAMPLE / name).read_text()
+    return folder
+
+
+def test_the_compose_files_read_the_same_however_written(reformatted):
+    for folder in (EXAMPLE, reformatted):
+        assert postgres_major(folder) == 18
+        for name in COMPOSE_FILES:
+            assert outdated(folder / name) is None, (folder, name)
+        production = services(folder / "docker-compose.yml")
+        backup = [spec for spec in production.values() if extended(spec)[1].startswith("backup-")]
+        assert len(backup) == 1 and mounts_recipients(backup[0]), folder
+    # Compose itself reads the rewritten file as the original.
+    for name in COMPOSE_FILES:
+        assert services(reformatted / name).keys() == services(EXAMPLE / name).keys()
+
+
+def test_a_file_that_is_not_yaml_is_named_with_its_line(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text("services:\n  app:\n    image: [unclosed\n")
+    reason = outdated(broken)
+    assert reason is not None and reason.startswith("not valid YAML at line "), reason
+
+
+def test_a_full_copy_and_a_file_without_preflight_are_still_told_apart(tmp_path):
+    full = tmp_path / "docker-compose.yml"
+    full.write_text(
+        yaml.safe_dump({"services": {"postgres": {"image": "postgres:17"}, "app": {"image": "x"}}})
+    )
+    assert "copies the services" in outdated(full)
+    assert postgres_major(tmp_path) == 17
+    thin = yaml.load((EXAMPLE / "docker-compose.yml").read_text(), Loader=TagKeepingLoader)  # noqa: S506
+    del thin["services"]["preflight"]
+    full.write_text(yaml.dump(thin, Dumper=QuotingDumper))
+    assert "has no preflight service" in outdated(full)
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "DOMAIN = 'example.dockerable.test'  # the public name",
+        'DOMAIN: str = (\n    "example.dockerable.test"\n)',
+        '# DOMAIN = "commented.out.test"\nDOMAIN="example.dockerable.test"',
+    ],
+)
+def test_the_domain_reads_and_changes_the_same_however_written(tmp_path, assignment):
+    original = (EXAMPLE / "settings.py").read_text()
+    line = f'DOMAIN = "{SAMPLE_DOMAIN}"'
+    assert original.count(line) == 1
+    text = original.replace(line, assignment)
+    (tmp_path / "settings.py").write_text(text)
+    assert declared_domain(tmp_path) == SAMPLE_DOMAIN
+    changed = with_domain(text, "staging.example.com")
+    (tmp_path / "settings.py").write_text(changed)
+    assert declared_domain(tmp_path) == "staging.example.com"
+    # Only the literal changed: the comments, the other lines and the layout are the user's.
+    new_literal = '"staging.example.com"'
+    rewritten = assignment.replace(f"'{SAMPLE_DOMAIN}'", new_literal).replace(
+        f'"{SAMPLE_DOMAIN}"', new_literal
+    )
+    assert changed == original.replace(line, rewritten)
+
+
+def test_no_perl_is_left_but_where_the_issue_says():
+    tracked = subprocess.run(
+        ["git", "ls-files", "dockerable", "project", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    perl = {
+        name
+        for name in tracked
+        if not name.startswith("dockerable/tests/")
+        and (REPO / name).is_file()
+        and re.search(r"\bperl\b", (REPO / name).read_text(errors="replace"))
+    }
+    assert perl == PERL_LEFT

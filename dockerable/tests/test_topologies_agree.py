@@ -1,0 +1,100 @@
+"""compose/services.yml and swarm/stack.yml agree on what they both define, but where a test says why.
+
+Written twice and tested, not generated: `docker stack deploy` has no `extends`, and a generated
+stack file would be one more step to rerun after every change; the two differ on purpose in
+places (Swarm's secrets are mounted readable, its app answers /livez), each said below.
+"""
+
+from pathlib import Path
+
+import yaml
+
+from dockerable.envtools.compose import ComposeLoader
+from dockerable.tests.docker_stack import REPO
+
+SERVICES = REPO / "dockerable" / "compose" / "services.yml"
+STACK = REPO / "dockerable" / "swarm" / "stack.yml"
+# Each compose service and the Swarm service that runs the same thing.
+PAIRS = {
+    "postgres-18": "postgres",
+    "backup-18": "backup",
+    "proxied-app": "app",
+    "nginx": "nginx",
+    "certbot": "certbot",
+}
+# What the two topologies set differently on purpose, and why.
+DIFFERENCES = {
+    ("postgres", "healthcheck"): "start_interval: compose's `up --wait` gains from 200 ms probes; "
+    "deploy.sh polls every second",
+    ("backup", "cap_add"): "compose reads the host user's 0600 secrets.json as root (DAC_OVERRIDE); "
+    "Swarm mounts its secret readable",
+    ("backup", "environment"): "Swarm sets DJANGO_SETTINGS_MODULE here; an environment's compose file "
+    "sets it on its own backup service",
+    ("app", "healthcheck"): "Swarm probes /livez: a database outage must not make it restart every "
+    "app task (docs/swarm.md); compose keeps the image's /healthz",
+    ("app", "environment"): "Swarm: uWSGI on TCP for nginx on another node, DRAIN_SECONDS, and the "
+    "secret and settings module that compose's environment files set",
+    ("app", "cap_add"): "Swarm starts the app as its own user, its secret mounted readable; compose "
+    "starts it as root to hand over the host user's 0600 files (cmd.sh)",
+    ("nginx", "cap_add"): "compose reads the host user's 0600 key (DAC_READ_SEARCH); Swarm's secret "
+    "is readable",
+    ("nginx", "environment"): "Swarm: the app's tasks over TCP by DNS, TLS files from its secret and "
+    "config; compose: the app's UNIX socket, TLS_SOURCE from the environment",
+    ("certbot", "healthcheck"): "Swarm would replace an unhealthy certbot task, which asks the ACME "
+    "server again at once (stack.yml)",
+    ("certbot", "environment"): "Swarm's nginx is reached by its service name; compose's environment "
+    "files set the ACME variables",
+}
+
+
+def load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=ComposeLoader)["services"]  # noqa: S506
+
+
+def resolved(found: dict, name: str) -> dict:
+    """A service with what it `extends` in the same file under it (top-level keys)."""
+    spec = dict(found[name])
+    parent = spec.pop("extends", None)
+    if isinstance(parent, str):
+        return {**resolved(found, parent), **spec}
+    return spec
+
+
+def compared(spec: dict, swarm: bool) -> dict:
+    """What both files express, in one shape: Swarm's limits are under deploy.resources."""
+    limits = spec.get("deploy", {}).get("resources", {}).get("limits", {}) if swarm else spec
+    return {
+        "logging": spec.get("logging"),
+        "cap_drop": spec.get("cap_drop"),
+        "cap_add": sorted(spec.get("cap_add") or []),
+        "read_only": spec.get("read_only"),
+        "healthcheck": spec.get("healthcheck"),
+        "environment": spec.get("environment"),
+        "memory": limits.get("memory") if swarm else limits.get("mem_limit"),
+        "pids": limits.get("pids") if swarm else limits.get("pids_limit"),
+    }
+
+
+def test_both_topologies_agree_but_where_a_reason_is_written():
+    compose, swarm = load(SERVICES), load(STACK)
+    differing = set()
+    for compose_name, swarm_name in PAIRS.items():
+        ours = compared(resolved(compose, compose_name), swarm=False)
+        theirs = compared(swarm[swarm_name], swarm=True)
+        differing |= {(swarm_name, key) for key, value in ours.items() if value != theirs[key]}
+        # Even where they differ, both rotate their logs the same way and drop every capability.
+        assert ours["logging"] == theirs["logging"] and ours["cap_drop"] == theirs["cap_drop"] == ["ALL"]
+    assert differing == set(DIFFERENCES), sorted(differing ^ set(DIFFERENCES))
+
+
+def test_the_backup_settings_and_health_checks_are_the_same_values():
+    compose, swarm = load(SERVICES), load(STACK)
+    backup = swarm["backup"]
+    assert {
+        **resolved(compose, "backup-18")["environment"],
+        "DJANGO_SETTINGS_MODULE": "${DJANGO_SETTINGS_MODULE}",
+    } == (backup["environment"])
+    assert resolved(compose, "backup-18")["healthcheck"] == backup["healthcheck"]
+    probe = dict(resolved(compose, "postgres-18")["healthcheck"])
+    assert probe.pop("start_interval") == "200ms"
+    assert {**probe, "start_interval": "1s"} == swarm["postgres"]["healthcheck"]
