@@ -105,6 +105,7 @@ main() {
     require_known_env
     case "${ENV:-PROD}" in
         DEV)
+            require_debugger
             require_readable_code
             prepare_private_files no
             exec_as_app "${START}/runserver.sh" ;;

@@ -5,10 +5,9 @@ set -Eeuo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+require_debugger
 debugger=()
 if [[ -n "${DEBUGPY_PORT:-}" ]]; then
-    python -c 'import debugpy' 2>/dev/null \
-        || die "DEBUGPY_PORT is set but this image has no debugpy: use the dev container's image (.devcontainer/)"
     debugger=(-m debugpy --listen "0.0.0.0:${DEBUGPY_PORT}")
 fi
 exec python "${debugger[@]}" /app/manage.py runserver "0.0.0.0:8000"

@@ -100,7 +100,6 @@ SERVER_CRT ${ENV_DIR}/ssl/server.crt
 BACKUP_RECIPIENTS ${ENV_DIR}/backup-recipients.txt
 POSTGRES_ENTRYPOINT ${here}/../compose/postgres-entrypoint.sh
 SECRETS_SH ${here}/../compose/secrets.sh
-BACKUP_SH ${here}/../compose/backup.sh
 NGINX_TEMPLATE ${here}/../proxy/nginx.conf.template
 NGINX_TLS ${here}/../proxy/nginx-tls.sh
 SECURITY_HEADERS ${here}/../proxy/security-headers.txt
@@ -132,10 +131,17 @@ release_image() {
     # a tag built before the stage changed is never reused; a bundle brought it.
     if [[ -f "${here}/../Dockerfile" ]]; then
         docker build --quiet --target backup --build-arg PG_MAJOR=18 --tag "$BACKUP_IMAGE" \
+            --build-context "backup-scripts=${here}/../compose" \
             --file "${here}/../Dockerfile" "${here}/../.." >/dev/null
     elif ! docker image inspect "$BACKUP_IMAGE" >/dev/null 2>&1; then
         die "image ${BACKUP_IMAGE} is not on this engine (the bundle's deploy.sh loads it from image.tar)"
     fi
+    # Tagged by content too: the backup commands are in it, and a changed tag is what rolls the
+    # backup service over to them.
+    id="$(docker image inspect --format '{{.Id}}' "$BACKUP_IMAGE")"
+    id="${id#sha256:}"
+    docker tag "$BACKUP_IMAGE" "${BACKUP_IMAGE}-${id:0:12}"
+    BACKUP_IMAGE="${BACKUP_IMAGE}-${id:0:12}"
     if [[ -n "$registry" ]]; then
         docker push --quiet "$RELEASE_IMAGE" >/dev/null
         docker tag "$BACKUP_IMAGE" "${registry}/${BACKUP_IMAGE}"

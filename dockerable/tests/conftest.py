@@ -23,9 +23,11 @@ from dockerable.tests.docker_stack import (
     REPO,
     TEST_IMAGE,
     TOOLS_IMAGE,
+    TURNSTILE,
     Stack,
     build_backup_images,
     copy_checkout,
+    engine_shared,
     install_fixture_app,
     run,
 )
@@ -41,9 +43,21 @@ _CHECKERS = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 _checker_build: dict = {"wanted": False, "future": None}
 
 
-# The modules that take longest, started first: pytest.ini runs modules on two processes at once,
-# and one started late would leave the other process idle at the end (docs/ci.md).
-LONGEST_FIRST = ("test_swarm.py", "test_proxy_stack.py", "test_boundary.py")
+# The Swarm module has the engine to itself (docker_stack.engine_exclusive): it starts first, and
+# the other process meanwhile runs the modules that start no compose stack: SWARM_SAFE (their
+# containers, if any, are on Docker's default bridge, which has no name resolution to break), then
+# those with no Docker test. Then the longest of the others, so that no process idles at the end
+# (docs/ci.md).
+SWARM_MODULE = "test_swarm.py"
+SWARM_SAFE = (
+    "test_image.py",
+    "test_ci.py",
+    "test_envtools.py",
+    "test_health.py",
+    "test_login_throttle.py",
+    "test_environment_loader.py",
+)
+LONGEST_STACKS = ("test_proxy_stack.py", "test_boundary.py")
 
 # The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
 _made_images: set[str] = set()
@@ -52,8 +66,21 @@ _made_images: set[str] = set()
 def pytest_collection_modifyitems(items):
     """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says
     so. Then the longest modules first."""
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    with_docker = {item.path for item in items if item.get_closest_marker("docker")}
+    first = [SWARM_MODULE, *SWARM_SAFE]
+    last = len(first) + 1 + len(LONGEST_STACKS)
+
+    def rank(item) -> int:
+        name = item.path.name
+        if name in first:
+            return first.index(name)
+        if item.path not in with_docker:
+            return len(first)
+        if name in LONGEST_STACKS:
+            return len(first) + 1 + LONGEST_STACKS.index(name)
+        return last
+
+    items.sort(key=rank)
     for item in items:
         needs_engine = bool(
             DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("django_db")
@@ -73,6 +100,22 @@ def pytest_sessionfinish(session):
     if _made_images:
         run("docker", "image", "rm", "-f", *sorted(_made_images), check=False)
     ENGINE_LOCK.unlink(missing_ok=True)
+    TURNSTILE.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_share(request):
+    """The engine lock, shared, for the length of a module whose Docker tests may start compose
+    stacks: never while the Swarm module has the engine."""
+    path = request.node.path
+    starts_stacks = path.name not in (SWARM_MODULE, *SWARM_SAFE) and any(
+        item.path == path and item.get_closest_marker("docker") for item in request.session.items
+    )
+    if not starts_stacks:
+        yield
+        return
+    with engine_shared():
+        yield
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -33,22 +33,68 @@ SMALL_QUEUE = """services:
 """
 
 
-# Joining or leaving a swarm, and removing a stack's networks, reconfigure the engine's
-# networking: a container started meanwhile came up unable to reach its own stack's database
-# (seen twice with two test processes). Those hold this lock alone; every compose command of a
-# Stack holds it shared, so the two never overlap. In /tmp, shared by every process of a run.
+# While this engine is a swarm manager, the Swarm module's joins, leaves and task churn have broken
+# the name resolution of compose stacks running beside it (seen three times with two test
+# processes: an app or a backup that could not resolve `postgres` for minutes). So the Swarm module
+# holds ENGINE_LOCK alone for its whole length, and every module that runs compose stacks holds
+# it shared for its own (conftest.py); a module waiting for it alone passes TURNSTILE first, which
+# holds back new sharers meanwhile, so that it is not starved. In /tmp, shared by a run's processes.
 ENGINE_LOCK = Path(tempfile.gettempdir()) / "dockerable-tests-engine.lock"
+TURNSTILE = Path(tempfile.gettempdir()) / "dockerable-tests-engine.turnstile"
+# Compose commands that start containers: only under the lock.
+STARTING_COMMANDS = frozenset({"up", "run", "create", "start", "restart"})
+# This process's hold on ENGINE_LOCK: how many holders share it, whether it holds it alone.
+_engine = {"shared": 0, "exclusive": False, "handle": None}
+
+
+def _locked(path: Path, operation: int):
+    handle = path.open("a")
+    fcntl.flock(handle, operation)
+    return handle
+
+
+def _unlock(handle) -> None:
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
 
 
 @contextlib.contextmanager
-def engine_lock(exclusive: bool):
-    """ENGINE_LOCK for the length of a `with` block: alone (`exclusive`) or shared."""
-    with ENGINE_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+def engine_exclusive():
+    """ENGINE_LOCK alone for a `with` block (nested blocks of the same process pass through)."""
+    if _engine["exclusive"]:
+        yield
+        return
+    assert not _engine["shared"], "this process runs compose stacks: it cannot have the engine alone"
+    turnstile = _locked(TURNSTILE, fcntl.LOCK_EX)
+    try:
+        engine = _locked(ENGINE_LOCK, fcntl.LOCK_EX)
+        _engine["exclusive"] = True
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _engine["exclusive"] = False
+            _unlock(engine)
+    finally:
+        _unlock(turnstile)
+
+
+@contextlib.contextmanager
+def engine_shared():
+    """ENGINE_LOCK shared for a `with` block, once past TURNSTILE; nested blocks count."""
+    if _engine["exclusive"]:
+        yield
+        return
+    if not _engine["shared"]:
+        _unlock(_locked(TURNSTILE, fcntl.LOCK_EX))
+        _engine["handle"] = _locked(ENGINE_LOCK, fcntl.LOCK_SH)
+    _engine["shared"] += 1
+    try:
+        yield
+    finally:
+        _engine["shared"] -= 1
+        if not _engine["shared"]:
+            _unlock(_engine["handle"])
+            _engine["handle"] = None
 
 
 def base_image() -> str:
@@ -75,6 +121,7 @@ def build_backup_images(context: Path = REPO) -> list[str]:
             dockerfile = context / "dockerable" / "Dockerfile"
             run(
                 "docker", "build", "-q", "--target=backup", f"--build-arg=PG_MAJOR={major}",
+                f"--build-context=backup-scripts={context / 'dockerable' / 'compose'}",
                 f"--file={dockerfile}", f"--tag={tag}", str(context), timeout=1200,
             )  # fmt: skip
             tags.append(tag)
@@ -199,8 +246,12 @@ class Stack:
 
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
-        with engine_lock(exclusive=False):
-            return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
+        if args and args[0] in STARTING_COMMANDS:
+            assert _engine["shared"] or _engine["exclusive"], (
+                "a module that starts compose stacks must hold the engine lock: take it out of "
+                "conftest.SWARM_SAFE"
+            )
+        return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
 
     def up(self, *args):
         """`up -d --wait`: returns once every service is healthy or has completed. When it fails,
@@ -275,7 +326,7 @@ def image_references() -> set[str]:
 def remove_stack(stack: str) -> None:
     """docker stack rm, and wait until its containers are gone (volumes stay)."""
     label = f"label=com.docker.stack.namespace={stack}"
-    with engine_lock(exclusive=True):
+    with engine_exclusive():
         run("docker", "stack", "rm", stack, check=False)
         wait_for(
             lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
@@ -292,14 +343,19 @@ def swarm_manager(stack: str):
     `swarm init` and the deploys made (docker_gwbridge, the tags of images named after the stack
     or pushed to a registry on docker0) removed with it.
     """
+    with engine_exclusive(), _swarm_manager(stack) as manager:
+        yield manager
+
+
+@contextlib.contextmanager
+def _swarm_manager(stack: str):
     state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
     assert state == "inactive", f"this engine is already in a swarm ({state}): it is left untouched"
     images_before = image_references()
     # swarm init makes this bridge; leaving the swarm keeps it.
     made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
     try:
-        with engine_lock(exclusive=True):
-            run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
+        run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
         manager = run("docker", "node", "ls", "-q").stdout.split()[0]
         labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
         run("docker", "node", "update", *labels, manager)
@@ -307,10 +363,9 @@ def swarm_manager(stack: str):
     finally:
         with contextlib.suppress(AssertionError):
             remove_stack(stack)
-        with engine_lock(exclusive=True):
-            run("docker", "swarm", "leave", "--force", check=False)
-            if made_gwbridge:
-                run("docker", "network", "rm", "docker_gwbridge", check=False)
+        run("docker", "swarm", "leave", "--force", check=False)
+        if made_gwbridge:
+            run("docker", "network", "rm", "docker_gwbridge", check=False)
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
             run("docker", "volume", "rm", "-f", volume, check=False)
         # Only the stack's own and the registry's: another test process may be building images.

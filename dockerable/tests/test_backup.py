@@ -357,6 +357,20 @@ def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
     assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
 
 
+def test_backup_sh_runs_one_script_per_command_and_names_them_for_an_unknown_one(prod):
+    commands = prod.exec("backup", "ls", "/dockerable/backup").stdout.split()
+    assert "_lib.sh" in commands and {"now", "restore", "drill", "loop", "health"} <= set(commands)
+    scratch = prod.exec("backup", "./backup.sh", "drill-database").stdout
+    assert scratch == f"{secrets(prod)['DB_NAME']}_drill\n"
+    for bad in ("bogus", "_lib.sh", "../backup.sh"):
+        refused = prod.exec("backup", "./backup.sh", bad, check=False)
+        assert refused.returncode == 1
+        listed = "(use one of: drill drill-clean drill-database export health import list loop now prune "
+        assert refused.stderr.startswith(f"backup.sh: unknown command '{bad}' {listed}"), refused.stderr
+        assert "_lib.sh" not in refused.stderr.split("(use one of:")[1]
+        assert len(refused.stderr.splitlines()) == 1
+
+
 def test_the_backup_container_leaves_no_anonymous_volume(prod):
     mounts = json.loads(
         run("docker", "inspect", "-f", "{{json .Mounts}}", prod.containers("backup")[0]).stdout
