@@ -5,7 +5,8 @@ MDN HTTP Observatory grading its headers."""
 import json
 import re
 
-from dockerable.tests.docker_stack import PORT_SCHEMES, REPO, run
+from dockerable.envtools.layout import declared_domain
+from dockerable.tests.docker_stack import REPO, run
 
 CHECKERS = REPO / "dockerable" / "tests" / "data" / "checkers"
 BROWSER_IMAGE = "dockerable-tests-browser:latest"
@@ -37,8 +38,8 @@ def build_checker_images() -> list[str]:
 
 
 def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
-    """Make an admin in `stack`, sign in as it at localhost on the port that variable `port`
-    publishes (https, or http for development mode's DEV_PORT) and visit admin pages.
+    """Make an admin in `stack`, sign in as it (https at the environment's domain; development
+    mode's runserver, `port` DEV_PORT, at localhost) and visit admin pages.
 
     Returns the browser container's report: {"titles": [...], "problems": [...], "canary": [...],
     "inline": "ran" if the fixture admin's inline script ran}.
@@ -47,11 +48,32 @@ def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
         "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}", "app", "/dockerable/cmd.sh", "manage",
         "createsuperuser", "--noinput", "--username", USER, "--email", "admin@example.com",
     )  # fmt: skip
-    base = f"{PORT_SCHEMES[port]}://localhost:{stack.env[port]}"
-    # The host's network: the stack publishes its port on 127.0.0.1 only.
-    report = run(
-        "docker", "run", "--rm", "--network", "host", BROWSER_IMAGE, base, USER, PASSWORD, timeout=180
-    )
+    if port == "DEV_PORT":
+        # Plain HTTP is a secure context at localhost only, so on the host's network, where the
+        # stack publishes runserver on 127.0.0.1.
+        browser = ["--network", "host", BROWSER_IMAGE, f"http://localhost:{stack.env[port]}"]
+    else:
+        # On the stack's own network, at the environment's domain (its certificate's, an allowed
+        # host) pointed at the container that serves it: on the host's network, Chromium sees every
+        # bridge the engine adds for another test's stack, and drops its loads
+        # (net::ERR_NETWORK_CHANGED).
+        service = "nginx" if "nginx" in stack.compose("config", "--services").stdout.split() else "app"
+        server = stack.containers(service, all_states=False)
+        network, address = run(
+            "docker", "inspect", "--format",
+            "{{range $name, $net := .NetworkSettings.Networks}}{{$name}} {{$net.IPAddress}}\n{{end}}",
+            server[0],
+        ).stdout.split("\n")[0].split()  # fmt: skip
+        domain = declared_domain(stack.folder)
+        browser = [
+            "--network",
+            network,
+            "--add-host",
+            f"{domain}:{address}",
+            BROWSER_IMAGE,
+            f"https://{domain}",
+        ]
+    report = run("docker", "run", "--rm", *browser, USER, PASSWORD, timeout=180)
     return json.loads(report.stdout)
 
 

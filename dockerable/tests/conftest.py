@@ -52,7 +52,6 @@ SWARM_MODULE = "test_swarm.py"
 SWARM_SAFE = (
     "test_image.py",
     "test_ci.py",
-    "test_envtools.py",
     "test_health.py",
     "test_login_throttle.py",
     "test_environment_loader.py",
