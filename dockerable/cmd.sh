@@ -63,6 +63,14 @@ require_readable_code() {
     fi
 }
 
+# DEBUGPY_PORT (the dev container sets it) asks for runserver under debugpy: refused at once, before
+# anything else, by an image that has none.
+require_debugger() {
+    if [[ -n "${DEBUGPY_PORT:-}" ]] && ! python -c 'import debugpy' 2>/dev/null; then
+        die "DEBUGPY_PORT is set but this image has no debugpy: use the dev container's image (.devcontainer/)"
+    fi
+}
+
 # exec a start script as the app user (as is, when this already is the app user): it, then the
 # process it execs, is the container's main process and receives SIGTERM from `docker stop`.
 exec_as_app() {

@@ -51,11 +51,3 @@ require_matching_key() {
         "$cert" "$key" 2>/dev/null \
         || die "${key} is not the private key of ${cert}, or either is not PEM (the environment's ssl/)"
 }
-
-# DEBUGPY_PORT (the dev container sets it) asks for runserver under debugpy: refused at once, before
-# anything else, by an image that has none.
-require_debugger() {
-    if [[ -n "${DEBUGPY_PORT:-}" ]] && ! python -c 'import debugpy' 2>/dev/null; then
-        die "DEBUGPY_PORT is set but this image has no debugpy: use the dev container's image (.devcontainer/)"
-    fi
-}

@@ -116,15 +116,21 @@ source_image() {
         || die "image ${SOURCE_IMAGE} is not on this engine: build it first (dockerable/run deploystack ${ENV_NAME} does), or name another with DOCKERABLE_IMAGE"
 }
 
+# The first 12 hex digits of the image's ID: what names a release by its content.
+content_id() {
+    local id
+    id="$(docker image inspect --format '{{.Id}}' "$1")"
+    id="${id#sha256:}"
+    echo "${id:0:12}"
+}
+
 # The release's image under a tag of its content, pushed to the registry if one is given.
 release_image() {
-    local image="$SOURCE_IMAGE" id name
-    id="$(docker image inspect --format '{{.Id}}' "$image")"
+    local image="$SOURCE_IMAGE" name tagged
     name="${image%:*}"
     name="${name##*/}"
     [[ -z "$registry" ]] || name="${registry}/${name}"
-    id="${id#sha256:}"
-    RELEASE_IMAGE="${name}:${ENV_NAME}-${id:0:12}"
+    RELEASE_IMAGE="${name}:${ENV_NAME}-$(content_id "$image")"
     docker tag "$image" "$RELEASE_IMAGE"
     BACKUP_IMAGE="${DOCKERABLE_BACKUP_IMAGE:-${STACK}-backup}:postgres-18"
     # A checkout builds it each time (the Dockerfile's backup stage; cached, so quick), so that
@@ -138,10 +144,9 @@ release_image() {
     fi
     # Tagged by content too: the backup commands are in it, and a changed tag is what rolls the
     # backup service over to them.
-    id="$(docker image inspect --format '{{.Id}}' "$BACKUP_IMAGE")"
-    id="${id#sha256:}"
-    docker tag "$BACKUP_IMAGE" "${BACKUP_IMAGE}-${id:0:12}"
-    BACKUP_IMAGE="${BACKUP_IMAGE}-${id:0:12}"
+    tagged="${BACKUP_IMAGE}-$(content_id "$BACKUP_IMAGE")"
+    docker tag "$BACKUP_IMAGE" "$tagged"
+    BACKUP_IMAGE="$tagged"
     if [[ -n "$registry" ]]; then
         docker push --quiet "$RELEASE_IMAGE" >/dev/null
         docker tag "$BACKUP_IMAGE" "${registry}/${BACKUP_IMAGE}"
