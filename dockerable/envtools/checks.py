@@ -23,6 +23,7 @@ from dockerable.envtools.compose import SHARED_TOPOLOGY, extended, outdated, ser
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    PROXY_COMPOSE_FILE,
     SAMPLE_ENV,
     STACK_FILE,
     declared_domain,
@@ -200,6 +201,38 @@ def check_compose_layout(name: str, folder: Path) -> list[Finding]:
     ]
 
 
+def acme_domains(spec: dict) -> list[str] | None:
+    """The names a certbot service asks ACME for (its ACME_DOMAINS, map or list form), or None."""
+    environment_spec = spec.get("environment") or {}
+    if isinstance(environment_spec, list):
+        environment_spec = dict(str(item).partition("=")[::2] for item in environment_spec)
+    value = environment_spec.get("ACME_DOMAINS") if isinstance(environment_spec, dict) else None
+    return str(value).split() if value else None
+
+
+def check_acme_domains(folder: Path, domain: str | None) -> list[Finding]:
+    """Where a certbot service lists ACME_DOMAINS (proxy mode, Swarm), the first names DOMAIN: it
+    is the certificate's subject, and the host the settings serve."""
+    findings = []
+    for file_name in (PROXY_COMPOSE_FILE, STACK_FILE):
+        path = folder / file_name
+        try:
+            certbot = services(path).get("certbot", {}) if path.is_file() else {}
+        except ValueError:
+            continue  # the compose files' own check names it
+        names = acme_domains(certbot)
+        if domain and names and domain not in names:
+            findings.append(
+                Finding(
+                    WARNING,
+                    "domain",
+                    f"{path}: certbot's ACME_DOMAINS ({' '.join(names)}) does not name DOMAIN ({domain}) "
+                    "of secrets.json: a certificate by ACME would not cover the host the app serves",
+                )
+            )
+    return findings
+
+
 def check_backups(folder: Path) -> list[Finding]:
     """Production mode runs the backup service, encrypts to public keys only, and backed up lately."""
     path = folder / "docker-compose.yml"
@@ -327,13 +360,16 @@ def deploy_finding(message: dict) -> Finding:
 
 
 def declared_hosts(folder: Path) -> list[str]:
-    """The DOMAIN line settings.py declares, as a host list, for settings that do not load."""
-    domain = declared_domain(folder)
+    """The DOMAIN the environment declares, as a host list, for settings that do not load."""
+    try:
+        domain = declared_domain(folder)
+    except environment.SecretsError:  # already the settings' finding
+        return []
     return [domain] if domain else []
 
 
 def configured_hosts(name: str, folder: Path) -> tuple[list[str], list[Finding]]:
-    """DOMAIN and ALLOWED_HOSTS of the settings; if they do not load, the DOMAIN line they declare."""
+    """DOMAIN and ALLOWED_HOSTS of the settings; if they do not load, the DOMAIN declared."""
     try:
         module = load_settings_module(name)
     except ImproperlyConfigured as exc:
@@ -389,6 +425,7 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += check_modes(folder)
     hosts, host_findings = configured_hosts(name, folder)
     findings += host_findings + check_certificate(folder, hosts)
+    findings += check_acme_domains(folder, next(iter(declared_hosts(folder)), None))
     findings += check_git(folder) + check_compose_layout(name, folder) + check_backups(folder)
     findings += check_stack(folder)
     findings += check_deploy(name)

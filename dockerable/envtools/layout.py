@@ -1,7 +1,6 @@
 """Where environments live and which names they may have."""
 
 import ast
-import json
 import keyword
 import re
 from pathlib import Path
@@ -9,19 +8,21 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from dockerable.runtime import environment
+
 SAMPLE_ENV = "example"
 SETTINGS_DIR_NAME = Path("project") / "settings"
 # One per mode: production (uWSGI HTTPS), development (runserver), proxy (nginx in front).
-COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", "docker-compose-proxy.yml")
+PROXY_COMPOSE_FILE = "docker-compose-proxy.yml"
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", PROXY_COMPOSE_FILE)
 # Docker Swarm: what the environment adds to dockerable/swarm/stack.yml.
 STACK_FILE = "docker-stack.yml"
 # The PostgreSQL major of new environments; each environment's compose file names its own.
 POSTGRES_MAJOR = 18
 # The file of age public keys that backups are encrypted to (none: backups are not encrypted).
 BACKUP_RECIPIENTS = "backup-recipients.txt"
-# The module-level name in settings.py that holds the environment's public host (newenv writes it,
-# checkenv reads it where the settings do not load).
-DOMAIN_NAME = "DOMAIN"
+# The module-level name the settings give the environment's public host (secrets.json's DOMAIN).
+DOMAIN_NAME = environment.DOMAIN_KEY
 # Lowercase because the name is also part of the compose project name.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Modules of the settings package itself, and names that would confuse tools.
@@ -43,8 +44,9 @@ def env_dir(name: str) -> Path:
     return settings_dir() / name
 
 
-def domain_literal(source: str) -> ast.Constant | None:
-    """The string literal of settings.py's module-level `DOMAIN = "..."`, found by parsing it."""
+def domain_literal(source: str) -> str | None:
+    """The string settings.py assigns to a module-level DOMAIN, found by parsing it: where
+    environments made before DOMAIN moved into secrets.json declare their host."""
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign):
             names = [getattr(target, "id", None) for target in node.targets]
@@ -54,32 +56,22 @@ def domain_literal(source: str) -> ast.Constant | None:
             continue
         value = node.value
         if names == [DOMAIN_NAME] and isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return value
+            return value.value
     return None
 
 
 def declared_domain(folder: Path) -> str | None:
-    """The DOMAIN that the environment's settings.py declares, if it assigns one a string."""
+    """The environment's public host: secrets.json's DOMAIN, read by the loader, or else (an older
+    environment) the string its settings.py assigns to DOMAIN. SecretsError if secrets.json is bad."""
+    secrets_file = folder / "secrets.json"
+    if secrets_file.is_file():
+        domain = environment.read(secrets_file, schema=False).domain
+        if domain:
+            return domain
     try:
-        literal = domain_literal((folder / "settings.py").read_text(encoding="utf-8"))
-    except SyntaxError:
+        return domain_literal((folder / "settings.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
         return None
-    return literal.value if literal else None
-
-
-def with_domain(source: str, domain: str) -> str:
-    """settings.py's text with its DOMAIN literal, and nothing else, replaced by `domain`."""
-    literal = domain_literal(source)
-    if literal is None:
-        raise ValueError(f'no {DOMAIN_NAME} = "..." assignment')
-    # ast's columns count UTF-8 bytes.
-    data = source.encode("utf-8")
-    starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-    begin = starts[literal.lineno - 1] + literal.col_offset
-    end = starts[literal.end_lineno - 1] + literal.end_col_offset
-    return (data[:begin] + json.dumps(domain).encode("utf-8") + data[end:]).decode("utf-8")
 
 
 def validate_new_name(name: str) -> None:

@@ -13,15 +13,17 @@ from dockerable.envtools import certificates, compose
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    DOMAIN_NAME,
     STACK_FILE,
     declared_domain,
+    domain_literal,
     env_dir,
     existing_env,
     settings_dir,
     validate_new_name,
-    with_domain,
 )
 from dockerable.envtools.secret_values import fresh_value, is_secret
+from dockerable.runtime import environment
 
 PRIVATE_MODE = 0o600
 
@@ -37,17 +39,30 @@ class NewEnvironment:
 
 
 def source_domain(source: Path) -> str:
-    """The DOMAIN the source environment's settings.py declares."""
-    domain = declared_domain(source)
+    """The public host the environment declares (secrets.json's DOMAIN)."""
+    try:
+        domain = declared_domain(source)
+    except environment.SecretsError as exc:
+        raise CommandError(str(exc)) from None
     if domain is None:
-        raise CommandError(f'{source / "settings.py"}: no DOMAIN = "..." assignment to adapt')
+        raise CommandError(f'{source / "secrets.json"}: no "{DOMAIN_NAME}" key naming the host it serves')
     return domain
 
 
-def adapt_settings(text: str, old: str, new: str, new_domain: str) -> str:
-    """The source's settings.py with its DOMAIN (found by parsing it) and its name made the new one's."""
-    text = with_domain(text, new_domain).replace(f"`{old}`", f"`{new}`")
-    return text.replace(f"project.settings.{old}.", f"project.settings.{new}.")
+def source_settings(source: Path) -> str:
+    """The source's settings.py, copied as it is: the host it serves is in secrets.json, not in it."""
+    path = source / "settings.py"
+    text = path.read_text(encoding="utf-8")
+    try:
+        literal = domain_literal(text)
+    except SyntaxError as exc:
+        raise CommandError(f"{path}: not valid Python (line {exc.lineno}): fix it or copy another") from None
+    if literal is not None:
+        raise CommandError(
+            f"{path}: assigns {DOMAIN_NAME} a string; a copy would serve that host: make it read "
+            f'{DOMAIN_NAME} = SECRETS["{DOMAIN_NAME}"] (docs/environments.md), or copy another (--from)'
+        )
+    return text
 
 
 def write_compose_files(folder: Path, name: str, domain: str) -> None:
@@ -64,34 +79,30 @@ def write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def fresh_secrets(source: Path, name: str) -> bytes:
-    """The source's secrets.json with every secret replaced by a new random value."""
-    path = source / "secrets.json"
+def fresh_secrets(source: Path, name: str, domain: str) -> bytes:
+    """The source's secrets.json with every secret replaced by a new random value, and `domain`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"{path}: cannot read the source secrets: {exc}") from None
+        data = environment.read(source / "secrets.json", schema=False).values
+    except environment.SecretsError as exc:
+        raise CommandError(str(exc)) from None
     result = {
-        "_comment": f"Secrets of the {name} environment, made by newenv. Keep this file "
+        "_comment": f"Secrets and host name of the {name} environment, made by newenv. Keep this file "
         "mode 0600 and out of git (.gitignore does that)."
     }
     for key, value in data.items():
         if key.startswith("_"):
             continue
         result[key] = fresh_value(key) if is_secret(key) else value
+    result[DOMAIN_NAME] = domain
     return (json.dumps(result, indent=4) + "\n").encode()
 
 
 def populate(work: Path, source: Path, name: str, domain: str) -> None:
     """Write every file of the new environment into `work`."""
-    settings_text = (source / "settings.py").read_text(encoding="utf-8")
-    source_domain(source)  # one line if the source has no DOMAIN to adapt
-    (work / "settings.py").write_text(
-        adapt_settings(settings_text, source.name, name, domain), encoding="utf-8"
-    )
+    (work / "settings.py").write_text(source_settings(source), encoding="utf-8")
     write_compose_files(work, name, domain)
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by dockerable/run newenv)."""\n')
-    write_private(work / "secrets.json", fresh_secrets(source, name))
+    write_private(work / "secrets.json", fresh_secrets(source, name, domain))
     # The folder and certificate are public; only the key inside is private.
     (work / "ssl").mkdir(mode=0o755)
     key_pem, cert_pem = certificates.self_signed(domain)
@@ -106,7 +117,12 @@ def create_environment(name: str, domain: str | None, source_name: str) -> NewEn
     if target.exists():
         raise CommandError(f"{target} already exists; choose another name (newenv never overwrites)")
     source = existing_env(source_name)
-    domain = domain or f"{name}.localhost"
+    # Django refuses a Host with an underscore: my_env serves my-env.localhost.
+    domain = domain or f"{name.replace('_', '-')}.localhost"
+    if not environment.HOST_NAME.fullmatch(domain):
+        raise CommandError(
+            f"--domain {domain!r}: not a host name such as www.example.com (no scheme, port or path)"
+        )
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=settings_dir()))
     except OSError as exc:

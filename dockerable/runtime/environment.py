@@ -1,11 +1,15 @@
 """An environment's secrets.json: its schema, read in one place by every script and by the settings.
 
+The file holds what describes one environment and stays out of the image: its secrets and its
+public host name (DOMAIN), which the settings, checkenv and newenv read from here.
+
 The standard library only: cmd.sh runs this file as root before any Django code, and a deploy
 runs it inside the release image, as `python -I -S environment.py check|database PATH`.
 """
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,7 +24,20 @@ SECRETS_FILE_VARIABLE = "DJANGO_SECRETS_FILE"
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
-TEMPLATE_KEYS = {"SECRET_KEY": True, "DB_NAME": True, "DB_USER": True, "DB_PASSWORD": True, "DB_HOST": False}
+# DOMAIN is optional only for environments made before it moved here from settings.py.
+TEMPLATE_KEYS = {
+    "SECRET_KEY": True,
+    "DB_NAME": True,
+    "DB_USER": True,
+    "DB_PASSWORD": True,
+    "DB_HOST": False,
+    "DOMAIN": False,
+}
+DOMAIN_KEY = "DOMAIN"
+# A DNS name as ALLOWED_HOSTS and a certificate take it: labels of letters, digits and inner hyphens.
+HOST_NAME = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 # The keys PostgreSQL and the backups get, in a file of their own on Swarm.
 DATABASE_PREFIX = "DB_"
 # A script's exit status for a bad secrets file (EX_USAGE, as cmd.sh's other refusals).
@@ -34,6 +51,8 @@ class SecretsError(_SettingsError):
 def _value_fault(key: str, value) -> str | None:
     if not isinstance(value, str) or not value:
         return f"key {key!r} must be a non-empty string"
+    if key == DOMAIN_KEY and not HOST_NAME.fullmatch(value):
+        return f"key {key!r} must be a host name such as www.example.com (no scheme, port or path)"
     return None
 
 
@@ -70,6 +89,11 @@ class Secrets:
         for key in TEMPLATE_KEYS:
             if key in self._values:
                 self[key]  # pylint: disable=pointless-statement
+
+    @property
+    def domain(self) -> str | None:
+        """The environment's public host name, if the file has one."""
+        return self[DOMAIN_KEY] if DOMAIN_KEY in self._values else None
 
     def database(self) -> dict:
         """The keys PostgreSQL and the backups read, and no other secret."""

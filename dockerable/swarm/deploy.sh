@@ -85,28 +85,35 @@ database_secret() {
     export DB_SECRET_FILE
 }
 
-# HASH_<NAME> for each secret and config of stack.yml: the first 12 hex digits of its content's sha256.
+# HASH_<KEY> for each secret and config of the stack (stack.yml names each `${STACK}_<key>-${HASH_<KEY>}`):
+# the first 12 hex digits of its file's sha256. Which file makes which is read from Compose's
+# model of the stack (the names' unset hashes only warn there), by dockerable/swarm/stack_files.py.
 hash_files() {
-    local name path
-    while read -r name path; do
+    local model fault reason listing name path
+    docker compose version >/dev/null 2>&1 \
+        || die "docker compose (the Compose plugin) is not installed: it reads ${here}/stack.yml's secrets and configs"
+    fault="$(mktemp)"
+    if ! model="$(docker compose --file "${here}/stack.yml" --file "$stack_file" config --no-consistency \
+            --format json 2>"$fault")"; then
+        reason="$(grep -v 'variable is not set' "$fault" | tail -n 1)"
+        rm -f "$fault"
+        die "${stack_file} does not merge over ${here}/stack.yml: ${reason:-docker compose config failed}"
+    fi
+    rm -f "$fault"
+    listing="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python \
+        "$SOURCE_IMAGE" -I -S -c "$(<"${here}/stack_files.py")" <<<"$model")" \
+        || die "the release image could not read the stack's secrets and configs"
+    while IFS=$'\t' read -r name path; do
         [[ -n "$name" ]] || continue
-        export "HASH_${name}=$(sha256sum <"$path" | cut -c 1-12)"
-    done <<EOF
-DJANGO ${ENV_DIR}/secrets.json
-DATABASE ${DB_SECRET_FILE}
-SERVER_KEY ${ENV_DIR}/ssl/server.key
-SETTINGS ${ENV_DIR}/settings.py
-SERVER_CRT ${ENV_DIR}/ssl/server.crt
-BACKUP_RECIPIENTS ${ENV_DIR}/backup-recipients.txt
-POSTGRES_ENTRYPOINT ${here}/../compose/postgres-entrypoint.sh
-SECRETS_SH ${here}/../compose/secrets.sh
-NGINX_TEMPLATE ${here}/../proxy/nginx.conf.template
-NGINX_TLS ${here}/../proxy/nginx-tls.sh
-SECURITY_HEADERS ${here}/../proxy/security-headers.txt
-SECURITY_HEADERS_SH ${here}/../proxy/security-headers.sh
-FFDHE2048 ${here}/../proxy/ffdhe2048.pem
-CERTBOT_SH ${here}/../proxy/certbot.sh
-EOF
+        [[ -f "$path" ]] || die "${path}: no such file, and a secret or config of the stack is made from it"
+        export "${name}=$(sha256sum <"$path" | cut -c 1-12)"
+    done <<<"$listing"
+    # Compose's model leaves out what no service uses; `docker stack deploy` would still make it,
+    # under a name no content changes. Its variable is the one still unset.
+    while read -r name _; do
+        [[ "$name" != HASH_* || -n "${!name:-}" ]] || die "${stack_file}: ${name} names a secret or config" \
+            "no service uses: mount it in a service, or remove it"
+    done < <(docker compose --file "${here}/stack.yml" --file "$stack_file" config --variables 2>/dev/null)
 }
 
 # The image to release, which must be on this engine.
@@ -162,9 +169,17 @@ running_image() {
         | sed 's/@sha256:.*//' || true
 }
 
+# `docker stack deploy` of the app on image $1 with $2 tasks, then how the app's update ended. The
+# command also fails when Swarm rolls an update back, which check_update reports; where it failed
+# and no update started (a network, secret or service Swarm refused), its last line stops here.
 stack_deploy() {
-    APP_IMAGE="$1" APP_REPLICAS="$2" docker stack deploy --detach=false --quiet --with-registry-auth \
-        --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" >/dev/null
+    local before fault
+    before="$(update_status)"
+    if ! fault="$(APP_IMAGE="$1" APP_REPLICAS="$2" docker stack deploy --detach=false --quiet --with-registry-auth \
+            --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" 2>&1 >/dev/null)"; then
+        [[ "$(update_status)" != "$before" ]] || die "docker stack deploy failed: $(tail -n 1 <<<"$fault")"
+    fi
+    check_update "$before"
 }
 
 # A one-shot job of the release image, tried JOB_ATTEMPTS times (the first may find PostgreSQL
@@ -243,20 +258,18 @@ wait_stopping_tasks() {
 }
 
 deploy() {
-    local current replicas before
+    local current replicas
     check_labels
     source_image
     database_secret
-    release_image
     hash_files
+    release_image
     current="$(running_image)"
     replicas="${APP_REPLICAS:-2}"
     say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
     if [[ -n "$current" ]]; then
         # A changed secret or settings.py rolls the running release over to it, and back if it fails.
-        before="$(update_status)"
-        stack_deploy "$current" "$replicas" || true
-        check_update "$before"
+        stack_deploy "$current" "$replicas"
     else
         stack_deploy "$RELEASE_IMAGE" 0
     fi
@@ -269,9 +282,7 @@ deploy() {
         "$RELEASE_IMAGE" cp -a /app/static/. /srv/static/ \
         || die "copying the static files failed: the running release serves on"
     say "rolling the app over to ${RELEASE_IMAGE}"
-    before="$(update_status)"
-    stack_deploy "$RELEASE_IMAGE" "$replicas" || true
-    check_update "$before"
+    stack_deploy "$RELEASE_IMAGE" "$replicas"
     wait_stopping_tasks
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"
 }

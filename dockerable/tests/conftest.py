@@ -139,7 +139,7 @@ def test_image():
         root = install_fixture_app(copy_checkout(Path(folder)))
         build = Stack(root / "dockerable" / "docker-compose-build-only.yml", "dockerable-tests-build")
         build.compose("build", timeout=1200)
-    build_backup_images()
+    _made_images.update(build_backup_images())
     if _checker_build["wanted"] and _checker_build["future"] is None:
         _checker_build["future"] = _CHECKERS.submit(build_checker_images)
     # The layers stay in the build cache, so the next session rebuilds in seconds.

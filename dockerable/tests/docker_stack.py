@@ -357,7 +357,11 @@ def swarm_manager(stack: str):
 @contextlib.contextmanager
 def _swarm_manager(stack: str):
     state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    assert state == "inactive", f"this engine is already in a swarm ({state}): it is left untouched"
+    assert state == "inactive", (
+        f"this engine is already in a swarm ({state}), left untouched: a run cut off mid-Swarm leaves one;"
+        " if it is that, `docker stack ls`, `docker stack rm dd-swarm-...`, `docker swarm leave --force`,"
+        " `docker network rm docker_gwbridge` (docs/ci.md)"
+    )
     images_before = image_references()
     # swarm init makes this bridge; leaving the swarm keeps it.
     made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0

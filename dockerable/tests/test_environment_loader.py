@@ -34,6 +34,10 @@ FAULTS = {
     "number": (with_value("DB_PASSWORD", 5), "key 'DB_PASSWORD' must be a non-empty string"),
     "empty": (with_value("SECRET_KEY", ""), "key 'SECRET_KEY' must be a non-empty string"),
     "optional-wrong-type": (with_value("DB_HOST", ["db"]), "key 'DB_HOST' must be a non-empty string"),
+    "domain-with-scheme": (
+        with_value("DOMAIN", "https://www.example.com/"),
+        "key 'DOMAIN' must be a host name such as www.example.com (no scheme, port or path)",
+    ),
     "syntax": (
         '{\n  "SECRET_KEY": "x",\n  "DB_NAME" "db"\n}\n',
         "not valid JSON at line 3, column 13: Expecting ':' delimiter",

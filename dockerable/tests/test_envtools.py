@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -87,6 +88,9 @@ def test_newenv_makes_a_complete_private_environment(staging):
     ours, sample = secrets_of(staging), secrets_of(SAMPLE)
     assert set(ours) - {"_comment"} == set(sample) - {"_comment"}
     assert ours["SECRET_KEY"] != sample["SECRET_KEY"] and ours["DB_PASSWORD"] != sample["DB_PASSWORD"]
+    # The host it serves is data in secrets.json: settings.py is the source's, unedited.
+    assert ours["DOMAIN"] == "staging.example.test"
+    assert (staging / "settings.py").read_bytes() == (SAMPLE / "settings.py").read_bytes()
     for name in ("settings.py", *COMPOSE_FILES):
         text = (staging / name).read_text()
         assert "example" not in text.replace("staging.example.test", ""), name
@@ -126,6 +130,39 @@ def leftovers(repo) -> list[str]:
     return [p.name for p in (repo / "project" / "settings").iterdir() if p.name.endswith(".partial")]
 
 
+def test_newenv_refuses_a_bad_domain_and_serves_a_host_django_accepts_by_default(repo):
+    line = one_error_line(envtool("newenv", "web", "--domain", "https://web.example.com", cwd=repo))
+    assert line.endswith(
+        "--domain 'https://web.example.com': not a host name such as www.example.com"
+        " (no scheme, port or path)"
+    ), line
+    assert not (repo / "project" / "settings" / "web").exists() and not leftovers(repo)
+    # An underscore is fine in a package name and refused by Django in a Host header.
+    made = envtool("newenv", "my_site", cwd=repo)
+    assert made.returncode == 0, made.stderr
+    try:
+        assert secrets_of(repo / "project" / "settings" / "my_site")["DOMAIN"] == "my-site.localhost"
+    finally:
+        shutil.rmtree(repo / "project" / "settings" / "my_site")
+
+
+def test_newenv_refuses_a_source_whose_settings_py_still_assigns_the_domain(repo):
+    """An environment from before DOMAIN moved into secrets.json: a copy would serve its host."""
+    old = repo / "project" / "settings" / "olden"
+    shutil.copytree(SAMPLE, old)
+    try:
+        settings_py = old / "settings.py"
+        settings_py.write_text(settings_py.read_text().replace('SECRETS["DOMAIN"]', '"olden.example.test"'))
+        line = one_error_line(envtool("newenv", "newer", "--from", "olden", cwd=repo))
+        assert line.endswith(
+            f"{settings_py}: assigns DOMAIN a string; a copy would serve that host: make it read "
+            'DOMAIN = SECRETS["DOMAIN"] (docs/environments.md), or copy another (--from)'
+        ), line
+        assert not (repo / "project" / "settings" / "newer").exists() and not leftovers(repo)
+    finally:
+        shutil.rmtree(old)
+
+
 def test_newenv_refuses_a_bad_name_and_leaves_nothing(repo):
     line = one_error_line(envtool("newenv", "bad-name", cwd=repo))
     assert "'bad-name' is not a valid environment name" in line
@@ -150,6 +187,37 @@ def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=un
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
     assert "no issues in production mode" in result.stdout
+
+
+def test_checkenv_warns_when_certbot_would_not_ask_for_the_domain(repo, staging):
+    staging, _ = staging
+    secrets_file, stack_file = staging / "secrets.json", staging / STACK_FILE
+    kept_secrets, kept_stack = secrets_file.read_bytes(), stack_file.read_bytes()
+    try:
+        assert "WARNING" not in envtool("checkenv", "staging", cwd=repo).stdout.replace("WARNINGS", "")
+        # The host moved in secrets.json; the compose file's certbot still asks for the old one.
+        secrets_file.write_text(json.dumps({**secrets_of(staging), "DOMAIN": "www.moved.test"}))
+        # In the stack file, as a list.
+        stack = yaml.safe_load(kept_stack)
+        stack["services"]["certbot"] = {"environment": ["ACME_DOMAINS=staging.example.test other.test"]}
+        stack_file.write_text(yaml.safe_dump(stack))
+        result = envtool("checkenv", "staging", cwd=repo)
+    finally:
+        secrets_file.write_bytes(kept_secrets)
+        stack_file.write_bytes(kept_stack)
+    warnings = [line for line in result.stdout.splitlines() if "ACME_DOMAINS" in line]
+    assert len(warnings) == 2, result.stdout
+    for line, path, names in zip(
+        warnings,
+        (staging / "docker-compose-proxy.yml", stack_file),
+        ("staging.example.test", "staging.example.test other.test"),
+        strict=True,
+    ):
+        assert line.startswith("WARNING"), line
+        assert line.endswith(
+            f"{path}: certbot's ACME_DOMAINS ({names}) does not name DOMAIN (www.moved.test) of "
+            "secrets.json: a certificate by ACME would not cover the host the app serves"
+        ), line
 
 
 def test_checkenv_reports_the_sample_secrets_as_errors(repo):
@@ -290,7 +358,7 @@ def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, s
 @pytest.fixture
 def legacy(repo):
     """An environment as earlier releases made it: compose files that copy the whole topology."""
-    name = f"legacy_{uuid.uuid4().hex[:6]}"
+    name = f"legacy{uuid.uuid4().hex[:6]}"
     assert envtool("newenv", name, cwd=repo).returncode == 0
     folder = repo / "project" / "settings" / name
     for path in LEGACY.iterdir():
@@ -301,7 +369,7 @@ def legacy(repo):
 
 @pytest.mark.docker
 def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image):  # pylint: disable=unused-argument
-    name, folder = legacy
+    _, folder = legacy
     for file_name in COMPOSE_FILES:
         run("docker", "compose", "-f", str(folder / file_name), "config", "--quiet")
     stack = Stack(
@@ -316,7 +384,7 @@ def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image): 
             "GET",
             stack.url("/healthz"),
             ca_file=folder / "ssl" / "server.crt",
-            server_name=f"{name}.localhost",
+            server_name=secrets_of(folder)["DOMAIN"],
         )
         assert response.status == 200
 

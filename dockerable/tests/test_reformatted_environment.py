@@ -1,5 +1,6 @@
 """The host-side tools parse an environment's files: reformatted, they read them the same."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import yaml
 
 from dockerable.envtools.checks import mounts_recipients
 from dockerable.envtools.compose import ComposeLoader, extended, outdated, postgres_major, services
-from dockerable.envtools.layout import COMPOSE_FILES, declared_domain, with_domain
+from dockerable.envtools.layout import COMPOSE_FILES, declared_domain
 from dockerable.tests.docker_stack import REPO
 
 EXAMPLE = REPO / "project" / "settings" / "example"
@@ -109,6 +110,20 @@ def test_a_full_copy_and_a_file_without_preflight_are_still_told_apart(tmp_path)
     assert "has no preflight service" in outdated(full)
 
 
+def test_the_domain_reads_the_same_however_secrets_json_is_written(tmp_path):
+    values = json.loads((EXAMPLE / "secrets.json").read_text())
+    assert values["DOMAIN"] == SAMPLE_DOMAIN
+    # Keys in another order, other indentation, every letter of the domain escaped.
+    escaped = "".join(f"\\u{ord(char):04x}" for char in SAMPLE_DOMAIN)
+    body = json.dumps(dict(reversed(values.items())), indent="\t").replace(
+        f'"{SAMPLE_DOMAIN}"', f'"{escaped}"'
+    )
+    assert escaped in body
+    (tmp_path / "secrets.json").write_text(body)
+    (tmp_path / "settings.py").write_text((EXAMPLE / "settings.py").read_text())
+    assert declared_domain(tmp_path) == SAMPLE_DOMAIN
+
+
 @pytest.mark.parametrize(
     "assignment",
     [
@@ -117,22 +132,16 @@ def test_a_full_copy_and_a_file_without_preflight_are_still_told_apart(tmp_path)
         '# DOMAIN = "commented.out.test"\nDOMAIN="example.dockerable.test"',
     ],
 )
-def test_the_domain_reads_and_changes_the_same_however_written(tmp_path, assignment):
+def test_an_older_environment_s_domain_in_settings_py_reads_the_same_however_written(tmp_path, assignment):
+    """Environments made before DOMAIN moved into secrets.json assign it in settings.py."""
+    values = json.loads((EXAMPLE / "secrets.json").read_text())
+    del values["DOMAIN"]
+    (tmp_path / "secrets.json").write_text(json.dumps(values))
+    line = 'DOMAIN = SECRETS["DOMAIN"]'
     original = (EXAMPLE / "settings.py").read_text()
-    line = f'DOMAIN = "{SAMPLE_DOMAIN}"'
     assert original.count(line) == 1
-    text = original.replace(line, assignment)
-    (tmp_path / "settings.py").write_text(text)
+    (tmp_path / "settings.py").write_text(original.replace(line, assignment))
     assert declared_domain(tmp_path) == SAMPLE_DOMAIN
-    changed = with_domain(text, "staging.example.com")
-    (tmp_path / "settings.py").write_text(changed)
-    assert declared_domain(tmp_path) == "staging.example.com"
-    # Only the literal changed: the comments, the other lines and the layout are the user's.
-    new_literal = '"staging.example.com"'
-    rewritten = assignment.replace(f"'{SAMPLE_DOMAIN}'", new_literal).replace(
-        f'"{SAMPLE_DOMAIN}"', new_literal
-    )
-    assert changed == original.replace(line, rewritten)
 
 
 def test_no_perl_is_left_but_where_the_issue_says():

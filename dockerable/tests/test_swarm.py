@@ -7,6 +7,7 @@ because host-mode ports would listen on every interface of this machine.
 
 import contextlib
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -55,6 +56,17 @@ networks:
 # A delay after each updated task longer than the watch: `docker stack deploy` stops waiting
 # seconds before Swarm ends the update, so deploy.sh must wait for Swarm's own word.
 SLOW_ROLLOUT = TEST_STACK_FILE.replace("{monitor: 5s, delay: 1s}", "{monitor: 1s, delay: 5s}")
+# A config of the environment's own, mounted in the app: deploy.sh names it after its content as
+# it does the template's.
+OWN_CONFIG = (
+    TEST_STACK_FILE.replace(
+        "    healthcheck: {start_period: 10s}\n",
+        "    healthcheck: {start_period: 10s}\n    configs: [{source: banner, target: /etc/banner.txt}]\n",
+    )
+    + """configs:
+  banner: {name: "${STACK}_banner-${HASH_BANNER}", file: "${ENV_DIR}/banner.txt"}
+"""
+)
 
 
 class Swarm:  # pylint: disable=too-many-instance-attributes
@@ -480,10 +492,14 @@ def test_a_changed_secrets_file_rolls_out_and_no_secret_shows_in_docker_inspect(
     values["SECRET_KEY"] = "swarm-test-" + uuid.uuid4().hex * 2
     secrets_file.write_text(json.dumps(values, indent=4))
     before = {task["ID"] for task in swarm.running_tasks("app")}
-    with swarm.load() as outcome:
+    banner = swarm.folder / "banner.txt"
+    banner.write_text(f"release {uuid.uuid4().hex}\n")
+    with swarm.load() as outcome, swarm.stack_file(OWN_CONFIG):
         swarm.deploy(image=f"{swarm.stack}-app:two")
     assert failures(outcome) == {}, outcome
     assert not before & {task["ID"] for task in swarm.running_tasks("app")}  # every task replaced
+    configs = run("docker", "config", "ls", "--format", "{{.Name}}").stdout.split()
+    assert f"{swarm.stack}_banner-{hashlib.sha256(banner.read_bytes()).hexdigest()[:12]}" in configs
     inspected = run(
         "docker", "service", "inspect", *[f"{swarm.stack}_{name}" for name in ("app", "postgres", "nginx")]
     ).stdout
@@ -608,6 +624,51 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     assert result.returncode == 1
     assert result.stderr == f"swarm/deploy.sh: {secrets_file}: key 'DB_PASSWORD' must be a non-empty string\n"
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+
+
+def test_a_stack_file_deploy_sh_or_swarm_cannot_use_is_refused_in_one_line(swarm):
+    spec = run("docker", "service", "inspect", f"{swarm.stack}_app").stdout
+    tasks = {task["ID"] for task in swarm.running_tasks("app")}
+
+    def app_spec() -> dict:
+        return json.loads(run("docker", "service", "inspect", f"{swarm.stack}_app").stdout)[0]["Spec"]
+
+    # A config made from a file that is not there: its line, before anything is deployed.
+    assert not (swarm.folder / "gone.txt").exists()
+    with swarm.stack_file(OWN_CONFIG.replace("banner", "gone").replace("BANNER", "GONE")):
+        result = swarm.deploy(check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"swarm/deploy.sh: {swarm.folder}/gone.txt: no such file,"
+        " and a secret or config of the stack is made from it\n"
+    )
+    assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+    # One no service uses: Swarm would keep it under a name that never changes.
+    (swarm.folder / "unused.txt").write_text("unused\n")
+    unused = OWN_CONFIG.replace("    configs: [{source: banner, target: /etc/banner.txt}]\n", "")
+    with swarm.stack_file(unused.replace("banner", "unused").replace("BANNER", "UNUSED")):
+        result = swarm.deploy(check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"swarm/deploy.sh: {swarm.folder}/docker-stack.yml: HASH_UNUSED names a secret or config"
+        " no service uses: mount it in a service, or remove it\n"
+    )
+    # What Compose accepts and Swarm refuses: `docker stack deploy`'s own line, and no success.
+    refused = TEST_STACK_FILE.replace(
+        "  nginx: {}\n", "  nginx: {deploy: {placement: {constraints: [dd-no-operator]}}}\n"
+    )
+    with swarm.stack_file(refused):
+        result = swarm.deploy(check=False)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("swarm/deploy.sh: docker stack deploy failed: "), result.stderr
+    assert "constraint expected one operator" in result.stderr, result.stderr
+    # The app's service was submitted again as it was (its version moves on): its release, its
+    # secrets and configs, and its tasks are the same.
+    before, after = json.loads(spec)[0]["Spec"]["TaskTemplate"], app_spec()["TaskTemplate"]
+    for key in ("Image", "Secrets", "Configs"):
+        assert after["ContainerSpec"].get(key) == before["ContainerSpec"].get(key), key
+    assert {task["ID"] for task in swarm.running_tasks("app")} == tasks
 
 
 def acme_stack_file(acme: Path) -> str:

@@ -5,15 +5,20 @@ stack file would be one more step to rerun after every change; the two differ on
 places (Swarm's secrets are mounted readable, its app answers /livez), each said below.
 """
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import yaml
 
 from dockerable.envtools.compose import ComposeLoader
+from dockerable.swarm.stack_files import hash_variable, lines
 from dockerable.tests.docker_stack import REPO
 
 SERVICES = REPO / "dockerable" / "compose" / "services.yml"
 STACK = REPO / "dockerable" / "swarm" / "stack.yml"
+EXAMPLE_STACK = REPO / "project" / "settings" / "example" / "docker-stack.yml"
 # Each compose service and the Swarm service that runs the same thing.
 PAIRS = {
     "postgres-18": "postgres",
@@ -98,3 +103,38 @@ def test_the_backup_settings_and_health_checks_are_the_same_values():
     probe = dict(resolved(compose, "postgres-18")["healthcheck"])
     assert probe.pop("start_interval") == "200ms"
     assert {**probe, "start_interval": "1s"} == swarm["postgres"]["healthcheck"]
+
+
+def test_deploy_derives_each_secret_and_config_s_hash_from_the_stack_file(tmp_path):
+    """deploy.sh hashes the file of every entry Compose's model of the stack lists, under the
+    variable the entry's name takes (stack_files.py): no list of them is kept by hand."""
+    stack = yaml.load(STACK.read_text(), Loader=ComposeLoader)  # noqa: S506
+    declared = {kind: stack[kind] for kind in ("secrets", "configs")}
+    for entries in declared.values():
+        for key, spec in entries.items():
+            assert spec["name"] == f"${{STACK}}_{key}-${{{hash_variable(key)}}}", key
+    env = {
+        **os.environ,
+        "STACK": "dd-agree",
+        "ENV_DIR": str(REPO / "project" / "settings" / "example"),
+        "DB_SECRET_FILE": str(tmp_path / "database.json"),
+    }
+    model = subprocess.run(
+        ["docker", "compose", "--file", str(STACK), "--file", str(EXAMPLE_STACK)]
+        + ["config", "--no-consistency", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    listed = dict(line.split("\t") for line in lines(json.loads(model)))
+    wanted = {
+        hash_variable(key): spec["file"].replace("${ENV_DIR}", env["ENV_DIR"])
+        for entries in declared.values()
+        for key, spec in entries.items()
+    }
+    wanted = {
+        name: env["DB_SECRET_FILE"] if path == "${DB_SECRET_FILE}" else str((STACK.parent / path).resolve())
+        for name, path in wanted.items()
+    }
+    assert listed == wanted

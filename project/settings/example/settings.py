@@ -1,4 +1,4 @@
-"""Settings of the `example` environment: base plus this folder's secrets and host names."""
+"""One environment's settings: base plus the secrets and host name of its folder's secrets.json."""
 
 from pathlib import Path
 
@@ -9,10 +9,11 @@ from project.settings.env_vars import env_str
 
 # ENVIRONMENT
 # ------------------------------------------------------------------------------
-# The public name this environment serves; ssl/server.crt covers it and localhost.
-DOMAIN = "example.dockerable.test"
 # $DJANGO_SECRETS_FILE points elsewhere (e.g. /run/secrets/...) when set.
 SECRETS = load_secrets(Path(__file__).with_name("secrets.json"))
+# The public name this environment serves (secrets.json's DOMAIN, which the tools read too);
+# ssl/server.crt covers it and localhost.
+DOMAIN = SECRETS["DOMAIN"]
 
 # GENERAL
 # ------------------------------------------------------------------------------
