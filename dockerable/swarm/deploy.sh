@@ -70,6 +70,29 @@ read_environment() {
     export ENV_DIR ENV_NAME STACK DJANGO_SETTINGS_MODULE
 }
 
+# What this deploy made that must not outlive it: the lock, the database secret's file.
+LOCK=""
+DB_SECRET_FILE=""
+clean_up() {
+    [[ -z "$DB_SECRET_FILE" ]] || rm -f "$DB_SECRET_FILE"
+    [[ -z "$LOCK" ]] || docker config rm "$LOCK" >/dev/null 2>&1 || true
+}
+
+# One deploy of a stack at a time, from whichever manager: a Swarm config named after the stack is
+# the lock (the swarm's store makes a name once), labelled with who took it and when.
+take_lock() {
+    local name="${STACK}_deploy-lock" holder
+    if docker config create --label "dockerable.deploy=${HOSTNAME:-?} pid $$ since $(date -u +%FT%TZ)" \
+            "$name" - <<<"deploy.sh" >/dev/null 2>&1; then
+        LOCK="$name"
+        return 0
+    fi
+    holder="$(docker config inspect --format '{{index .Spec.Labels "dockerable.deploy"}}' "$name" 2>/dev/null)" \
+        || die "cannot create the Swarm config ${name} that keeps deploys of ${ENV_NAME} one at a time"
+    die "another deploy of ${ENV_NAME} runs (${holder:-its holder unknown}): wait for it to end;" \
+        "if none runs (it was killed), remove its lock: docker config rm ${name}"
+}
+
 # PostgreSQL and the backups get only the database's keys of secrets.json (DB_*), in a file of
 # their own: a change to any other secret must not restart the database. The image's loader
 # (dockerable/runtime/environment.py) checks the file, before anything is tagged or pushed, and
@@ -77,7 +100,6 @@ read_environment() {
 database_secret() {
     local secrets="${ENV_DIR}/secrets.json" fault
     DB_SECRET_FILE="$(umask 077 && mktemp)"
-    trap 'rm -f "$DB_SECRET_FILE"' EXIT
     # shellcheck disable=SC2094  # the path is only a name in the loader's messages: it reads stdin
     fault="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python "$SOURCE_IMAGE" \
         -I -S /app/dockerable/runtime/environment.py database - "$secrets" <"$secrets" 2>&1 >"$DB_SECRET_FILE")" \
@@ -170,14 +192,15 @@ running_image() {
 }
 
 # `docker stack deploy` of the app on image $1 with $2 tasks, then how the app's update ended. The
-# command also fails when Swarm rolls an update back, which check_update reports; where it failed
-# and no update started (a network, secret or service Swarm refused), its last line stops here.
+# command also fails when Swarm rolls the app's update back, which check_update reports; any other
+# failure (a network, secret or service Swarm refused) stops here with the command's last line.
 stack_deploy() {
     local before fault
     before="$(update_status)"
     if ! fault="$(APP_IMAGE="$1" APP_REPLICAS="$2" docker stack deploy --detach=false --quiet --with-registry-auth \
             --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" 2>&1 >/dev/null)"; then
-        [[ "$(update_status)" != "$before" ]] || die "docker stack deploy failed: $(tail -n 1 <<<"$fault")"
+        check_update "$before"
+        die "docker stack deploy failed: $(tail -n 1 <<<"$fault")"
     fi
     check_update "$before"
 }
@@ -294,6 +317,11 @@ main() {
     registry=""
     require_manager
     read_environment
+    trap clean_up EXIT
+    # An interrupted deploy still removes its lock.
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    take_lock
     case "${1:-}" in
         "") deploy ;;
         --registry)

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import uuid
@@ -76,6 +77,10 @@ class Host:
             run("docker", "image", "rm", "-f", image, check=False)
         for folder in self.folders:
             shutil.rmtree(folder, ignore_errors=True)
+        # deploy.sh's lock file.
+        (Path(os.environ.get("TMPDIR", "/tmp")) / f"dockerable-deploy-{self.project}.lock").unlink(
+            missing_ok=True
+        )
 
 
 @pytest.fixture
@@ -128,6 +133,23 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
     assert "release-one" in get(host, first, "/").text
     sign_fixturebook(
         host.url(""), first / "project/settings/staging/ssl/server.crt", DOMAIN, "kept-across-upgrades"
+    )
+
+    # The same bundle deployed twice at once on the host: the second is refused while the first runs.
+    command = [str(first / "deploy.sh")]
+    with subprocess.Popen(
+        command, env=host.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as one:
+        # deploy.sh loads the image once it holds the lock.
+        for line in one.stdout:
+            if line.startswith("Loaded image"):
+                break
+        other = run(*command, env=host.env, check=False)
+        rest = one.stdout.read()
+    assert one.returncode == 0, rest
+    assert other.returncode == 1
+    assert other.stderr == (
+        f"deploy.sh: another deploy of staging ({host.project}) runs on this host: wait for it to end\n"
     )
 
     second = host.deploy(ship(root, host, "release-two"))
