@@ -211,8 +211,8 @@ def acme_domains(spec: dict) -> list[str] | None:
 
 
 def check_acme_domains(folder: Path, domain: str | None) -> list[Finding]:
-    """Where a certbot service lists ACME_DOMAINS (proxy mode, Swarm), the first names DOMAIN: it
-    is the certificate's subject, and the host the settings serve."""
+    """Where a certbot service lists ACME_DOMAINS (proxy mode, Swarm), DOMAIN is among them: the
+    host the settings serve must be one the certificate covers."""
     findings = []
     for file_name in (PROXY_COMPOSE_FILE, STACK_FILE):
         path = folder / file_name

@@ -21,19 +21,20 @@ except ImportError:  # run as a script with -S: no site-packages, no Django
 # Lets the same settings read a Docker/compose secret mounted under /run/secrets
 # (or any other path) instead of the file beside settings.py.
 SECRETS_FILE_VARIABLE = "DJANGO_SECRETS_FILE"
+# The environment's public host name: optional only for environments made before it moved here
+# from settings.py.
+DOMAIN_KEY = "DOMAIN"
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
-# DOMAIN is optional only for environments made before it moved here from settings.py.
 TEMPLATE_KEYS = {
     "SECRET_KEY": True,
     "DB_NAME": True,
     "DB_USER": True,
     "DB_PASSWORD": True,
     "DB_HOST": False,
-    "DOMAIN": False,
+    DOMAIN_KEY: False,
 }
-DOMAIN_KEY = "DOMAIN"
 # A DNS name as ALLOWED_HOSTS and a certificate take it: labels of letters, digits and inner hyphens.
 HOST_NAME = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
