@@ -20,6 +20,8 @@ SHARED_TOPOLOGY = "dockerable/compose/services.yml"
 SAMPLE_NOTE = " (SAMPLE: public secrets)"
 # The one-shot service that checks the environment's files before anything else starts.
 PREFLIGHT = "preflight"
+# Where the app keeps uploads (MEDIA_ROOT), in every mode.
+MEDIA_VOLUME = "media"
 # A thin file's postgres service extends `postgres-18`; a full file's ran `image: postgres:17`.
 POSTGRES_PREFIX, POSTGRES_IMAGE = "postgres-", "postgres"
 
@@ -40,16 +42,21 @@ ComposeLoader.add_constructor("!reset", _untagged)
 ComposeLoader.add_constructor("!override", _untagged)
 
 
-def services(path: Path) -> dict[str, dict]:
-    """The services a compose file defines, parsed; ValueError with one line if it is not YAML."""
+def _section(path: Path, key: str) -> dict:
+    """A top-level mapping of a compose file, parsed; ValueError with one line if it is not YAML."""
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    found = document.get("services") if isinstance(document, dict) else None
-    return {name: spec for name, spec in (found or {}).items() if isinstance(spec, dict)}
+    found = document.get(key) if isinstance(document, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def services(path: Path) -> dict[str, dict]:
+    """The services a compose file defines, parsed; ValueError with one line if it is not YAML."""
+    return {name: spec for name, spec in _section(path, "services").items() if isinstance(spec, dict)}
 
 
 def extended(spec: dict) -> tuple[str | None, str]:
@@ -127,4 +134,6 @@ def outdated(path: Path) -> str | None:
         return f"copies the services instead of extending {SHARED_TOPOLOGY}, so template fixes never reach it"
     if PREFLIGHT not in found:
         return "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever"
+    if MEDIA_VOLUME not in _section(path, "volumes"):
+        return f"has no {MEDIA_VOLUME} volume, so an upload fails on the app's read-only filesystem"
     return None

@@ -48,32 +48,46 @@ def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
         "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={PASSWORD}", "app", "/dockerable/cmd.sh", "manage",
         "createsuperuser", "--noinput", "--username", USER, "--email", "admin@example.com",
     )  # fmt: skip
+    browser = [*browser_network(stack, port), BROWSER_IMAGE, browser_base(stack, port)]
+    report = run("docker", "run", "--rm", *browser, USER, PASSWORD, timeout=180)
+    return json.loads(report.stdout)
+
+
+def browser_network(stack, port: str = "HTTPS_PORT") -> list[str]:
+    """`docker run` options that let the browser reach `stack` at browser_base(stack, port)."""
     if port == "DEV_PORT":
         # Plain HTTP is a secure context at localhost only, so on the host's network, where the
         # stack publishes runserver on 127.0.0.1.
-        browser = ["--network", "host", BROWSER_IMAGE, f"http://localhost:{stack.env[port]}"]
-    else:
-        # On the stack's own network, at the environment's domain (its certificate's, an allowed
-        # host) pointed at the container that serves it: on the host's network, Chromium sees every
-        # bridge the engine adds for another test's stack, and drops its loads
-        # (net::ERR_NETWORK_CHANGED).
-        service = "nginx" if "nginx" in stack.compose("config", "--services").stdout.split() else "app"
-        server = stack.containers(service, all_states=False)
-        network, address = run(
-            "docker", "inspect", "--format",
-            "{{range $name, $net := .NetworkSettings.Networks}}{{$name}} {{$net.IPAddress}}\n{{end}}",
-            server[0],
-        ).stdout.split("\n")[0].split()  # fmt: skip
-        domain = declared_domain(stack.folder)
-        browser = [
-            "--network",
-            network,
-            "--add-host",
-            f"{domain}:{address}",
-            BROWSER_IMAGE,
-            f"https://{domain}",
-        ]
-    report = run("docker", "run", "--rm", *browser, USER, PASSWORD, timeout=180)
+        return ["--network", "host"]
+    # On the stack's own network, at the environment's domain (its certificate's, an allowed
+    # host) pointed at the container that serves it: on the host's network, Chromium sees every
+    # bridge the engine adds for another test's stack, and drops its loads
+    # (net::ERR_NETWORK_CHANGED).
+    service = "nginx" if "nginx" in stack.compose("config", "--services").stdout.split() else "app"
+    server = stack.containers(service, all_states=False)
+    network, address = run(
+        "docker", "inspect", "--format",
+        "{{range $name, $net := .NetworkSettings.Networks}}{{$name}} {{$net.IPAddress}}\n{{end}}",
+        server[0],
+    ).stdout.split("\n")[0].split()  # fmt: skip
+    return ["--network", network, "--add-host", f"{declared_domain(stack.folder)}:{address}"]
+
+
+def browser_base(stack, port: str = "HTTPS_PORT") -> str:
+    """Where the browser finds `stack` (see browser_network)."""
+    if port == "DEV_PORT":
+        return f"http://localhost:{stack.env[port]}"
+    return f"https://{declared_domain(stack.folder)}"
+
+
+def opened_in_browser(stack, paths: list[str]) -> list[dict]:
+    """Open each of `stack`'s `paths` in the browser, as a link to it would: [{"url", "ran",
+    "download"}] (data/checkers/open_uploads.py)."""
+    base = browser_base(stack)
+    report = run(
+        "docker", "run", "--rm", *browser_network(stack), "--entrypoint", "python", BROWSER_IMAGE,
+        "/open_uploads.py", *(base + path for path in paths), timeout=180,
+    )  # fmt: skip
     return json.loads(report.stdout)
 
 

@@ -27,6 +27,7 @@ from dockerable.tests.http_client import (
     sign_fixturebook,
     ssl_connection,
 )
+from dockerable.tests.media_checks import UPLOADS, save_uploads, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -202,11 +203,18 @@ def test_healthz_is_503_while_the_database_is_down(prod):
     wait_for(lambda: get(prod, "/healthz").status == 200, timeout=60, what="/healthz back to 200")
 
 
+def test_uploads_are_stored_in_the_volume_and_served_as_files_that_never_run(prod, checker_images):  # pylint: disable=unused-argument
+    problems = upload_problems(prod, get)
+    assert not problems, problems
+
+
 def test_data_survives_down_and_up(prod):
     sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-before-down")
+    uploaded = save_uploads(prod)["photo.png"][0]
     prod.down(volumes=False)
     prod.up()
     assert "written-before-down" in get(prod, "/").text
+    assert get(prod, f"/media/{uploaded}").body == UPLOADS["photo.png"]
     # The second `up` ran the migrate service again, and it found nothing to do.
     assert "No migrations to apply." in prod.logs("migrate")
 

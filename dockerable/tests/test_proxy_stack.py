@@ -26,6 +26,7 @@ from dockerable.tests.checkers import (
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import answer_times_during_slow_bodies, oversized_post, request
+from dockerable.tests.media_checks import upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -231,6 +232,12 @@ def test_every_answer_carries_each_listed_security_header_once(proxy):
 def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(proxy, checker_images):  # pylint: disable=unused-argument
     issued_by_pebble(proxy)
     problems = admin_problems_under_csp(proxy)
+    assert not problems, problems
+
+
+def test_uploads_are_served_by_nginx_as_files_that_never_run(proxy, checker_images):  # pylint: disable=unused-argument
+    issued_by_pebble(proxy)
+    problems = upload_problems(proxy, get)
     assert not problems, problems
 
 

@@ -147,11 +147,22 @@ STATIC_URL = "/static/"
 # https://docs.djangoproject.com/en/5.2/ref/contrib/staticfiles/#manifeststaticfilesstorage
 # Hashed file names are what make the year-long cache lifetimes safe.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads: files under MEDIA_ROOT, each under a name never used before (docs/media.md).
+    "default": {"BACKEND": "dockerable.runtime.media.MediaStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
     },
 }
+
+# MEDIA (what users upload)
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/files/
+# The environment's `media` volume, outside /app (development mode mounts the checkout there).
+# uWSGI (production mode) and nginx (proxy mode) serve it as downloads that never run script on
+# this site (docs/media.md). Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) wait in /tmp, a
+# 512 MB tmpfs; a request body over 10 MB is refused before Django reads it.
+MEDIA_ROOT = Path("/srv/media")
+MEDIA_URL = "/media/"
 
 # SECURITY
 # ------------------------------------------------------------------------------
