@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Restores a backup into an environment's database, with its app stopped meanwhile, or drills it:
+# Restores a backup into an environment's database and uploads, with its app stopped meanwhile,
+# or drills it:
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml <env>-<UTC time>.dump --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --drill
 #   ... --identity KEYFILE              an encrypted backup (.dump.age): its age private key, for this run
 # (the proxy mode's compose file works the same). The backup service checks the file first.
-# A restore takes a safety backup of the current database and replaces it all or nothing: on
-# any failure the database is as it was, and the app is started again either way (the command
-# returns once it is healthy). A drill restores into a scratch database beside it, checks every
-# table, runs Django's `migrate --check` against it and drops it; the app keeps serving.
+# A restore takes a safety backup of the current database and uploads and replaces both all or
+# nothing: on any failure both are as they were, and the app is started again either way (the
+# command returns once it is healthy). A drill restores into a scratch database beside it, checks
+# every table and the uploads' archive, runs Django's `migrate --check` against it and drops it;
+# the app keeps serving.
 set -Eeuo pipefail
 
 die() {
@@ -17,10 +19,15 @@ die() {
 }
 
 restore() {
-    local status=0 replicas
+    local status=0 replicas uploads=()
+    # The uploads, writable for this run only (the service reads them): as root, the restore gives
+    # each file back its owner and mode (CHOWN, FOWNER).
+    if "${compose[@]}" config --volumes | grep -x media >/dev/null; then
+        uploads=(--volume media:/restore/media --cap-add CHOWN --cap-add FOWNER)
+    fi
     replicas="$("${compose[@]}" ps --all --quiet app | wc -l)"
     "${compose[@]}" stop app
-    "${backup[@]}" restore "$1" --yes || status=$?
+    "${compose[@]}" run --rm --no-deps -T "${identity[@]}" "${uploads[@]}" backup restore "$1" --yes || status=$?
     # Done when the app answers again (its health check), not when its containers start; as many
     # as there were (`up` alone would scale the service back to the compose file's count).
     if ((replicas > 0)); then
@@ -44,7 +51,8 @@ drill() {
 
 main() {
     [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes|--drill [--identity KEYFILE]"
-    local compose_file="$1" file="$2" action="$3" identity=()
+    local compose_file="$1" file="$2" action="$3"
+    identity=()
     shift 3
     [[ -f "$compose_file" ]] || die "${compose_file}: no such compose file"
     case "$action" in

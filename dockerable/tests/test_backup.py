@@ -16,6 +16,7 @@ from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import BACKUP_REPOSITORY, REPO, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
+from dockerable.tests.media_checks import save_uploads
 
 pytestmark = pytest.mark.docker
 
@@ -79,6 +80,13 @@ def restore(stack, *args):
     )
 
 
+def uploads(stack) -> list[str]:
+    """Every file in the stack's media volume: checksum, path, owner and mode."""
+    every = "cd /srv/media && find . -type f -exec sha256sum {} + && find . -printf '%p %U %m\\n'"
+    listing = stack.exec("app", "sh", "-c", every).stdout
+    return sorted(listing.splitlines())
+
+
 def back_up_now(stack) -> str:
     made = stack.exec("backup", "./backup.sh", "now").stdout
     return re.search(r"wrote (\S+)", made).group(1)
@@ -87,20 +95,25 @@ def back_up_now(stack) -> str:
 def test_a_backup_restores_every_row_into_a_new_stack(prod):
     for text in ("first entry", "zweiter Eintrag, äöü", "третья запись"):
         sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, text)
-    before = entries(prod)
-    assert before.count("\n") >= 2
+    save_uploads(prod)
+    before, files = entries(prod), uploads(prod)
+    assert before.count("\n") >= 2 and len(files) > 6
     name = back_up_now(prod)
     assert BACKUP_NAME.match(name), name
-    checksum = (backup_dir(prod) / f"{name}.sha256").read_text()
-    assert checksum.endswith(f"  {name}\n")
-    assert name in prod.exec("backup", "./backup.sh", "list").stdout
+    media = name.replace(".dump", ".media.tar")
+    for made in (name, media):
+        checksum = (backup_dir(prod) / f"{made}.sha256").read_text()
+        assert checksum.endswith(f"  {made}\n")
+    listed = prod.exec("backup", "./backup.sh", "list").stdout
+    assert re.search(rf"^{re.escape(name)}\t\S+\tuploads \S+$", listed, re.M), listed
 
-    prod.down(volumes=True)  # the database volume is gone; the backups were in a host folder
+    prod.down(volumes=True)  # the database and media volumes are gone; the backups were in a host folder
     prod.up()
-    assert entries(prod) == ""
+    assert entries(prod) == "" and uploads(prod) == [". 10001 755"]
     result = restore(prod, "latest", "--yes")
     assert result.returncode == 0, result.stderr
     assert entries(prod) == before
+    assert uploads(prod) == files
     page = request("GET", prod.url("/"), ca_file=prod.folder / "ssl" / "server.crt", server_name=HOST)
     assert "третья запись" in page.text
     # What the restore replaced was backed up first.
@@ -127,6 +140,8 @@ def test_a_restore_returns_with_every_app_container_back_and_healthy(prod):
         ("truncated", "does not match its checksum (truncated or corrupted)"),
         ("garbage", "not a readable PostgreSQL archive"),
         ("other environment", "a backup of another environment (this one is example)"),
+        ("uploads truncated", "media.tar: does not match its checksum (truncated or corrupted)"),
+        ("uploads garbage", "media.tar: not a readable tar archive"),
         ("no confirmation", "restore replaces the environment's database: add --yes to confirm"),
     ],
 )
@@ -145,21 +160,62 @@ def test_restore_refuses_a_bad_backup_in_one_line_and_changes_nothing(prod, dama
         name = "staging-20200101T000000Z.dump"
         shutil.copy(folder / good, folder / name)
         run("sh", "-c", f"cd {folder} && sha256sum {name} > {name}.sha256")
+    elif damage.startswith("uploads"):
+        # A good dump beside a bad archive of the uploads: the pair is refused.
+        media = name.replace(".dump", ".media.tar")
+        shutil.copy(folder / good, folder / name)
+        uploaded = (folder / good.replace(".dump", ".media.tar")).read_bytes()
+        (folder / media).write_bytes(uploaded[: len(uploaded) // 2] if "truncated" in damage else b"x" * 4096)
+        run("sh", "-c", f"cd {folder} && sha256sum {name} > {name}.sha256")
+        if "garbage" in damage:
+            run("sh", "-c", f"cd {folder} && sha256sum {media} > {media}.sha256")
+        else:
+            good_sum = (folder / f"{good.replace('.dump', '.media.tar')}.sha256").read_text()
+            (folder / f"{media}.sha256").write_text(good_sum.split()[0] + f"  {media}\n")
     else:
         name = good
-    before = entries(prod)
+    before, files = entries(prod), uploads(prod)
     result = restore(prod, name, "--no" if damage == "no confirmation" else "--yes")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert why in lines[0] and (damage == "no confirmation" or name in lines[0]), lines[0]
-    assert entries(prod) == before
+    named = name.replace(".dump", "") if damage.startswith("uploads") else name
+    assert why in lines[0] and (damage == "no confirmation" or named in lines[0]), lines[0]
+    assert entries(prod) == before and uploads(prod) == files
     assert (
         request(
             "GET", prod.url("/healthz"), ca_file=prod.folder / "ssl" / "server.crt", server_name=HOST
         ).status
         == 200
     )
+
+
+def test_a_restore_that_fails_after_unpacking_the_uploads_leaves_both_as_they_were(prod):
+    save_uploads(prod)
+    name = back_up_now(prod)
+    save_uploads(prod)
+    before, files = entries(prod), uploads(prod)
+    # The database the restore would restore into is held open by someone: it cannot be replaced.
+    scratch = secrets(prod)["DB_NAME"] + "_restoring"
+    psql(prod, f'CREATE DATABASE "{scratch}"')
+    values = secrets(prod)
+    prod.compose(
+        "exec", "-d", "postgres", "psql", "-U", values["DB_USER"], "-d", scratch, "-c", "SELECT pg_sleep(120)"
+    )  # fmt: skip
+    wait_for(
+        lambda: psql(prod, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{scratch}'") == "1\n",
+        timeout=30,
+        what="a session on the scratch database",
+    )
+    try:
+        result = restore(prod, name, "--yes")
+    finally:
+        psql(prod, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{scratch}'")
+        psql(prod, f'DROP DATABASE IF EXISTS "{scratch}"')
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "restore failed, the database and the uploads are unchanged" in lines[0], lines
+    assert entries(prod) == before and uploads(prod) == files
 
 
 def test_retention_keeps_the_newest_of_each_recent_day_week_and_month(prod):
@@ -338,6 +394,7 @@ def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
     assert result.returncode == 0, result.stderr
     assert "passes the drill" in result.stdout
     assert re.search(r"public\.fixturebook_entry: \d+ rows", result.stderr), result.stderr
+    assert re.search(r"\.media\.tar: \d+ uploaded files", result.stderr), result.stderr
     assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
 
 
@@ -375,7 +432,8 @@ def test_the_backup_container_leaves_no_anonymous_volume(prod):
     mounts = json.loads(
         run("docker", "inspect", "-f", "{{json .Mounts}}", prod.containers("backup")[0]).stdout
     )
-    assert all(mount["Type"] != "volume" or mount["Name"].endswith("_backups") for mount in mounts), mounts
+    named = ("_backups", "_media")
+    assert all(mount["Type"] != "volume" or mount["Name"].endswith(named) for mount in mounts), mounts
 
 
 def age_keypair(folder: Path, name: str) -> str:
@@ -415,13 +473,18 @@ def encrypting(prod):
 
 def test_an_encrypted_backup_restores_only_with_its_private_key(prod, encrypting):
     sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "encrypted-secret-row")
+    save_uploads(prod)
+    files = uploads(prod)
     name = back_up_now(prod)
     assert re.match(r"^example-\d{8}T\d{6}Z\.dump\.age$", name), name
     data = (backup_dir(prod) / name).read_bytes()
     assert data.startswith(b"age-encryption.org/v1\n") and b"encrypted-secret-row" not in data
+    data = (backup_dir(prod) / name.replace(".dump", ".media.tar")).read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n") and b"document.title" not in data
     assert "checksum good (encrypted" in prod.exec("backup", "./backup.sh", "verify", name).stdout
     age_keypair(encrypting, "wrong.key")
     sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-after-the-backup")
+    save_uploads(prod)
     before = entries(prod)
     app = prod.containers("app")[0]
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", app).stdout
@@ -446,6 +509,7 @@ def test_an_encrypted_backup_restores_only_with_its_private_key(prod, encrypting
     assert result.returncode == 0, result.stderr
     after = entries(prod)
     assert "encrypted-secret-row" in after and "written-after-the-backup" not in after
+    assert uploads(prod) == files
     # The safety copy the restore took first is encrypted too.
     assert any(path.name.endswith("-pre-restore.dump.age") for path in backup_dir(prod).iterdir())
 

@@ -4,7 +4,10 @@
 # drill share. Backups are PostgreSQL custom-format dumps named <env>-<UTC time>.dump, each with
 # a .sha256 beside it, in /backups; encrypted with age to the public keys in the environment's
 # backup-recipients.txt when it has any (<env>-<time>.dump.age), and then read back only with a
-# private key mounted at /run/backup-identity (restore.sh --identity).
+# private key mounted at /run/backup-identity (restore.sh --identity). Where the service mounts
+# the environment's uploads (the `media` volume, at /srv/media), each backup also archives them,
+# after its dump, as <env>-<time>.media.tar[.age] with its own .sha256: the same name and time,
+# the same encryption and retention.
 # shellcheck disable=SC2034  # constants for the scripts that source this file
 
 # shellcheck source-path=SCRIPTDIR source=../secrets.sh
@@ -16,6 +19,8 @@ readonly RECIPIENTS=/run/backup-recipients.txt IDENTITY=/run/backup-identity
 # layer, gone with a one-off container (restore and drill remove it themselves).
 readonly PLAIN_DIR=/tmp
 readonly STATUS="${DIR}/.status"
+# The uploads, read-only; and where restore.sh mounts them writable for a restore.
+readonly MEDIA=/srv/media MEDIA_RESTORE=/restore/media
 readonly INTERVAL="${BACKUP_INTERVAL:-86400}"
 # Retention: the newest backup of each of the last N days, ISO weeks and months that have one.
 # Labelled backups (the safety copy a restore takes first) are never pruned: delete them by hand.
@@ -97,18 +102,55 @@ throttle() {
     fi
 }
 
-# pg_dump, throttled, through age when encrypting; stderr carries the error of any of them.
-dump_to() {
+# stdin into FILE, throttled, through age when encrypting.
+write_to() {
     if encrypting; then
-        pg_dump --format=custom | throttle | age --encrypt --recipients-file "$RECIPIENTS" --output "$1"
+        throttle | age --encrypt --recipients-file "$RECIPIENTS" --output "$1"
     else
-        pg_dump --format=custom | throttle >"$1"
+        throttle >"$1"
     fi
+}
+
+# The media archive that goes with backup FILE: <env>-<time>.dump[.age] -> <env>-<time>.media.tar[.age].
+media_of() {
+    local file="${1%.age}" suffix=""
+    [[ "$1" == *.age ]] && suffix=.age
+    echo "${file%.dump}.media.tar${suffix}"
+}
+
+# FILE's .sha256 beside it in /backups, under NAME (the name FILE will have).
+checksum() {
+    printf '%s  %s\n' "$(sha256sum <"$1" | cut -d ' ' -f 1)" "$2" >"${DIR}/${2}.sha256"
+}
+
+# One step of a backup: `step WHAT COMMAND PARTIAL [EARLIER...]` runs COMMAND PARTIAL (PARTIAL a
+# hidden file, renamed once whole); on failure it removes PARTIAL and the EARLIER steps' files,
+# records the error for the health check and ends with one line naming WHAT.
+step() {
+    local what="$1" command="$2" partial="$3" why
+    shift 3
+    if ! "$command" "$partial" 2>"${partial}.log"; then
+        why="$(tail -n 1 "${partial}.log")"
+        rm -f "$partial" "${partial}.log" "$@"
+        record failed "${what}: ${why}"
+        die "backup of ${PGDATABASE} failed: ${what}: ${why}"
+    fi
+    rm -f "${partial}.log"
+}
+
+dump_to() {
+    pg_dump --format=custom | write_to "$1"
+}
+
+# The uploads as they are now (numeric owners, so that a restore gives them back to the app user).
+media_to() {
+    tar --create --file=- --directory="$MEDIA" --numeric-owner --exclude=./.restoring --exclude=./.replaced . \
+        | write_to "$1"
 }
 
 # One backup; LABEL (optional) is added to its name, e.g. pre-restore, and keeps it from pruning.
 backup_now() {
-    local label="${1:+-$1}" base partial suffix="" problem
+    local label="${1:+-$1}" base partial suffix="" problem media
     problem="$(settings_problem)"
     if [[ -n "$problem" ]]; then
         record failed "$problem"
@@ -118,16 +160,17 @@ backup_now() {
     encrypting && suffix=.age
     base="${NAME}-$(date -u +%Y%m%dT%H%M%SZ)${label}.dump${suffix}"
     partial="${DIR}/.${base}.partial"
-    if ! dump_to "$partial" 2>"${partial}.log"; then
-        local why
-        why="$(tail -n 1 "${partial}.log")"
-        rm -f "$partial" "${partial}.log"
-        record failed "pg_dump: ${why}"
-        die "backup of ${PGDATABASE} failed: ${why}"
+    step pg_dump dump_to "$partial"
+    # After the dump: a file its rows name was uploaded before it, so it is in the archive too.
+    if [[ -d "$MEDIA" ]]; then
+        media="$(media_of "$base")"
+        step "the uploads (${MEDIA})" media_to "${DIR}/.${media}.partial" "$partial"
+        checksum "${DIR}/.${media}.partial" "$media"
+        mv "${DIR}/.${media}.partial" "${DIR}/${media}"
     fi
-    printf '%s  %s\n' "$(sha256sum <"$partial" | cut -d ' ' -f 1)" "$base" >"${DIR}/${base}.sha256"
+    # The dump last: a backup is listed (and restorable) once all of it is there.
+    checksum "$partial" "$base"
     mv "$partial" "${DIR}/${base}"
-    rm -f "${partial}.log"
     record ok "$base"
     echo "backup.sh: wrote ${base} ($(du -h "${DIR}/${base}" | cut -f 1))"
     [[ -n "$label" ]] || prune
@@ -155,7 +198,8 @@ prune() {
         fi
     done
     for file in $(prunable); do
-        [[ -n "${keep[$file]:-}" ]] || rm -f "${DIR:?}/${file}" "${DIR:?}/${file}.sha256"
+        [[ -n "${keep[$file]:-}" ]] \
+            || rm -f "${DIR:?}/${file}" "${DIR:?}/${file}.sha256" "${DIR:?}/$(media_of "$file")"{,.sha256}
     done
 }
 
@@ -170,7 +214,7 @@ resolve() {
 }
 
 verify() {
-    local file archive
+    local file archive media
     file="$(resolve "$1")"
     [[ "$file" =~ ^[a-z][a-z0-9_]*-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump(\.age)?$ ]] \
         || die "${file}: not a backup's name (<env>-<UTC time>.dump or .dump.age)"
@@ -179,6 +223,12 @@ verify() {
     [[ -f "${DIR}/${file}.sha256" ]] || die "${file}: its checksum file ${file}.sha256 is missing"
     (cd "$DIR" && sha256sum --check --status "${file}.sha256") \
         || die "${file}: does not match its checksum (truncated or corrupted)"
+    media="$(media_of "$file")"
+    if [[ -f "${DIR}/${media}" ]]; then
+        [[ -f "${DIR}/${media}.sha256" ]] || die "${media}: its checksum file ${media}.sha256 is missing"
+        (cd "$DIR" && sha256sum --check --status "${media}.sha256") \
+            || die "${media}: does not match its checksum (truncated or corrupted)"
+    fi
     if [[ "$file" == *.age && ! -f "$IDENTITY" ]]; then
         # Without the private key, the checksum is all that can be checked.
         echo "$file"
@@ -186,6 +236,10 @@ verify() {
     fi
     archive="$(plain "$file")" || exit 1
     pg_restore --list "$archive" >/dev/null 2>&1 || die "${file}: not a readable PostgreSQL archive"
+    if [[ -f "${DIR}/${media}" ]]; then
+        archive="$(plain "$media")" || exit 1
+        tar --list --file "$archive" >/dev/null 2>&1 || die "${media}: not a readable tar archive"
+    fi
     echo "$file"
 }
 
@@ -229,4 +283,35 @@ restore_into() {
 # The scratch database a drill restores into.
 drill_database() {
     echo "$(secret DB_NAME)_drill"
+}
+
+# ARCHIVE (a media archive) unpacked beside the uploads, on their volume, so that putting it in
+# their place is renames only. On failure: nothing left behind, tar's last line on stdout.
+unpack_media() {
+    local staging="${MEDIA_RESTORE}/.restoring" log
+    rm -rf "${staging:?}" && mkdir "$staging"
+    log="$(mktemp)"
+    if ! tar --extract --file "$1" --directory "$staging" --same-owner --preserve-permissions 2>"$log"; then
+        rm -rf "${staging:?}"
+        tail -n 1 "$log"
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+# The unpacked uploads in place of the current ones (which go, once the new ones are there).
+swap_media() {
+    local root="$MEDIA_RESTORE" entry
+    rm -rf "${root:?}/.replaced" && mkdir "${root}/.replaced"
+    shopt -s dotglob nullglob
+    for entry in "$root"/*; do
+        [[ "${entry##*/}" == .restoring || "${entry##*/}" == .replaced ]] || mv "$entry" "${root}/.replaced/"
+    done
+    for entry in "${root}/.restoring"/*; do
+        mv "$entry" "${root}/"
+    done
+    shopt -u dotglob nullglob
+    rmdir "${root}/.restoring"
+    rm -rf "${root:?}/.replaced"
 }
