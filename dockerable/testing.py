@@ -2,6 +2,7 @@
 for pytest-django, and the sample environment's production stack for a smoke test."""
 
 import contextlib
+import http.cookiejar
 import os
 import secrets
 import shutil
@@ -113,11 +114,59 @@ def django_db_modify_db_settings(postgres_server):  # pylint: disable=redefined-
     settings.DATABASES["default"].update(NAME="postgres", **postgres_server)
 
 
+class SampleSite:
+    """The sample environment's production stack as a browser sees it: HTTPS to localhost, trusting
+    the sample's certificate, keeping cookies between requests. Calling it GETs a path: (status,
+    body)."""
+
+    def __init__(self, port: int, cafile: Path):
+        self.base = f"https://localhost:{port}"
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(cafile))),
+            urllib.request.HTTPCookieProcessor(self.cookies),
+        )
+
+    def fetch(self, path: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        """One request (a POST when `data` is given), redirects followed: (status, body)."""
+        request = urllib.request.Request(self.base + path, data=data, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:  # an answer all the same (404, 500...)
+            return error.code, error.read()
+
+    def __call__(self, path: str) -> tuple[int, str]:
+        status, body = self.fetch(path)
+        return status, body.decode()
+
+    def post_form(self, path: str, fields: dict, files: dict) -> tuple[int, str]:
+        """Submit the form at `path` as a browser would: its page first (for the CSRF cookie), then a
+        multipart POST of `fields` and `files` ({field: (file name, content)})."""
+        self.fetch(path)
+        token = next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in {"csrfmiddlewaretoken": token, **fields}.items()
+        ]
+        for name, (file_name, content) in files.items():
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{file_name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            )
+            parts.append(head.encode() + content + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Referer": self.base + path}
+        status, answer = self.fetch(path, body, headers)
+        return status, answer.decode()
+
+
 @contextlib.contextmanager
 def sample_site():
     """The checkout's image built under a tag of its own, and the sample environment's production
-    mode brought up on free ports of 127.0.0.1: yields a function that GETs a path over HTTPS
-    (status, body). Everything it made is removed afterwards."""
+    mode brought up on free ports of 127.0.0.1: yields a SampleSite, which GETs a path over HTTPS
+    when called, (status, body), and submits forms. Everything it made is removed afterwards."""
     require_docker()
     tag = f"dockerable-django:smoke-{uuid.uuid4().hex[:8]}"
     compose_file = REPO / "project" / "settings" / "example" / "docker-compose.yml"
@@ -145,17 +194,7 @@ def sample_site():
             timeout=1800,
         )
         # The sample's certificate names localhost.
-        context = ssl.create_default_context(cafile=str(compose_file.parent / "ssl" / "server.crt"))
-
-        def get(path: str) -> tuple[int, str]:
-            url = f"https://localhost:{https_port}{path}"
-            try:
-                with urllib.request.urlopen(url, context=context, timeout=30) as answer:
-                    return answer.status, answer.read().decode()
-            except urllib.error.HTTPError as error:  # an answer all the same (404, 500...)
-                return error.code, error.read().decode()
-
-        yield get
+        yield SampleSite(https_port, compose_file.parent / "ssl" / "server.crt")
     finally:
         run("docker", "compose", "-f", str(compose_file), "down", "-v", env=env, check=False, timeout=300)
         # The app's image and the backup image the stack built, both named after its project.
@@ -163,3 +202,10 @@ def sample_site():
         listing = ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", project]
         built = run(*listing, check=False).stdout.split()
         run("docker", "image", "rm", "-f", tag, *built, check=False)
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The sample environment's production stack (sample_site), up once for the tests that ask for it."""
+    with sample_site() as stack:
+        yield stack

@@ -1,12 +1,29 @@
 """The guestbook's one table."""
 
-from django.db import models
+from django.core.validators import FileExtensionValidator
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+# The image types an entry may carry: what browsers show and the media servers send inline
+# (docs/media.md); anything else would be a download, not a picture on the page.
+IMAGE_EXTENSIONS = ["png", "jpg", "jpeg", "gif", "webp"]
 
 
 class Entry(models.Model):
-    """One message left in the guestbook."""
+    """One message left in the guestbook, with an optional image."""
 
     text = models.CharField(max_length=200)
+    image = models.ImageField(
+        upload_to="guestbook/",
+        blank=True,
+        width_field="image_width",
+        height_field="image_height",
+        validators=[FileExtensionValidator(IMAGE_EXTENSIONS)],
+    )
+    # Stored with the image, so that listing entries never opens their files.
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -15,3 +32,12 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+@receiver(post_delete, sender=Entry)
+def delete_image(sender, instance, **kwargs):  # pylint: disable=unused-argument
+    """An entry's image goes with it, once its deletion is committed: a deletion rolled back keeps
+    it. (Backups taken before keep their copy.)"""
+    if instance.image:
+        storage, name = instance.image.storage, instance.image.name
+        transaction.on_commit(lambda: storage.delete(name))

@@ -1,12 +1,33 @@
 """The guestbook's tests, as your apps' own tests look: pytest-django against the real PostgreSQL
 that tests/run starts. Delete them with the app."""
 
+import io
+import re
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from project.guestbook.models import Entry
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploads go to a folder of the test's own (MEDIA_ROOT is the container's volume)."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+SVG = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+
+
+def picture(name="photo.png", image_format="PNG", size=(3, 2)) -> SimpleUploadedFile:
+    data = io.BytesIO()
+    Image.new("RGB", size, "teal").save(data, image_format)
+    return SimpleUploadedFile(name, data.getvalue())
 
 
 def test_a_posted_entry_is_saved_and_the_page_redirects_to_itself(client):
@@ -27,3 +48,53 @@ def test_an_empty_or_too_long_entry_is_refused_and_nothing_is_saved(client):
         answer = client.post(reverse("guestbook:index"), {"text": text})
         assert answer.status_code == 200 and answer.context["form"].errors
     assert not Entry.objects.exists()
+
+
+def test_an_entry_with_an_image_shows_it_on_the_page_and_the_file_is_stored_whole(client, media):
+    upload = picture()
+    answer = client.post(reverse("guestbook:index"), {"text": "with a picture", "image": upload})
+    assert answer.status_code == 302
+    entry = Entry.objects.get()
+    assert (entry.image_width, entry.image_height) == (3, 2)
+    assert (media / entry.image.name).read_bytes() == upload.open().read()
+    page = client.get(reverse("guestbook:index")).content.decode()
+    assert f'<img src="/media/{entry.image.name}" alt="" width="3" height="2">' in page
+
+
+@pytest.mark.parametrize(
+    "upload, why",
+    [
+        (SimpleUploadedFile("page.png", b"<script>alert(1)</script>"), "Upload a valid image"),
+        (SimpleUploadedFile("drawing.svg", SVG), "Upload a valid image"),
+        (picture("photo.bmp", "PNG"), "File extension \u201cbmp\u201d is not allowed"),
+        (picture("photo.png", "BMP"), "Upload a PNG, JPEG, GIF or WebP image."),
+        (picture(size=(4001, 1)), "over 4000 pixels on a side"),
+    ],
+)
+def test_an_upload_that_is_not_an_allowed_image_is_refused_and_nothing_is_kept(client, media, upload, why):
+    answer = client.post(reverse("guestbook:index"), {"text": "hello", "image": upload})
+    assert answer.status_code == 200
+    errors = answer.context["form"].errors
+    assert any(why in error for error in errors["image"]), errors
+    assert not Entry.objects.exists() and not any(media.rglob("*.*"))
+
+
+def test_deleting_an_entry_deletes_its_image_once_the_deletion_is_committed(
+    client, media, django_capture_on_commit_callbacks
+):
+    client.post(reverse("guestbook:index"), {"text": "short-lived", "image": picture()})
+    entry = Entry.objects.get()
+    stored = media / entry.image.name
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        entry.delete()
+        assert stored.exists()  # not before the commit
+    assert len(callbacks) == 1 and not stored.exists()
+
+
+@pytest.mark.docker
+def test_an_image_posted_through_the_form_in_production_mode_is_served_back_byte_for_byte(site):
+    content = picture().read()
+    status, page = site.post_form("/", {"text": "a picture, end to end"}, {"image": ("photo.png", content)})
+    assert status == 200 and "a picture, end to end" in page, page[-2000:]
+    source = re.search(r'<img src="(/media/guestbook/[^"]+_photo\.png)"', page).group(1)
+    assert site.fetch(source) == (200, content)

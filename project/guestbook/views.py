@@ -10,7 +10,7 @@ PAGE_SIZE = 50
 
 def index(request):
     """GET: the latest entries; POST: add one, then redirect (so a reload does not repost)."""
-    form = EntryForm(request.POST or None)
+    form = EntryForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("guestbook:index")
