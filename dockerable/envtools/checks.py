@@ -233,6 +233,47 @@ def check_acme_domains(folder: Path, domain: str | None) -> list[Finding]:
     return findings
 
 
+def volume_targets(spec: dict) -> list[str]:
+    """Where a service's volumes are mounted (short or long form)."""
+    targets = []
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, dict):
+            targets.append(str(volume.get("target", "")))
+        else:
+            parts = str(volume).split(":")
+            targets.append(parts[1] if len(parts) > 1 else parts[0])
+    return targets
+
+
+def check_uploads(folder: Path, data: dict) -> list[Finding]:
+    """Where uploads go: the `media` volume, or the bucket secrets.json names; and never a volume in
+    a Swarm stack, whose app tasks on other nodes would not see the files one of them wrote."""
+    path = folder / STACK_FILE
+    try:
+        app = services(path).get("app", {}) if path.is_file() else {}
+    except ValueError:
+        app = {}  # the stack's own check names it
+    media_root = str(settings.MEDIA_ROOT)
+    if media_root in volume_targets(app):
+        return [
+            Finding(
+                ERROR,
+                "uploads",
+                f"{path}: a volume at {media_root} holds each node's own files, which app tasks on other "
+                f"nodes cannot serve: name a {environment.S3_BUCKET} in secrets.json instead (docs/media.md)",
+            )
+        ]
+    if environment.S3_BUCKET in data:
+        return [Finding(OK, "uploads", f"in object storage, bucket {data[environment.S3_BUCKET]}")]
+    return [
+        Finding(
+            OK,
+            "uploads",
+            f"in the media volume (a Swarm stack needs {environment.S3_BUCKET} in secrets.json for uploads)",
+        )
+    ]
+
+
 def check_backups(folder: Path) -> list[Finding]:
     """Production mode runs the backup service, encrypts to public keys only, and backed up lately."""
     path = folder / "docker-compose.yml"
@@ -427,6 +468,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += host_findings + check_certificate(folder, hosts)
     findings += check_acme_domains(folder, next(iter(declared_hosts(folder)), None))
     findings += check_git(folder) + check_compose_layout(name, folder) + check_backups(folder)
-    findings += check_stack(folder)
+    findings += check_stack(folder) + check_uploads(folder, data)
     findings += check_deploy(name)
     return findings

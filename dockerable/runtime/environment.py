@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 try:
     from django.core.exceptions import ImproperlyConfigured as _SettingsError
@@ -24,6 +25,11 @@ SECRETS_FILE_VARIABLE = "DJANGO_SECRETS_FILE"
 # The environment's public host name: optional only for environments made before it moved here
 # from settings.py.
 DOMAIN_KEY = "DOMAIN"
+# Object storage for uploads (docs/media.md): all optional; a bucket needs its keys.
+S3_BUCKET, S3_ENDPOINT_URL, S3_REGION = "MEDIA_S3_BUCKET", "MEDIA_S3_ENDPOINT_URL", "MEDIA_S3_REGION"
+S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY = "MEDIA_S3_ACCESS_KEY_ID", "MEDIA_S3_SECRET_ACCESS_KEY"
+S3_KEYS = (S3_BUCKET, S3_ENDPOINT_URL, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
+S3_REQUIRED = (S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
@@ -34,11 +40,14 @@ TEMPLATE_KEYS = {
     "DB_PASSWORD": True,
     "DB_HOST": False,
     DOMAIN_KEY: False,
+    **dict.fromkeys(S3_KEYS, False),
 }
 # A DNS name as ALLOWED_HOSTS and a certificate take it: labels of letters, digits and inner hyphens.
 HOST_NAME = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+# A bucket's name as S3 takes it: 3 to 63 lowercase letters, digits, dots and inner hyphens.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # The keys PostgreSQL and the backups get, in a file of their own on Swarm.
 DATABASE_PREFIX = "DB_"
 # A script's exit status for a bad secrets file (EX_USAGE, as cmd.sh's other refusals).
@@ -54,6 +63,12 @@ def _value_fault(key: str, value) -> str | None:
         return f"key {key!r} must be a non-empty string"
     if key == DOMAIN_KEY and not HOST_NAME.fullmatch(value):
         return f"key {key!r} must be a host name such as www.example.com (no scheme, port or path)"
+    if key == S3_BUCKET and not BUCKET_NAME.fullmatch(value):
+        return f"key {key!r} must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"
+    if key == S3_ENDPOINT_URL:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+            return f"key {key!r} must be the storage's URL, such as https://s3.example.com (no path)"
     return None
 
 
@@ -90,6 +105,13 @@ class Secrets:
         for key in TEMPLATE_KEYS:
             if key in self._values:
                 self[key]  # pylint: disable=pointless-statement
+        if any(key in self._values for key in S3_KEYS):
+            lacking = [key for key in S3_REQUIRED if key not in self._values]
+            if lacking:
+                raise SecretsError(
+                    f"{self.path}: missing key {lacking[0]!r}: object storage for uploads needs "
+                    f"{', '.join(S3_REQUIRED)}"
+                )
 
     @property
     def domain(self) -> str | None:

@@ -38,6 +38,19 @@ FAULTS = {
         with_value("DOMAIN", "https://www.example.com/"),
         "key 'DOMAIN' must be a host name such as www.example.com (no scheme, port or path)",
     ),
+    "bucket-without-keys": (
+        with_value("MEDIA_S3_BUCKET", "uploads"),
+        "missing key 'MEDIA_S3_ACCESS_KEY_ID': object storage for uploads needs MEDIA_S3_BUCKET, "
+        "MEDIA_S3_ACCESS_KEY_ID, MEDIA_S3_SECRET_ACCESS_KEY",
+    ),
+    "bucket-name": (
+        with_value("MEDIA_S3_BUCKET", "My_Uploads"),
+        "key 'MEDIA_S3_BUCKET' must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens",
+    ),
+    "endpoint-with-path": (
+        with_value("MEDIA_S3_ENDPOINT_URL", "https://s3.example.com/uploads"),
+        "key 'MEDIA_S3_ENDPOINT_URL' must be the storage's URL, such as https://s3.example.com (no path)",
+    ),
     "syntax": (
         '{\n  "SECRET_KEY": "x",\n  "DB_NAME" "db"\n}\n',
         "not valid JSON at line 3, column 13: Expecting ':' delimiter",

@@ -551,3 +551,31 @@ def test_checkenv_names_settings_that_do_not_load(repo):
     missing = "No module named 'no_such_module_here'"
     assert any("settings" in line and missing in line for line in errors), result.stdout
     assert any("check --deploy" in line and missing in line for line in errors), result.stdout
+
+
+def test_checkenv_says_where_uploads_go_and_refuses_a_volume_for_them_in_the_swarm_stack(repo, staging):
+    folder, _ = staging
+    stack_file, secrets_file = folder / STACK_FILE, folder / "secrets.json"
+    kept_stack, kept_secrets = stack_file.read_text(), secrets_file.read_text()
+    listed = envtool("checkenv", "staging", cwd=repo).stdout.splitlines()
+    assert any(line.split()[:2] == ["ok", "uploads"] and "in the media volume" in line for line in listed)
+    try:
+        secrets_file.write_text(
+            json.dumps(
+                {
+                    **json.loads(kept_secrets),
+                    "MEDIA_S3_BUCKET": "staging-uploads",
+                    "MEDIA_S3_ACCESS_KEY_ID": "AKIASTAGING",
+                    "MEDIA_S3_SECRET_ACCESS_KEY": "a-staging-secret-key-of-its-own",
+                }
+            )
+        )
+        assert "in object storage, bucket staging-uploads" in envtool("checkenv", "staging", cwd=repo).stdout
+        stack_file.write_text("services:\n  app:\n    volumes: ['media:/srv/media']\nvolumes:\n  media:\n")
+        result = envtool("checkenv", "staging", cwd=repo)
+    finally:
+        stack_file.write_text(kept_stack)
+        secrets_file.write_text(kept_secrets)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR") and "uploads" in line]
+    assert len(lines) == 1 and "a volume at /srv/media holds each node's own files" in lines[0], result.stdout
+    assert result.returncode == 1

@@ -33,6 +33,7 @@ from dockerable.tests.security_headers import problems_by_answer
 pytestmark = pytest.mark.docker
 
 HOST = "example.dockerable.test"
+MOTO_IMAGE = "motoserver/moto:5.1.1"
 # The workers' socket in production mode (uwsgi.ini's [https]): TCP on loopback, (host, port).
 WORKERS_HOST, WORKERS_PORT = re.search(
     r"^socket = (\S+):(\d+)$", (REPO / "dockerable" / "uwsgi.ini").read_text(), re.M
@@ -206,6 +207,42 @@ def test_healthz_is_503_while_the_database_is_down(prod):
 def test_uploads_are_stored_in_the_volume_and_served_as_files_that_never_run(prod, checker_images):  # pylint: disable=unused-argument
     problems = upload_problems(prod, get)
     assert not problems, problems
+
+
+def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_path):
+    # A moto server on the stack's network, and a secrets.json naming a bucket there.
+    moto = f"{prod.project}-moto"
+    run("docker", "run", "-d", "--rm", "--name", moto, "--network", f"{prod.project}_default",
+        "--network-alias", "moto", MOTO_IMAGE)  # fmt: skip
+    try:
+        values = json.loads((prod.folder / "secrets.json").read_text())
+        values.update(
+            MEDIA_S3_BUCKET="uploads",
+            MEDIA_S3_ENDPOINT_URL="http://moto:5000",
+            MEDIA_S3_REGION="us-east-1",
+            MEDIA_S3_ACCESS_KEY_ID="testing",
+            MEDIA_S3_SECRET_ACCESS_KEY="testing",
+        )
+        secrets_file = tmp_path / "secrets.json"
+        secrets_file.write_text(json.dumps(values))
+        secrets_file.chmod(0o644)
+        tmp_path.chmod(0o755)
+        code = (REPO / "dockerable" / "tests" / "data" / "s3_roundtrip.py").read_text()
+        result = prod.compose(
+            "run", "--rm", "--no-deps", "-T", "--volume", f"{secrets_file}:/run/s3-secrets.json:ro",
+            "-e", "DJANGO_SECRETS_FILE=/run/s3-secrets.json", "app",
+            "/dockerable/cmd.sh", "manage", "shell", "-c", code,
+        )  # fmt: skip
+    finally:
+        run("docker", "rm", "-f", moto, check=False)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "S3MediaStorage", report
+    for name, seen in report["files"].items():
+        assert seen["first"] != seen["second"] and seen["first"].endswith("_" + name), seen
+        link = seen["url"]
+        assert link.startswith(f"http://moto:5000/uploads/{seen['first']}?") and "Signature=" in link, link
+        assert seen["served"] and not seen["exists after delete"], seen
+        assert seen["disposition"] == (None if name == "photo.png" else "attachment"), seen
 
 
 def test_data_survives_down_and_up(prod):

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from dockerable.runtime.environment import load_secrets
+from dockerable.runtime.media import media_storage
 from project.settings.base import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
-from project.settings.base import DATABASES
+from project.settings.base import DATABASES, STORAGES
 from project.settings.env_vars import env_str
 
 # ENVIRONMENT
@@ -34,3 +35,9 @@ DATABASES["default"].update(
     # DB_HOST/DB_PORT from the environment win, for runserver on the host.
     HOST=env_str("DB_HOST", SECRETS.get("DB_HOST", "postgres")),
 )
+
+# UPLOADS
+# ------------------------------------------------------------------------------
+# The `media` volume, or S3-compatible object storage when secrets.json names a MEDIA_S3_BUCKET
+# (docs/media.md): a Swarm stack whose app tasks run on several nodes needs the latter.
+STORAGES = {**STORAGES, "default": media_storage(SECRETS)}
