@@ -218,6 +218,31 @@ def test_a_restore_that_fails_after_unpacking_the_uploads_leaves_both_as_they_we
     assert entries(prod) == before and uploads(prod) == files
 
 
+# As the app user: 3 MB at once, then 100 bytes every millisecond for about 20 s.
+GROWING_UPLOAD = """
+import time
+with open("/srv/media/growing.log", "a") as upload:
+    upload.write("x" * 3_000_000)
+    for _ in range(15_000):
+        upload.write("y" * 100)
+        upload.flush()
+        time.sleep(0.001)
+"""
+
+
+def test_a_backup_taken_while_the_app_writes_an_upload_succeeds(prod):
+    prod.compose("exec", "-d", "--user", "10001:10001", "app", "python", "-c", GROWING_UPLOAD)
+    size = "stat -c %s /srv/media/growing.log 2>/dev/null || echo 0"
+    wait_for(lambda: int(prod.exec("app", "sh", "-c", size).stdout) > 3_000_000, timeout=30, what="an upload")
+    try:
+        # The archive is read at the rate limit (1 MiB a second) while the file keeps changing.
+        name = back_up_now(prod)
+    finally:
+        # The writer ends by itself, writing into a file no longer named.
+        prod.exec("app", "rm", "-f", "/srv/media/growing.log", user="10001:10001")
+    assert (backup_dir(prod) / name.replace(".dump", ".media.tar")).stat().st_size > 3_000_000
+
+
 def test_retention_keeps_the_newest_of_each_recent_day_week_and_month(prod):
     folder = Path(tempfile.mkdtemp(prefix="dockerable-retention-"))
     try:

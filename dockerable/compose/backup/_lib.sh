@@ -143,9 +143,13 @@ dump_to() {
 }
 
 # The uploads as they are now (numeric owners, so that a restore gives them back to the app user).
+# The app keeps writing meanwhile: a file that changed or went while tar read it is taken as tar
+# found it (its status 1), where a failure to read the folder ends the backup (status 2).
 media_to() {
-    tar --create --file=- --directory="$MEDIA" --numeric-owner --exclude=./.restoring --exclude=./.replaced . \
-        | write_to "$1"
+    {
+        tar --create --file=- --directory="$MEDIA" --numeric-owner --exclude=./.restoring --exclude=./.replaced \
+            --warning=no-file-changed --warning=no-file-removed . || (($? == 1))
+    } | write_to "$1"
 }
 
 # One backup; LABEL (optional) is added to its name, e.g. pre-restore, and keeps it from pruning.
