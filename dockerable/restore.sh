@@ -18,16 +18,21 @@ die() {
     exit 1
 }
 
+# backup.sh COMMAND in a one-off backup container, with the mounts in run_options.
+backup() {
+    "${compose[@]}" run --rm --no-deps -T "${run_options[@]}" backup "$@"
+}
+
 restore() {
-    local status=0 replicas uploads=()
+    local status=0 replicas
     # The uploads, writable for this run only (the service reads them): as root, the restore gives
     # each file back its owner and mode (CHOWN, FOWNER).
     if "${compose[@]}" config --volumes | grep -x media >/dev/null; then
-        uploads=(--volume media:/restore/media --cap-add CHOWN --cap-add FOWNER)
+        run_options+=(--volume media:/restore/media --cap-add CHOWN --cap-add FOWNER)
     fi
     replicas="$("${compose[@]}" ps --all --quiet app | wc -l)"
     "${compose[@]}" stop app
-    "${compose[@]}" run --rm --no-deps -T "${identity[@]}" "${uploads[@]}" backup restore "$1" --yes || status=$?
+    backup restore "$1" --yes || status=$?
     # Done when the app answers again (its health check), not when its containers start; as many
     # as there were (`up` alone would scale the service back to the compose file's count).
     if ((replicas > 0)); then
@@ -40,11 +45,11 @@ restore() {
 
 drill() {
     local scratch status=0
-    scratch="$("${backup[@]}" drill-database)" || exit 1
-    "${backup[@]}" drill "$1" >&2 || exit 1
+    scratch="$(backup drill-database)" || exit 1
+    backup drill "$1" >&2 || exit 1
     "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$scratch" migrate \
         /dockerable/cmd.sh manage migrate --check --noinput || status=$?
-    "${compose[@]}" run --rm --no-deps -T backup drill-clean
+    backup drill-clean
     ((status == 0)) || die "${1}: restores, but its schema is not the code's (migrate --check failed)"
     echo "restore.sh: ${1} passes the drill"
 }
@@ -52,7 +57,7 @@ drill() {
 main() {
     [[ $# -ge 3 ]] || die "usage: restore.sh COMPOSE_FILE BACKUP|latest --yes|--drill [--identity KEYFILE]"
     local compose_file="$1" file="$2" action="$3"
-    identity=()
+    run_options=()
     shift 3
     [[ -f "$compose_file" ]] || die "${compose_file}: no such compose file"
     case "$action" in
@@ -62,14 +67,13 @@ main() {
     if [[ "${1:-}" == --identity ]]; then
         [[ -f "${2:-}" && -r "${2:-}" ]] || die "--identity ${2:-}: not a readable file (the age private key)"
         # Read-only into this run's container only: the key is never stored on the server.
-        identity=(--volume "$(realpath "$2"):/run/backup-identity:ro")
+        run_options=(--volume "$(realpath "$2"):/run/backup-identity:ro")
         shift 2
     fi
     [[ $# -eq 0 ]] || die "unexpected argument '$1'"
     compose=(docker compose --progress quiet -f "$compose_file")
-    backup=("${compose[@]}" run --rm --no-deps -T "${identity[@]}" backup)
     # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
-    "${backup[@]}" verify "$file" --restorable >/dev/null || exit 1
+    backup verify "$file" --restorable >/dev/null || exit 1
     if [[ "$action" == --drill ]]; then
         drill "$file"
     else

@@ -233,16 +233,16 @@ def check_acme_domains(folder: Path, domain: str | None) -> list[Finding]:
     return findings
 
 
-def volume_targets(spec: dict) -> list[str]:
-    """Where a service's volumes are mounted (short or long form)."""
-    targets = []
+def mounts(spec: dict) -> list[tuple[str, str]]:
+    """A service's volumes as (source, target), short syntax or long."""
+    found = []
     for volume in spec.get("volumes") or []:
         if isinstance(volume, dict):
-            targets.append(str(volume.get("target", "")))
+            found.append((str(volume.get("source", "")), str(volume.get("target", ""))))
         else:
             parts = str(volume).split(":")
-            targets.append(parts[1] if len(parts) > 1 else parts[0])
-    return targets
+            found.append((parts[0], parts[1]) if len(parts) > 1 else ("", parts[0]))
+    return found
 
 
 def check_uploads(folder: Path, data: dict) -> list[Finding]:
@@ -254,7 +254,7 @@ def check_uploads(folder: Path, data: dict) -> list[Finding]:
     except ValueError:
         app = {}  # the stack's own check names it
     media_root = str(settings.MEDIA_ROOT)
-    if media_root in volume_targets(app):
+    if media_root in (target for _, target in mounts(app)):
         return [
             Finding(
                 ERROR,
@@ -299,11 +299,7 @@ def check_backups(folder: Path) -> list[Finding]:
 
 def mounts_recipients(spec: dict) -> bool:
     """True if a service mounts the environment's backup-recipients.txt (short or long syntax)."""
-    for volume in spec.get("volumes") or []:
-        source = volume.get("source") if isinstance(volume, dict) else str(volume).split(":", 1)[0]
-        if Path(str(source)).name == BACKUP_RECIPIENTS:
-            return True
-    return False
+    return any(Path(source).name == BACKUP_RECIPIENTS for source, _ in mounts(spec))
 
 
 def check_recipients(folder: Path) -> list[Finding]:

@@ -217,6 +217,13 @@ resolve() {
     echo "$file"
 }
 
+# FILE in /backups matches its .sha256, or one line saying why not.
+check_sum() {
+    [[ -f "${DIR}/${1}.sha256" ]] || die "${1}: its checksum file ${1}.sha256 is missing"
+    (cd "$DIR" && sha256sum --check --status "${1}.sha256") \
+        || die "${1}: does not match its checksum (truncated or corrupted)"
+}
+
 verify() {
     local file archive media
     file="$(resolve "$1")"
@@ -224,15 +231,9 @@ verify() {
         || die "${file}: not a backup's name (<env>-<UTC time>.dump or .dump.age)"
     [[ "$file" =~ $PATTERN ]] || die "${file}: a backup of another environment (this one is ${NAME})"
     [[ -f "${DIR}/${file}" ]] || die "${file}: no such backup in ${DIR}"
-    [[ -f "${DIR}/${file}.sha256" ]] || die "${file}: its checksum file ${file}.sha256 is missing"
-    (cd "$DIR" && sha256sum --check --status "${file}.sha256") \
-        || die "${file}: does not match its checksum (truncated or corrupted)"
+    check_sum "$file"
     media="$(media_of "$file")"
-    if [[ -f "${DIR}/${media}" ]]; then
-        [[ -f "${DIR}/${media}.sha256" ]] || die "${media}: its checksum file ${media}.sha256 is missing"
-        (cd "$DIR" && sha256sum --check --status "${media}.sha256") \
-            || die "${media}: does not match its checksum (truncated or corrupted)"
-    fi
+    [[ ! -f "${DIR}/${media}" ]] || check_sum "$media"
     if [[ "$file" == *.age && ! -f "$IDENTITY" ]]; then
         # Without the private key, the checksum is all that can be checked.
         echo "$file"
