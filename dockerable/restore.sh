@@ -9,14 +9,17 @@
 # A restore takes a safety backup of the current database and uploads and replaces both all or
 # nothing: on any failure both are as they were, and the app is started again either way (the
 # command returns once it is healthy). A drill restores into a scratch database beside it, checks
-# every table and the uploads' archive, runs Django's `migrate --check` against it and drops it;
-# the app keeps serving.
+# every table and the uploads' archive, runs Django's `migrate --check` against it, checks that
+# every file its rows name is in the uploads' archive, and drops it; the app keeps serving.
 set -Eeuo pipefail
 
 die() {
     echo "restore.sh: $*" >&2
     exit 1
 }
+
+# Run by the app's Python against the drill's database, the archive's names on its stdin.
+readonly UPLOADS_CHECK="from dockerable.runtime.uploads_drill import main; raise SystemExit(main())"
 
 # backup.sh COMMAND in a one-off backup container, with the mounts in run_options.
 backup() {
@@ -43,14 +46,28 @@ restore() {
     exit "$status"
 }
 
+# `on_scratch DATABASE ARGS`: manage.py ARGS in a one-off container of the app's image, on DATABASE.
+on_scratch() {
+    local database="$1"
+    shift
+    "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$database" migrate /dockerable/cmd.sh manage "$@"
+}
+
 drill() {
-    local scratch status=0
+    local scratch names found="" status=0
     scratch="$(backup drill-database)" || exit 1
-    backup drill "$1" >&2 || exit 1
-    "${compose[@]}" run --rm --no-deps -T -e DB_NAME="$scratch" migrate \
-        /dockerable/cmd.sh manage migrate --check --noinput || status=$?
+    backup drill "$1" >&2 || { backup drill-clean; exit 1; }
+    names="$(backup media-names "$1")" || { backup drill-clean; exit 1; }
+    on_scratch "$scratch" migrate --check --noinput || status=1
+    if ((status == 0)); then
+        # Every file the restored rows name must be in the uploads' archive (one line either way).
+        found="$(on_scratch "$scratch" shell --verbosity 0 -c "$UPLOADS_CHECK" <<<"$names")" || status=2
+        found="${found##*$'\n'}"
+    fi
     backup drill-clean
-    ((status == 0)) || die "${1}: restores, but its schema is not the code's (migrate --check failed)"
+    ((status != 1)) || die "${1}: restores, but its schema is not the code's (migrate --check failed)"
+    ((status != 2)) || die "${1}: restores, but ${found:-the check of its uploads failed}"
+    echo "restore.sh: ${found}" >&2
     echo "restore.sh: ${1} passes the drill"
 }
 
@@ -72,7 +89,9 @@ main() {
     fi
     [[ $# -eq 0 ]] || die "unexpected argument '$1'"
     compose=(docker compose --progress quiet -f "$compose_file")
-    # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
+    # One backup throughout (`latest` named once), and a file that cannot be restored refused
+    # before anything stops (its one line is backup.sh's).
+    file="$(backup resolve "$file")" || exit 1
     backup verify "$file" --restorable >/dev/null || exit 1
     if [[ "$action" == --drill ]]; then
         drill "$file"

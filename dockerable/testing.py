@@ -115,16 +115,15 @@ def django_db_modify_db_settings(postgres_server):  # pylint: disable=redefined-
 
 
 class SampleSite:
-    """The sample environment's production stack as a browser sees it: HTTPS to localhost, trusting
-    the sample's certificate, keeping cookies between requests. Calling it GETs a path: (status,
-    body)."""
+    """A running stack as a browser sees it at `base` (https://localhost:PORT), over HTTPS as
+    `context` says (trusting the environment's certificate, say), keeping cookies between requests.
+    Calling it GETs a path: (status, body)."""
 
-    def __init__(self, port: int, cafile: Path):
-        self.base = f"https://localhost:{port}"
+    def __init__(self, base: str, context: ssl.SSLContext | None = None):
+        self.base = base
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(cafile))),
-            urllib.request.HTTPCookieProcessor(self.cookies),
+            urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor(self.cookies)
         )
 
     def fetch(self, path: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -194,7 +193,8 @@ def sample_site():
             timeout=1800,
         )
         # The sample's certificate names localhost.
-        yield SampleSite(https_port, compose_file.parent / "ssl" / "server.crt")
+        trusted = ssl.create_default_context(cafile=str(compose_file.parent / "ssl" / "server.crt"))
+        yield SampleSite(f"https://localhost:{https_port}", trusted)
     finally:
         run("docker", "compose", "-f", str(compose_file), "down", "-v", env=env, check=False, timeout=300)
         # The app's image and the backup image the stack built, both named after its project.

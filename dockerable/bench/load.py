@@ -3,6 +3,7 @@
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 WRK_IMAGE = "dockerable-bench-wrk:latest"
 # The image's entrypoint runs wrk with this script (Dockerfile.wrk).
@@ -57,16 +58,27 @@ def histogram(quantiles: list[tuple[float, int]], requests: int) -> dict[int, in
     return counts
 
 
-def run_wrk(
-    network: str, url: str, seconds: int, connections: int = 32, host: str = "localhost"
+def run_wrk(  # pylint: disable=too-many-arguments
+    network: str,
+    url: str,
+    seconds: int,
+    connections: int = 32,
+    host: str = "localhost",
+    *,
+    body: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """wrk with keep-alive (its default) for `seconds`, from a container on `network`."""
+    """wrk with keep-alive (its default) for `seconds`, from a container on `network`; with `body`,
+    each request POSTs that file's bytes, with `headers`."""
+    posting = ["-v", f"{body.parent}:/body:ro", "-e", f"WRK_BODY=/body/{body.name}"] if body else []
+    extra = [option for name, value in (headers or {}).items() for option in ("-H", f"{name}: {value}")]
     command = [
         "docker",
         "run",
         "--rm",
         "--network",
         network,
+        *posting,
         WRK_IMAGE,
         "-t2",
         f"-c{connections}",
@@ -75,6 +87,7 @@ def run_wrk(
         "5s",
         "-H",
         f"Host: {host}",
+        *extra,
         url,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)

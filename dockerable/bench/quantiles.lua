@@ -2,6 +2,16 @@
 -- line every 0.1% up to 99% and every 0.01% above, then the maximum. The suite turns them back
 -- into a histogram (load.py), because histograms of separate runs can be added up and their
 -- percentiles cannot. (wrk 4.1's Lua API has no working access to its raw histogram.)
+-- With WRK_BODY naming a file (the upload measure, suite.py), each request POSTs its bytes; the
+-- headers that go with them (-H) are on the command line.
+local body_file = os.getenv("WRK_BODY")
+if body_file then
+    local file = assert(io.open(body_file, "rb"))
+    wrk.method = "POST"
+    wrk.body = file:read("*a")
+    file:close()
+end
+
 local function quantile(level, microseconds)
     io.write(string.format("quantile %.2f %d\n", level, microseconds))
 end

@@ -15,7 +15,9 @@ import json
 import os
 import platform
 import random
+import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,10 +44,12 @@ from dockerable.bench.report import (
 )
 from dockerable.bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
 from dockerable.tests.docker_stack import (
+    ENGINE_HELD,
     Stack,
     base_image,
     build_backup_images,
     copy_checkout,
+    engine_exclusive,
     free_port,
     install_fixture_app,
     run,
@@ -62,6 +66,11 @@ BACKUP_ROWS = 1_000_000
 # Pairs of /healthz runs, idle and while backups run (at the default BACKUP_RATE_LIMIT), for the
 # backup's cost to the app; the median pair is judged.
 BACKUP_PAIRS = 5
+# Then uploads beside the database: files of random (incompressible) bytes in the volume.
+MEDIA_FILES = 1000
+MEDIA_FILE_KB = 256
+# The upload path: a file of this size posted through the fixture app's form, over and over.
+UPLOAD_KB = 100
 # Start-up and edit timings are taken several times; the worst one is judged.
 STARTS = 3
 EDITS = 5
@@ -234,6 +243,79 @@ def backup_measures(stack: Stack, report: Report, seconds: int) -> None:
         )
         ratios.append(busy / idle)
     report.measures["healthz_during_backup_over_idle"] = round(sorted(ratios)[len(ratios) // 2], 2)
+
+
+def media_measures(stack: Stack, report: Report, seconds: int) -> None:
+    """MEDIA_FILES files in the media volume beside the database: a backup's time at full speed and
+    at the shipped rate limit, its uploads archive's size, and /healthz req/s while it runs."""
+    log(f"filling the media volume with {MEDIA_FILES} files of {MEDIA_FILE_KB} KB")
+    fill = (
+        f"mkdir -p /srv/media/bench && for i in $(seq {MEDIA_FILES}); do "
+        f"head -c {MEDIA_FILE_KB * 1024} /dev/urandom >/srv/media/bench/$i.bin; done"
+    )
+    stack.exec("app", "sh", "-c", fill, user="10001:10001")
+    megabytes = round(MEDIA_FILES * MEDIA_FILE_KB / 1024)
+    name = f"backup_1m_rows_{megabytes}mb_media"
+    report.measures[f"{name}_s"] = timed(
+        lambda: stack.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=0", "backup", "./backup.sh", "now")
+    )
+    newest = stack.exec("backup", "./backup.sh", "list").stdout.split()[0]
+    archive = f"/backups/{newest.removesuffix('.dump')}.media.tar"
+    size = int(stack.exec("backup", "stat", "-c", "%s", archive).stdout)
+    report.measures[f"backup_{megabytes}mb_media_archive_mb"] = round(size / 1e6, 1)
+    # One backup at the shipped limit takes minutes: /healthz runs while it does, against runs
+    # just before it (not pairs: it is one long backup).
+    log("a backup with the uploads at the shipped rate limit, and /healthz while it runs")
+    network, url = f"{stack.project}_default", "https://app/healthz"
+    host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+    idle = [run_wrk(network, url, seconds).requests_per_second for _ in range(BACKUP_PAIRS)]
+    began = time.monotonic()
+    one_backup = "rm -f /tmp/done; ./backup.sh now >/dev/null 2>&1; touch /tmp/done"
+    stack.compose("exec", "--detach", "backup", "bash", "-c", one_backup)
+    time.sleep(10)  # past the dump (about 5 s at the limit), into the uploads' archive
+    busy = [run_wrk(network, url, seconds).requests_per_second for _ in range(BACKUP_PAIRS)]
+    wait_for(
+        lambda: stack.exec("backup", "test", "-f", "/tmp/done", check=False).returncode == 0,
+        timeout=3600,
+        interval=1,
+        what="the rate-limited backup with the uploads to end",
+    )
+    report.measures[f"{name}_rate_limited_s"] = round(time.monotonic() - began, 1)
+    report.measures[f"healthz_during_{name}_backup_over_idle"] = round(
+        statistics.median(busy) / statistics.median(idle), 2
+    )
+
+
+def upload_measures(stack: Stack, report: Report, seconds: int) -> None:
+    """UPLOAD_KB files posted through the fixture app's form in production mode: uploads a second."""
+    log(f"posting {UPLOAD_KB} KB files through the form")
+    # The CSRF check as a browser passes it: the cookie's secret, sent back in the form.
+    token, boundary = secrets.token_hex(16), secrets.token_hex(16)
+    fields = {"csrfmiddlewaretoken": token, "text": "benchmark upload"}
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="picture"; filename="upload.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + os.urandom(UPLOAD_KB * 1024)
+        + b"\r\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="dockerable-bench-upload-") as folder:
+        Path(folder).chmod(0o755)
+        body = Path(folder) / "body"
+        body.write_bytes(b"".join(parts) + f"--{boundary}--\r\n".encode())
+        body.chmod(0o644)
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": f"csrftoken={token}",
+            "Origin": "https://localhost",
+        }
+        host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+        result = run_wrk(f"{stack.project}_default", "https://app/", seconds, body=body, headers=headers)
+    report.measures[f"upload_{UPLOAD_KB}kb_per_s"] = round(result.requests_per_second, 1)
+    report.measures[f"upload_{UPLOAD_KB}kb_errors"] = result.errors
 
 
 def login_measures(stack: Stack, report: Report, seconds: int, https_port: int) -> None:
@@ -497,6 +579,8 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         dev.compose("down")
         login_measures(prod, report, options.seconds, https_port)
         backup_measures(prod, report, options.seconds)
+        media_measures(prod, report, options.seconds)
+        upload_measures(prod, report, options.seconds)
         # From here on, the stacks exactly as shipped.
         dev.extra_files = []
         log("prod start-up timings")
@@ -564,7 +648,10 @@ def main(argv=None) -> int:
         for name in ("secrets.json", "ssl/server.key"):
             (checkout / "project" / "settings" / "example" / name).chmod(0o644)
         build_images(checkout, report, measure_builds=not options.smoke)
-        run_suite(checkout, report, options)
+        # The engine alone, as the test suites' modules take it (docker_stack.py), unless a test
+        # that holds it runs this (the smoke run): no test's stack shares the machine's cores.
+        with contextlib.nullcontext() if os.environ.get(ENGINE_HELD) else engine_exclusive():
+            run_suite(checkout, report, options)
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
         # Build cache keeps their layers, so the next run rebuilds them in seconds.

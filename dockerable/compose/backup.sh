@@ -12,6 +12,9 @@
 #   backup.sh drill FILE|latest         into a scratch database, checked table by table (kept
 #                                       for restore.sh --drill's `migrate --check`; drill-clean drops it,
 #                                       drill-database names it)
+#   backup.sh media-names FILE|latest   the files in FILE's uploads archive, one a line (restore.sh
+#                                       --drill checks the restored rows name none that is missing)
+#   backup.sh resolve FILE|latest       the backup's name (latest: the newest), for restore.sh
 #   backup.sh health                    exit 0 if the last backup worked and is not overdue
 #   backup.sh export FILE | import FILE plain dump of the database to FILE, or FILE into an empty
 #                                       database (dockerable/pg-upgrade.sh, from one major to the next)

@@ -36,6 +36,8 @@ class NewEnvironment:
     domain: str
     folder: Path
     files: list[Path]
+    # Keys of the source's secrets.json not copied (its object storage).
+    left_out: list[str]
 
 
 def source_domain(source: Path) -> str:
@@ -79,8 +81,10 @@ def write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def fresh_secrets(source: Path, name: str, domain: str) -> bytes:
-    """The source's secrets.json with every secret replaced by a new random value, and `domain`."""
+def fresh_secrets(source: Path, name: str, domain: str) -> tuple[bytes, list[str]]:
+    """The source's secrets.json with every secret replaced by a new random value, and `domain`;
+    and the keys left out: the source's object storage, whose keys newenv cannot make and whose
+    bucket the new environment must not share (it keeps uploads in its volume until given its own)."""
     try:
         data = environment.read(source / "secrets.json", schema=False).values
     except environment.SecretsError as exc:
@@ -89,25 +93,28 @@ def fresh_secrets(source: Path, name: str, domain: str) -> bytes:
         "_comment": f"Secrets and host name of the {name} environment, made by newenv. Keep this file "
         "mode 0600 and out of git (.gitignore does that)."
     }
+    left_out = [key for key in data if key in environment.S3_KEYS]
     for key, value in data.items():
-        if key.startswith("_"):
+        if key.startswith("_") or key in left_out:
             continue
         result[key] = fresh_value(key) if is_secret(key) else value
     result[DOMAIN_NAME] = domain
-    return (json.dumps(result, indent=4) + "\n").encode()
+    return (json.dumps(result, indent=4) + "\n").encode(), left_out
 
 
-def populate(work: Path, source: Path, name: str, domain: str) -> None:
-    """Write every file of the new environment into `work`."""
+def populate(work: Path, source: Path, name: str, domain: str) -> list[str]:
+    """Write every file of the new environment into `work`; the secrets' keys left out."""
     (work / "settings.py").write_text(source_settings(source), encoding="utf-8")
     write_compose_files(work, name, domain)
     (work / "__init__.py").write_text(f'"""The `{name}` environment (made by dockerable/run newenv)."""\n')
-    write_private(work / "secrets.json", fresh_secrets(source, name, domain))
+    secrets_json, left_out = fresh_secrets(source, name, domain)
+    write_private(work / "secrets.json", secrets_json)
     # The folder and certificate are public; only the key inside is private.
     (work / "ssl").mkdir(mode=0o755)
     key_pem, cert_pem = certificates.self_signed(domain)
     write_private(work / "ssl" / "server.key", key_pem)
     (work / "ssl" / "server.crt").write_bytes(cert_pem)
+    return left_out
 
 
 def create_environment(name: str, domain: str | None, source_name: str) -> NewEnvironment:
@@ -129,7 +136,7 @@ def create_environment(name: str, domain: str | None, source_name: str) -> NewEn
         raise CommandError(f"{settings_dir()}: cannot create the environment there: {exc.strerror}") from None
     try:
         work.chmod(0o755)
-        populate(work, source, name, domain)
+        left_out = populate(work, source, name, domain)
         # The rename is the only step that makes the folder visible: all or nothing.
         work.rename(target)
     except OSError as exc:
@@ -137,7 +144,7 @@ def create_environment(name: str, domain: str | None, source_name: str) -> NewEn
     finally:
         shutil.rmtree(work, ignore_errors=True)
     files = sorted(path for path in target.rglob("*") if path.is_file())
-    return NewEnvironment(name=name, domain=domain, folder=target, files=files)
+    return NewEnvironment(name=name, domain=domain, folder=target, files=files, left_out=left_out)
 
 
 def upgrade_compose_files(name: str) -> list[Path]:

@@ -1,7 +1,10 @@
-"""The Content-Security-Policy of every answer Django makes: the site's, or its path's."""
+"""The Content-Security-Policy of every answer Django makes: the site's, or its path's; an
+upload's (development mode) with the headers the servers give one."""
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from dockerable.runtime import media
 
 ENFORCED = "Content-Security-Policy"
 REPORT_ONLY = "Content-Security-Policy-Report-Only"
@@ -35,6 +38,7 @@ class ContentSecurityPolicyMiddleware:
     default: development mode reports what production would block, and blocks nothing). An
     answer that carries a policy already (a view's own) keeps it. An empty policy sends none.
     The servers add their copy only to the answers they make themselves (static files).
+    An answer under MEDIA_URL (runserver serving uploads) gets the uploads' own (media.protect).
     """
 
     def __init__(self, get_response):
@@ -45,9 +49,14 @@ class ContentSecurityPolicyMiddleware:
         self.by_path = path_policies()
         report_only = getattr(settings, "SITE_CSP_REPORT_ONLY", settings.DEBUG)
         self.header = REPORT_ONLY if report_only else ENFORCED
+        media_url = getattr(settings, "MEDIA_URL", "") or ""
+        # A path of this site's only: an empty MEDIA_URL, or another origin's, names none of its answers.
+        self.media_prefix = media_url if media_url.startswith("/") and media_url != "/" else None
 
     def __call__(self, request):
         response = self.get_response(request)
+        if self.media_prefix and request.path.startswith(self.media_prefix):
+            return media.protect(response, request.path)
         if ENFORCED in response or REPORT_ONLY in response:
             return response
         path = request.path

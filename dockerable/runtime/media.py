@@ -17,6 +17,11 @@ from dockerable.runtime import environment
 PREFIX_LENGTH = 8
 # How long a link to a file in object storage works.
 LINK_SECONDS = 3600
+# What a page may show inline; anything else is sent to be downloaded (docs/media.md). uWSGI's
+# and nginx's configurations say the same.
+INLINE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
+# The policy of every answer under MEDIA_URL, on top of the site's: no script runs (sandbox).
+MEDIA_POLICY = "default-src 'none'; sandbox"
 
 
 class UniqueNames:
@@ -32,6 +37,19 @@ class UniqueNames:
 
 class MediaStorage(UniqueNames, FileSystemStorage):
     """Uploads in the environment's `media` volume (MEDIA_ROOT), served by uWSGI or nginx."""
+
+
+def protect(response, path: str):
+    """`response`, Django's answer for an upload at `path` (runserver serves them in development
+    mode), with the headers uWSGI and nginx give one in the other modes."""
+    response["Content-Security-Policy"] = MEDIA_POLICY
+    if response.status_code == 200:
+        # Django's FileResponse says `inline; filename=...`; the servers say nothing of an image.
+        response.headers.pop("Content-Disposition", None)
+        if not path.lower().endswith(INLINE_EXTENSIONS):
+            response["Content-Disposition"] = "attachment"
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 def media_storage(secrets) -> dict:

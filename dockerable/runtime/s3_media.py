@@ -3,10 +3,7 @@ names a bucket (dockerable.runtime.media.media_storage)."""
 
 from storages.backends.s3 import S3Storage
 
-from dockerable.runtime.media import UniqueNames
-
-# What a page may show inline; anything else is stored to be downloaded (docs/media.md).
-INLINE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif")
+from dockerable.runtime.media import INLINE_EXTENSIONS, UniqueNames
 
 
 class S3MediaStorage(UniqueNames, S3Storage):  # pylint: disable=abstract-method  # as S3Storage itself

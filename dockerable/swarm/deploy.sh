@@ -109,7 +109,8 @@ database_secret() {
 
 # HASH_<KEY> for each secret and config of the stack (stack.yml names each `${STACK}_<key>-${HASH_<KEY>}`):
 # the first 12 hex digits of its file's sha256. Which file makes which is read from Compose's
-# model of the stack (the names' unset hashes only warn there), by dockerable/swarm/stack_files.py.
+# model of the stack (the names' unset hashes only warn there), by dockerable/swarm/stack_files.py,
+# which refuses a stack Swarm must not run.
 hash_files() {
     local model fault reason listing name path
     docker compose version >/dev/null 2>&1 \
@@ -121,10 +122,15 @@ hash_files() {
         rm -f "$fault"
         die "${stack_file} does not merge over ${here}/stack.yml: ${reason:-docker compose config failed}"
     fi
+    # Its one line when it refuses the stack (a mount for uploads), before anything is deployed.
+    if ! listing="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python \
+            "$SOURCE_IMAGE" -I -S -c "$(<"${here}/stack_files.py")" <<<"$model" 2>"$fault")"; then
+        reason="$(tail -n 1 "$fault")"
+        rm -f "$fault"
+        [[ -n "$reason" ]] || die "the release image could not read the stack's secrets and configs"
+        die "${stack_file}: ${reason}"
+    fi
     rm -f "$fault"
-    listing="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python \
-        "$SOURCE_IMAGE" -I -S -c "$(<"${here}/stack_files.py")" <<<"$model")" \
-        || die "the release image could not read the stack's secrets and configs"
     while IFS=$'\t' read -r name path; do
         [[ -n "$name" ]] || continue
         [[ -f "$path" ]] || die "${path}: no such file, and a secret or config of the stack is made from it"

@@ -3,11 +3,15 @@
 deploy.sh pipes `docker compose config --format json` of stack.yml and the environment's
 docker-stack.yml into this (run by the release image's Python: a manager may have no other) and
 reads one line per secret or config: the variable its name takes the content's hash from
-(HASH_ and its key, upper case, `-` as `_`), a tab, the file. The standard library only.
+(HASH_ and its key, upper case, `-` as `_`), a tab, the file. A model Swarm must not run (a mount
+for uploads) is refused first, in one line. The standard library only.
 """
 
 import json
 import sys
+
+# Django's MEDIA_ROOT (project/settings/base.py; a test keeps them equal).
+MEDIA_ROOT = "/srv/media"
 
 
 def hash_variable(key: str) -> str:
@@ -25,12 +29,30 @@ def lines(model: dict) -> list[str]:
     return found
 
 
+def refusal(model: dict) -> str:
+    """Why Swarm must not run the stack, or "": a mount for uploads holds one node's files, which
+    tasks on other nodes cannot serve (checkenv says the same)."""
+    for name, service in sorted((model.get("services") or {}).items()):
+        for mount in service.get("volumes") or []:
+            if isinstance(mount, dict) and mount.get("target") == MEDIA_ROOT:
+                return (
+                    f"service {name} mounts a {mount.get('type', 'volume')} at {MEDIA_ROOT}: each node would "
+                    "keep its own uploads, which app tasks on other nodes cannot serve; name a "
+                    "MEDIA_S3_BUCKET in secrets.json instead (docs/media.md)"
+                )
+    return ""
+
+
 def main() -> int:
     """Compose's JSON model on stdin; the lines out, or one line and exit 1 for anything else."""
     try:
         model = json.load(sys.stdin)
     except json.JSONDecodeError as exc:
         print(f"not Compose's JSON model of the stack: {exc}", file=sys.stderr)
+        return 1
+    refused = refusal(model)
+    if refused:
+        print(refused, file=sys.stderr)
         return 1
     print("\n".join(lines(model)))
     return 0

@@ -80,12 +80,12 @@ def browser_base(stack, port: str = "HTTPS_PORT") -> str:
     return f"https://{declared_domain(stack.folder)}"
 
 
-def opened_in_browser(stack, paths: list[str]) -> list[dict]:
+def opened_in_browser(stack, paths: list[str], port: str = "HTTPS_PORT") -> list[dict]:
     """Open each of `stack`'s `paths` in the browser, as a link to it would: [{"url", "ran",
     "download"}] (data/checkers/open_uploads.py)."""
-    base = browser_base(stack)
+    base = browser_base(stack, port)
     report = run(
-        "docker", "run", "--rm", *browser_network(stack), "--entrypoint", "python", BROWSER_IMAGE,
+        "docker", "run", "--rm", *browser_network(stack, port), "--entrypoint", "python", BROWSER_IMAGE,
         "/open_uploads.py", *(base + path for path in paths), timeout=180,
     )  # fmt: skip
     return json.loads(report.stdout)

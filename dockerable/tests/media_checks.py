@@ -3,8 +3,11 @@ would, through whichever server the mode puts in front (uWSGI or nginx)."""
 
 import base64
 import json
+import uuid
 
+from dockerable.testing import SampleSite
 from dockerable.tests.checkers import opened_in_browser
+from dockerable.tests.docker_stack import REPO
 
 # A page and a drawing that each run a script if a browser lets them (the title says so), and an
 # image that a page may show inline (1x1 transparent PNG).
@@ -19,7 +22,9 @@ UPLOADS = {
     ),
 }
 INLINE = {"photo.png"}
-# What a file of the image must never reach: /app/manage.py, from /srv/media.
+# What a file of the image must never reach: /app/manage.py, from /srv/media. (Development mode's
+# error page names settings: the file's whole text is what must not come back.)
+MANAGE_PY = (REPO / "manage.py").read_bytes()
 ESCAPES = [
     "/media/../../app/manage.py",
     "/media/..%2f..%2fapp/manage.py",
@@ -64,9 +69,22 @@ def served_problems(stack, get, name: str, stored: str) -> list[str]:
     return problems
 
 
-def upload_problems(stack, get) -> list[str]:
+def form_upload_problems(stack, get, site: SampleSite) -> list[str]:
+    """What is wrong with a picture posted through the fixture app's form by `site` (a browser at
+    the stack), then served back as a visitor's `get(stack, path)` fetches it: [] when nothing is."""
+    text = f"a picture {uuid.uuid4().hex}"
+    status, _ = site.post_form("/", {"text": text}, {"picture": ("photo.png", UPLOADS["photo.png"])})
+    status, page = site("/") if status == 200 else (status, "")
+    entry = next((item for item in page.split("<li") if text in item), "")
+    source = entry.partition('<img src="/media/')[2].partition('"')[0]
+    if status != 200 or not source:
+        return [f"the form at / answered {status}; no picture in the entry {entry!r}"]
+    return served_problems(stack, get, "photo.png", source)
+
+
+def upload_problems(stack, get, port: str = "HTTPS_PORT") -> list[str]:
     """What is wrong with how `stack` stores and serves uploads (`get(stack, path)` fetches as a
-    visitor): [] when nothing is."""
+    visitor, at its `port`): [] when nothing is."""
     problems = []
     stored = save_uploads(stack)
     for name, (first, second) in stored.items():
@@ -80,9 +98,9 @@ def upload_problems(stack, get) -> list[str]:
             problems.append(f"{path}: {answer.status} with Cache-Control {cache!r}")
     for path in ESCAPES:
         answer = get(stack, path)
-        if answer.status == 200 or b"DJANGO_SETTINGS_MODULE" in answer.body:
+        if answer.status == 200 or MANAGE_PY in answer.body:
             problems.append(f"{path}: {answer.status}, a file outside the media folder")
-    for seen in opened_in_browser(stack, [f"/media/{stored[name][0]}" for name in UPLOADS]):
+    for seen in opened_in_browser(stack, [f"/media/{stored[name][0]}" for name in UPLOADS], port):
         if seen["ran"]:
             problems.append(f"{seen['url']}: its script ran in the browser")
     return problems

@@ -413,13 +413,40 @@ def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
     assert served[0] is True and served[-1] is False, outcomes
 
 
+def sign_with_picture(stack, picture: str) -> None:
+    """A row of the fixture app naming `picture`, a file of the uploads' storage."""
+    row = f"('a picture', '{picture}', now())"
+    psql(stack, f"INSERT INTO fixturebook_entry (text, picture, created) VALUES {row}")
+
+
 def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
+    sign_with_picture(prod, save_uploads(prod)["photo.png"][0])
     back_up_now(prod)
     result = restore(prod, "latest", "--drill")
     assert result.returncode == 0, result.stderr
     assert "passes the drill" in result.stdout
     assert re.search(r"public\.fixturebook_entry: \d+ rows", result.stderr), result.stderr
     assert re.search(r"\.media\.tar: \d+ uploaded files", result.stderr), result.stderr
+    assert re.search(r"uploads: the database names [1-9]\d* uploaded files, all in the backup", result.stderr)
+    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+
+
+def test_the_drill_fails_a_backup_whose_rows_name_a_file_its_uploads_lack(prod):
+    gone = "fixturebook/AbCdEfGh_gone.png"
+    sign_with_picture(prod, gone)
+    try:
+        name = back_up_now(prod)
+        result = restore(prod, name, "--drill")
+    finally:
+        psql(prod, f"DELETE FROM fixturebook_entry WHERE picture = '{gone}'")
+        back_up_now(prod)  # `latest` is whole again for the tests after this one
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert re.fullmatch(
+        rf"restore\.sh: {re.escape(name)}: restores, but the database names \d+ uploaded files, "
+        rf"1 of them not in the backup: {gone}",
+        lines[-1],
+    ), result.stderr
     assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
 
 
@@ -431,8 +458,9 @@ def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
     try:
         name = back_up_now(prod)
     finally:
-        ident, app, migration, applied = removed.splitlines()[0].split("|")
-        psql(prod, f"INSERT INTO django_migrations VALUES ({ident}, '{app}', '{migration}', '{applied}')")
+        for row in removed.splitlines()[:-1]:  # the last line is psql's "DELETE n"
+            ident, app, migration, applied = row.split("|")
+            psql(prod, f"INSERT INTO django_migrations VALUES ({ident}, '{app}', '{migration}', '{applied}')")
     result = restore(prod, name, "--drill")
     assert result.returncode != 0
     assert f"restore.sh: {name}: restores, but its schema is not the code's" in result.stderr
@@ -447,7 +475,7 @@ def test_backup_sh_runs_one_script_per_command_and_names_them_for_an_unknown_one
     for bad in ("bogus", "_lib.sh", "../backup.sh"):
         refused = prod.exec("backup", "./backup.sh", bad, check=False)
         assert refused.returncode == 1
-        listed = "(use one of: drill drill-clean drill-database export health import list loop now prune "
+        listed = "(use one of: drill drill-clean drill-database export health import list loop media-names "
         assert refused.stderr.startswith(f"backup.sh: unknown command '{bad}' {listed}"), refused.stderr
         assert "_lib.sh" not in refused.stderr.split("(use one of:")[1]
         assert len(refused.stderr.splitlines()) == 1

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from dockerable.testing import SampleSite
 from dockerable.tests.checkers import admin_problems_under_csp
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request
+from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import listed
 
 pytestmark = pytest.mark.docker
@@ -67,6 +69,16 @@ def test_the_policy_is_production_modes_reported_only_and_the_admin_works_under_
     # A real browser: the admin's inline script runs under its path's policy with nothing reported,
     # and an image from another origin on the public page is reported.
     problems = admin_problems_under_csp(dev, "DEV_PORT")
+    assert not problems, problems
+
+
+def test_uploads_and_a_picture_posted_through_a_form_are_served_as_in_production(
+    dev,
+    checker_images,  # pylint: disable=unused-argument
+):
+    # runserver serves them (project/urls.py), with the headers uWSGI and nginx give them.
+    problems = upload_problems(dev, get, "DEV_PORT")
+    problems += form_upload_problems(dev, get, SampleSite(f"http://localhost:{dev.env['DEV_PORT']}"))
     assert not problems, problems
 
 

@@ -579,3 +579,29 @@ def test_checkenv_says_where_uploads_go_and_refuses_a_volume_for_them_in_the_swa
     lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR") and "uploads" in line]
     assert len(lines) == 1 and "a volume at /srv/media holds each node's own files" in lines[0], result.stdout
     assert result.returncode == 1
+
+
+def test_newenv_from_an_environment_with_a_bucket_leaves_the_buckets_keys_out(repo, staging):
+    # Random keys for a bucket would fail at the first upload, and the source's would share its bucket.
+    folder, _ = staging
+    secrets_file = folder / "secrets.json"
+    kept = secrets_file.read_text()
+    bucket = {
+        "MEDIA_S3_BUCKET": "staging-uploads",
+        "MEDIA_S3_ACCESS_KEY_ID": "AKIASTAGING",
+        "MEDIA_S3_SECRET_ACCESS_KEY": "a-staging-secret-key-of-its-own",
+    }
+    secrets_file.write_text(json.dumps({**json.loads(kept), **bucket}))
+    try:
+        result = envtool("newenv", "copied", "--from", "staging", cwd=repo)
+    finally:
+        secrets_file.write_text(kept)
+    try:
+        assert result.returncode == 0, result.stderr
+        copied = secrets_of(repo / "project" / "settings" / "copied")
+        assert not set(bucket) & set(copied) and "SECRET_KEY" in copied, copied
+        assert f"Not copied from staging's secrets.json: {', '.join(bucket)} (its bucket" in result.stdout
+        checked = envtool("checkenv", "copied", cwd=repo).stdout.splitlines()
+        assert any(line.split()[:2] == ["ok", "uploads"] and "media volume" in line for line in checked)
+    finally:
+        shutil.rmtree(repo / "project" / "settings" / "copied", ignore_errors=True)

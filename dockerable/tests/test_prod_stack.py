@@ -12,6 +12,7 @@ import time
 import pytest
 
 from dockerable.envtools.certificates import self_signed
+from dockerable.testing import SampleSite
 from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
     admin_problems_under_csp,
@@ -27,7 +28,7 @@ from dockerable.tests.http_client import (
     sign_fixturebook,
     ssl_connection,
 )
-from dockerable.tests.media_checks import UPLOADS, save_uploads, upload_problems
+from dockerable.tests.media_checks import UPLOADS, form_upload_problems, save_uploads, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -209,6 +210,13 @@ def test_uploads_are_stored_in_the_volume_and_served_as_files_that_never_run(pro
     assert not problems, problems
 
 
+def test_a_picture_posted_through_a_form_is_served_back_byte_for_byte(prod):
+    trusted = ssl.create_default_context(cafile=str(prod.folder / "ssl" / "server.crt"))
+    site = SampleSite(f"https://localhost:{prod.env['HTTPS_PORT']}", trusted)
+    problems = form_upload_problems(prod, get, site)
+    assert not problems, problems
+
+
 def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_path):
     # A moto server on the stack's network, and a secrets.json naming a bucket there.
     moto = f"{prod.project}-moto"
@@ -245,7 +253,7 @@ def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_pa
         assert seen["disposition"] == (None if name == "photo.png" else "attachment"), seen
 
 
-def test_data_survives_down_and_up(prod):
+def test_data_survives_down_and_up_and_a_new_image(prod):
     sign_fixturebook(prod.url(), prod.folder / "ssl" / "server.crt", HOST, "written-before-down")
     uploaded = save_uploads(prod)["photo.png"][0]
     prod.down(volumes=False)
@@ -254,6 +262,21 @@ def test_data_survives_down_and_up(prod):
     assert get(prod, f"/media/{uploaded}").body == UPLOADS["photo.png"]
     # The second `up` ran the migrate service again, and it found nothing to do.
     assert "No migrations to apply." in prod.logs("migrate")
+    # A new release: another image (its /srv/media empty, as every image's is), the same volumes.
+    release = f"{TEST_IMAGE}-next"
+    dockerfile = f"FROM {TEST_IMAGE}\nLABEL release=next\n"
+    run("docker", "build", "--quiet", "--tag", release, "-", input_text=dockerfile)
+    try:
+        prod.env["DOCKERABLE_IMAGE"] = release
+        prod.up()
+        image = run("docker", "inspect", "-f", "{{.Config.Image}}", prod.containers("app")[0]).stdout
+        assert image.strip() == release
+        assert "written-before-down" in get(prod, "/").text
+        assert get(prod, f"/media/{uploaded}").body == UPLOADS["photo.png"]
+    finally:
+        prod.env["DOCKERABLE_IMAGE"] = TEST_IMAGE
+        prod.up()
+        run("docker", "image", "rm", release, check=False)
 
 
 def test_replicas_share_one_migration_run(prod):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from dockerable.testing import SampleSite
 from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
     admin_problems_under_csp,
@@ -26,7 +27,7 @@ from dockerable.tests.checkers import (
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import answer_times_during_slow_bodies, oversized_post, request
-from dockerable.tests.media_checks import upload_problems
+from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -235,9 +236,16 @@ def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(pro
     assert not problems, problems
 
 
-def test_uploads_are_served_by_nginx_as_files_that_never_run(proxy, checker_images):  # pylint: disable=unused-argument
+def test_uploads_and_a_picture_posted_through_a_form_are_served_by_nginx_as_files_that_never_run(
+    proxy,
+    checker_images,  # pylint: disable=unused-argument
+):
     issued_by_pebble(proxy)
     problems = upload_problems(proxy, get)
+    # Through the fixture app's form too; nginx serves Pebble's certificate, for DOMAIN (checked above).
+    untrusted = ssl._create_unverified_context()  # noqa: S323  # pylint: disable=protected-access
+    site = SampleSite(f"https://localhost:{proxy.env['HTTPS_PORT']}", untrusted)
+    problems += form_upload_problems(proxy, get, site)
     assert not problems, problems
 
 

@@ -8,6 +8,7 @@ because host-mode ports would listen on every interface of this machine.
 import contextlib
 import datetime
 import hashlib
+import html
 import json
 import os
 import re
@@ -34,7 +35,8 @@ from dockerable.tests.docker_stack import (
     wait_for,
 )
 from dockerable.tests.manage_cli import envtool
-from dockerable.tests.test_prod_stack import uwsgi_request
+from dockerable.tests.media_checks import UPLOADS
+from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
 from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
 pytestmark = pytest.mark.docker
@@ -425,13 +427,13 @@ def fail(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("fixturebook", "0001_initial")]
+    dependencies = [("fixturebook", "0002_entry_picture")]
     operations = [migrations.RunPython(fail)]
 """
 
 
 def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(swarm):
-    migration = swarm.root / "project" / "fixturebook" / "migrations" / "0002_fails.py"
+    migration = swarm.root / "project" / "fixturebook" / "migrations" / "0003_fails.py"
     migration.write_text(FAILING_MIGRATION)
     try:
         image = swarm.build(f"{swarm.stack}-app:bad-migration")
@@ -658,6 +660,13 @@ def test_a_stack_file_deploy_sh_or_swarm_cannot_use_is_refused_in_one_line(swarm
         f"swarm/deploy.sh: {swarm.folder}/docker-stack.yml: HASH_UNUSED names a secret or config"
         " no service uses: mount it in a service, or remove it"
     )
+    # A volume for uploads: each node would keep its own files (checkenv says the same).
+    with_media = TEST_STACK_FILE.replace("  app:\n", "  app:\n    volumes: ['media:/srv/media']\n")
+    assert refusal(with_media + "volumes:\n  media: {}\n") == (
+        f"swarm/deploy.sh: {swarm.folder}/docker-stack.yml: service app mounts a volume at /srv/media:"
+        " each node would keep its own uploads, which app tasks on other nodes cannot serve;"
+        " name a MEDIA_S3_BUCKET in secrets.json instead (docs/media.md)"
+    )
     # What Compose accepts and Swarm refuses: `docker stack deploy`'s own line, and no success.
     line = refusal(
         TEST_STACK_FILE.replace(
@@ -811,6 +820,82 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
             remove_stack(stack)
         for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
             run("docker", "volume", "rm", "-f", volume, check=False)
+
+
+# A picture posted through the fixture app's form, through nginx, by a browser's steps: its page
+# for the CSRF cookie, then the form. curl in a container on the app network; prints the status.
+POST_PICTURE = """
+set -eu
+ip="$(getent hosts nginx | cut -d' ' -f1)"
+site="https://$HOST/"
+browser() { curl -sS --cacert /control/ca.crt --resolve "$HOST:443:$ip" -b /tmp/jar -c /tmp/jar "$@"; }
+browser -o /dev/null "$site"
+token="$(awk '$6 == "csrftoken" {print $7}' /tmp/jar)"
+browser -o /dev/null -w '%{http_code}' -H "Referer: $site" -F "csrfmiddlewaretoken=$token" \
+    -F "text=$TEXT" -F "picture=@/control/photo.png" "$site"
+"""
+
+
+def rendered_by(docker: list[str], container: str, path: str) -> str:
+    """The page at `path` as app task `container` renders it (the uwsgi protocol, from inside it)."""
+    script = (
+        "import socket, sys\n"
+        "with socket.create_connection(('127.0.0.1', 3031), timeout=30) as sock:\n"
+        f"    sock.sendall({uwsgi_request(path)!r})\n"
+        "    chunks = iter(lambda: sock.recv(65536), b'')\n"
+        "    sys.stdout.buffer.write(b''.join(chunks))\n"
+    )
+    return run(*docker, "exec", container, "python", "-c", script).stdout
+
+
+def test_with_a_bucket_a_picture_uploaded_through_one_app_task_is_served_through_every_other(swarm):
+    # Object storage (the moto server) on the app network, which both nodes' tasks reach.
+    moto = f"{swarm.stack}-moto"
+    run("docker", "run", "-d", "--rm", "--name", moto, "--network", f"{swarm.stack}_app",
+        "--network-alias", "moto", MOTO_IMAGE)  # fmt: skip
+    secrets_file = swarm.folder / "secrets.json"
+    kept = secrets_file.read_bytes()
+    try:
+        wait_for(
+            lambda: swarm.client("-f -X PUT http://moto:5000/uploads", check=False).returncode == 0,
+            timeout=60,
+            what="the moto server to make the bucket",
+        )
+        secrets_file.write_text(json.dumps({
+            **json.loads(kept), "MEDIA_S3_BUCKET": "uploads", "MEDIA_S3_ENDPOINT_URL": "http://moto:5000",
+            "MEDIA_S3_REGION": "us-east-1", "MEDIA_S3_ACCESS_KEY_ID": "testing",
+            "MEDIA_S3_SECRET_ACCESS_KEY": "testing",
+        }))  # fmt: skip
+        swarm.deploy()
+        text = f"a picture {uuid.uuid4().hex}"
+        shutil.copy(swarm.folder / "ssl" / "server.crt", swarm.control / "ca.crt")
+        (swarm.control / "photo.png").write_bytes(UPLOADS["photo.png"])
+        posted = run(
+            "docker", "run", "--rm", "--network", f"{swarm.stack}_app", "-v", f"{swarm.control}:/control",
+            "-e", f"HOST={HOST}", "-e", f"TEXT={text}",
+            "nginx:1.30", "sh", "-c", POST_PICTURE,
+        ).stdout  # fmt: skip
+        assert posted == "302", posted
+        # Each app task, on each node, shows it: its link, signed for the bucket, serves the file.
+        tasks = [
+            (docker, container)
+            for docker in (["docker"], ["docker", "exec", swarm.node, "docker"])
+            for container in run(
+                *docker, "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_app"
+            ).stdout.split()
+        ]
+        assert len(tasks) == 2, tasks
+        expected = hashlib.sha256(UPLOADS["photo.png"]).hexdigest()
+        for docker, container in tasks:
+            page = rendered_by(docker, container, "/")
+            entry = next((item for item in page.split("<li") if text in item), "")
+            link = html.unescape(entry.partition('<img src="')[2].partition('"')[0])
+            assert link.startswith("http://moto:5000/uploads/") and "Signature=" in link, (container, entry)
+            served = swarm.client(f"'{link}' | sha256sum").stdout.split()[0]
+            assert served == expected, (container, link)
+    finally:
+        secrets_file.write_bytes(kept)  # the next deploy, if any, goes back to no bucket
+        run("docker", "rm", "-f", moto, check=False)
 
 
 def test_an_app_task_that_crashes_under_load_fails_no_request(swarm):

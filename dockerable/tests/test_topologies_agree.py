@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from dockerable.envtools.compose import ComposeLoader
-from dockerable.swarm.stack_files import hash_variable, lines
+from dockerable.swarm.stack_files import MEDIA_ROOT, hash_variable, lines, refusal
 from dockerable.tests.docker_stack import REPO
 
 SERVICES = REPO / "dockerable" / "compose" / "services.yml"
@@ -138,3 +138,13 @@ def test_deploy_derives_each_secret_and_config_s_hash_from_the_stack_file(tmp_pa
         for name, path in wanted.items()
     }
     assert listed == wanted
+
+
+def test_the_stack_model_refuses_a_mount_for_uploads_at_djangos_media_root():
+    from django.conf import settings  # pylint: disable=import-outside-toplevel  # the suite's settings
+
+    assert str(settings.MEDIA_ROOT) == MEDIA_ROOT
+    model = {"services": {"app": {"volumes": [{"type": "tmpfs", "target": "/tmp"}]}, "nginx": {}}}
+    assert refusal(model) == ""
+    model["services"]["app"]["volumes"].append({"type": "volume", "source": "media", "target": MEDIA_ROOT})
+    assert refusal(model).startswith(f"service app mounts a volume at {MEDIA_ROOT}: each node would keep")

@@ -32,6 +32,12 @@ class Command(BaseCommand):
         for path in made.files:
             mode = path.stat().st_mode & 0o777
             self.stdout.write(f"  {path.relative_to(base)}  ({mode:o})")
+        if made.left_out:
+            self.stdout.write(
+                f"Not copied from {options['source']}'s secrets.json: {', '.join(made.left_out)} (its bucket "
+                "is not this environment's; uploads go to the media volume until secrets.json names a bucket "
+                "of its own: docs/media.md)"
+            )
         compose = f"project/settings/{made.name}"
         steps = [
             (f"dockerable/run checkenv {made.name}", ""),
