@@ -314,6 +314,10 @@ def upload_measures(stack: Stack, report: Report, seconds: int) -> None:
         }
         host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
         result = run_wrk(f"{stack.project}_default", "https://app/", seconds, body=body, headers=headers)
+    # Each answer must have stored its file (a form that failed validation would answer 200).
+    stored = int(stack.exec("app", "sh", "-c", "find /srv/media/fixturebook -type f | wc -l").stdout)
+    if stored < result.requests:
+        raise RuntimeError(f"{result.requests} uploads answered, {stored} files stored")
     report.measures[f"upload_{UPLOAD_KB}kb_per_s"] = round(result.requests_per_second, 1)
     report.measures[f"upload_{UPLOAD_KB}kb_errors"] = result.errors
 

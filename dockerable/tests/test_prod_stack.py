@@ -1,6 +1,7 @@
 """Production mode on real Docker: HTTPS by uWSGI with the environment's certificate, and its data."""
 
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import re
@@ -8,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +30,13 @@ from dockerable.tests.http_client import (
     sign_fixturebook,
     ssl_connection,
 )
-from dockerable.tests.media_checks import UPLOADS, form_upload_problems, save_uploads, upload_problems
+from dockerable.tests.media_checks import (
+    INLINE,
+    UPLOADS,
+    form_upload_problems,
+    save_uploads,
+    upload_problems,
+)
 from dockerable.tests.security_headers import problems_by_answer
 
 pytestmark = pytest.mark.docker
@@ -217,12 +225,22 @@ def test_a_picture_posted_through_a_form_is_served_back_byte_for_byte(prod):
     assert not problems, problems
 
 
-def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_path):
-    # A moto server on the stack's network, and a secrets.json naming a bucket there.
+@contextlib.contextmanager
+def object_storage(prod, folder: Path):
+    """A moto server on the stack's network with a bucket, for the block: yields the `docker compose`
+    arguments that run `manage shell -c CODE` in an app container whose secrets.json names it."""
     moto = f"{prod.project}-moto"
     run("docker", "run", "-d", "--rm", "--name", moto, "--network", f"{prod.project}_default",
         "--network-alias", "moto", MOTO_IMAGE)  # fmt: skip
     try:
+        make_bucket = (
+            "import urllib.request as u; u.urlopen(u.Request('http://localhost:5000/uploads', method='PUT'))"
+        )
+        wait_for(
+            lambda: run("docker", "exec", moto, "python3", "-c", make_bucket, check=False).returncode == 0,
+            timeout=60,
+            what="the moto server to make the bucket",
+        )
         values = json.loads((prod.folder / "secrets.json").read_text())
         values.update(
             MEDIA_S3_BUCKET="uploads",
@@ -231,18 +249,23 @@ def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_pa
             MEDIA_S3_ACCESS_KEY_ID="testing",
             MEDIA_S3_SECRET_ACCESS_KEY="testing",
         )
-        secrets_file = tmp_path / "secrets.json"
+        secrets_file = folder / "secrets.json"
         secrets_file.write_text(json.dumps(values))
         secrets_file.chmod(0o644)
-        tmp_path.chmod(0o755)
-        code = (REPO / "dockerable" / "tests" / "data" / "s3_roundtrip.py").read_text()
-        result = prod.compose(
+        folder.chmod(0o755)
+        yield [
             "run", "--rm", "--no-deps", "-T", "--volume", f"{secrets_file}:/run/s3-secrets.json:ro",
-            "-e", "DJANGO_SECRETS_FILE=/run/s3-secrets.json", "app",
-            "/dockerable/cmd.sh", "manage", "shell", "-c", code,
-        )  # fmt: skip
+            "-e", "DJANGO_SECRETS_FILE=/run/s3-secrets.json",
+            "app", "/dockerable/cmd.sh", "manage", "shell", "-c",
+        ]  # fmt: skip
     finally:
         run("docker", "rm", "-f", moto, check=False)
+
+
+def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_path):
+    code = (REPO / "dockerable" / "tests" / "data" / "s3_roundtrip.py").read_text()
+    with object_storage(prod, tmp_path) as in_app:
+        result = prod.compose(*in_app, code)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["backend"] == "S3MediaStorage", report
     for name, seen in report["files"].items():
@@ -251,6 +274,29 @@ def test_with_a_bucket_in_secrets_json_uploads_go_to_object_storage(prod, tmp_pa
         assert link.startswith(f"http://moto:5000/uploads/{seen['first']}?") and "Signature=" in link, link
         assert seen["served"] and not seen["exists after delete"], seen
         assert seen["disposition"] == (None if name == "photo.png" else "attachment"), seen
+
+
+def test_the_volumes_uploads_move_into_a_bucket_under_their_names(prod, tmp_path):
+    # docs/media.md: the volume's files copied, then copied again (only what came since).
+    stored = save_uploads(prod)
+    count = int(prod.exec("app", "sh", "-c", "find /srv/media -type f | wc -l").stdout)
+    names = {name: original for original, pair in stored.items() for name in pair}
+    copy = "from dockerable.runtime.media_copy import main; raise SystemExit(main())"
+    check = (
+        "import json; from django.core.files.storage import storages; s = storages['default']; "
+        f"print(json.dumps({{n: [s.open(n).read().hex(), s.bucket.Object(n).content_disposition] "
+        f"for n in {sorted(names)!r}}}))"
+    )
+    with object_storage(prod, tmp_path) as in_app:
+        copies = [prod.compose(*in_app, copy).stdout.strip().splitlines()[-1] for _ in range(2)]
+        moved = json.loads(prod.compose(*in_app, check).stdout.strip().splitlines()[-1])
+    assert copies == [
+        f"copied {count} files from /srv/media into the bucket; 0 were there already",
+        f"copied 0 files from /srv/media into the bucket; {count} were there already",
+    ], copies
+    for name, original in names.items():
+        expected = [UPLOADS[original].hex(), None if original in INLINE else "attachment"]
+        assert moved[name] == expected, (name, moved[name])
 
 
 def test_data_survives_down_and_up_and_a_new_image(prod):
