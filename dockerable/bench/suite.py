@@ -272,7 +272,7 @@ def media_measures(stack: Stack, report: Report, seconds: int) -> None:
     began = time.monotonic()
     one_backup = "rm -f /tmp/done; ./backup.sh now >/dev/null 2>&1; touch /tmp/done"
     stack.compose("exec", "--detach", "backup", "bash", "-c", one_backup)
-    time.sleep(10)  # past the dump (about 5 s at the limit), into the uploads' archive
+    time.sleep(10)  # past the dump (seconds at the limit), into the uploads' archive
     busy = [run_wrk(network, url, seconds).requests_per_second for _ in range(BACKUP_PAIRS)]
     wait_for(
         lambda: stack.exec("backup", "test", "-f", "/tmp/done", check=False).returncode == 0,
