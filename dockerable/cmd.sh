@@ -6,6 +6,8 @@
 #   ENV=PROXY          -> uwsgi.sh socket: uWSGI behind nginx, the uwsgi protocol on a UNIX socket,
 #                         no TLS (or on PROXY_SOCKET=:3031, TCP, where nginx is on another host: Swarm)
 #   cmd.sh manage ARGS -> manage.sh: `python manage.py ARGS` (the migrate service uses this)
+#   cmd.sh worker      -> worker.sh: the background tasks' worker (the worker service), reloading
+#                         on code changes when ENV=DEV
 #   cmd.sh check       -> check.sh: the environment's files for the mode ENV names, then exits
 #                         (the preflight service, which runs before anything else starts)
 # In PROD and PROXY modes, arguments are extra uWSGI options applied after the shipped ones
@@ -108,6 +110,13 @@ main() {
             require_readable_code
             prepare_private_files no
             exec_as_app "${START}/manage.sh" "$@" ;;
+        worker)
+            shift
+            require_settings_module
+            require_known_env
+            [[ "${ENV:-PROD}" != DEV ]] || require_readable_code
+            prepare_private_files no
+            exec_as_app "${START}/worker.sh" "$@" ;;
     esac
     require_settings_module
     require_known_env

@@ -22,6 +22,8 @@ SAMPLE_NOTE = " (SAMPLE: public secrets)"
 PREFLIGHT = "preflight"
 # Where the app keeps uploads (MEDIA_ROOT), in every mode.
 MEDIA_VOLUME = "media"
+# The service that runs the background tasks, in every mode.
+WORKER = "worker"
 # A thin file's postgres service extends `postgres-18`; a full file's ran `image: postgres:17`.
 POSTGRES_PREFIX, POSTGRES_IMAGE = "postgres-", "postgres"
 
@@ -130,10 +132,19 @@ def outdated(path: Path) -> str | None:
         found = services(path)
     except ValueError as exc:
         return str(exc).removeprefix(f"{path}: ")
-    if not extends_shared_topology(found):
-        return f"copies the services instead of extending {SHARED_TOPOLOGY}, so template fixes never reach it"
-    if PREFLIGHT not in found:
-        return "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever"
-    if MEDIA_VOLUME not in _section(path, "volumes"):
-        return f"has no {MEDIA_VOLUME} volume, so an upload fails on the app's read-only filesystem"
-    return None
+    faults = (
+        (
+            not extends_shared_topology(found),
+            f"copies the services instead of extending {SHARED_TOPOLOGY}, so template fixes never reach it",
+        ),
+        (
+            PREFLIGHT not in found,
+            "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever",
+        ),
+        (WORKER not in found, f"has no {WORKER} service, so the tasks the app queues never run"),
+        (
+            MEDIA_VOLUME not in _section(path, "volumes"),
+            f"has no {MEDIA_VOLUME} volume, so an upload fails on the app's read-only filesystem",
+        ),
+    )
+    return next((why for faulty, why in faults if faulty), None)

@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -304,6 +305,13 @@ class Stack:
     def exec(self, service: str, *args, check=True, user=None):
         """Run a command in a running service container (as `user`, if given)."""
         return self.compose("exec", "-T", *(["--user", user] if user else []), service, *args, check=check)
+
+    def psql(self, sql: str, database: str | None = None) -> str:
+        """Run SQL through psql in the postgres service as the environment's user; rows as text."""
+        values = json.loads((self.folder / "secrets.json").read_text())
+        return self.exec(
+            "postgres", "psql", "-U", values["DB_USER"], "-d", database or values["DB_NAME"], "-Atc", sql
+        ).stdout
 
     def containers(self, service: str, all_states=True) -> list[str]:
         """IDs of this service's containers."""

@@ -55,16 +55,9 @@ def secrets(stack) -> dict:
     return json.loads((stack.folder / "secrets.json").read_text())
 
 
-def psql(stack, sql: str, database: str | None = None) -> str:
-    values = secrets(stack)
-    return stack.exec(
-        "postgres", "psql", "-U", values["DB_USER"], "-d", database or values["DB_NAME"], "-Atc", sql
-    ).stdout
-
-
 def entries(stack) -> str:
     """The fixture app's table, every column of every row, as PostgreSQL writes it out."""
-    return psql(stack, "COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
+    return stack.psql("COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
 
 
 def restore(stack, *args):
@@ -197,21 +190,21 @@ def test_a_restore_that_fails_after_unpacking_the_uploads_leaves_both_as_they_we
     before, files = entries(prod), uploads(prod)
     # The database the restore would restore into is held open by someone: it cannot be replaced.
     scratch = secrets(prod)["DB_NAME"] + "_restoring"
-    psql(prod, f'CREATE DATABASE "{scratch}"')
+    prod.psql(f'CREATE DATABASE "{scratch}"')
     values = secrets(prod)
     prod.compose(
         "exec", "-d", "postgres", "psql", "-U", values["DB_USER"], "-d", scratch, "-c", "SELECT pg_sleep(120)"
     )  # fmt: skip
     wait_for(
-        lambda: psql(prod, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{scratch}'") == "1\n",
+        lambda: prod.psql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{scratch}'") == "1\n",
         timeout=30,
         what="a session on the scratch database",
     )
     try:
         result = restore(prod, name, "--yes")
     finally:
-        psql(prod, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{scratch}'")
-        psql(prod, f'DROP DATABASE IF EXISTS "{scratch}"')
+        prod.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{scratch}'")
+        prod.psql(f'DROP DATABASE IF EXISTS "{scratch}"')
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "restore failed, the database and the uploads are unchanged" in lines[0], lines
@@ -281,7 +274,7 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
         return run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
 
     wait_for(lambda: health() == "healthy", timeout=60, what="the backup service to be healthy")
-    psql(prod, f"ALTER USER \"{values['DB_USER']}\" PASSWORD 'not-the-one-in-secrets-json'")
+    prod.psql(f"ALTER USER \"{values['DB_USER']}\" PASSWORD 'not-the-one-in-secrets-json'")
     try:
         failed = prod.exec("backup", "./backup.sh", "now", check=False)
         assert failed.returncode != 0
@@ -289,15 +282,14 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
         assert len(lines) == 1 and "backup of dockerable failed" in lines[0], failed.stderr
         wait_for(lambda: health() == "unhealthy", timeout=30, what="the backup service to turn unhealthy")
     finally:
-        psql(prod, f"ALTER USER \"{values['DB_USER']}\" PASSWORD '{values['DB_PASSWORD']}'")
+        prod.psql(f"ALTER USER \"{values['DB_USER']}\" PASSWORD '{values['DB_PASSWORD']}'")
     back_up_now(prod)
     wait_for(lambda: health() == "healthy", timeout=30, what="the backup service to be healthy again")
 
 
 def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
     # Rows that do not compress, so that the dump is large enough for a limit of 2 KiB/s to show.
-    psql(
-        prod,
+    prod.psql(
         "INSERT INTO fixturebook_entry (text, created) "
         "SELECT md5(random()::text) || md5(random()::text), now() FROM generate_series(1, 300)",
     )
@@ -306,7 +298,7 @@ def test_a_backup_writes_no_faster_than_its_rate_limit(prod):
         prod.compose("exec", "-T", "-e", "BACKUP_RATE_LIMIT=2K", "backup", "./backup.sh", "now")
         elapsed = time.monotonic() - start
     finally:
-        psql(prod, "DELETE FROM fixturebook_entry WHERE text ~ '^[0-9a-f]{64}$'")
+        prod.psql("DELETE FROM fixturebook_entry WHERE text ~ '^[0-9a-f]{64}$'")
     newest = prod.exec("backup", "./backup.sh", "list").stdout.split()[0]
     size = (backup_dir(prod) / newest).stat().st_size
     assert size >= 16 * 1024, size
@@ -416,7 +408,7 @@ def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
 def sign_with_picture(stack, picture: str) -> None:
     """A row of the fixture app naming `picture`, a file of the uploads' storage."""
     row = f"('a picture', '{picture}', now())"
-    psql(stack, f"INSERT INTO fixturebook_entry (text, picture, created) VALUES {row}")
+    stack.psql(f"INSERT INTO fixturebook_entry (text, picture, created) VALUES {row}")
 
 
 def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
@@ -428,7 +420,7 @@ def test_the_drill_passes_a_good_backup_and_drops_its_scratch_database(prod):
     assert re.search(r"public\.fixturebook_entry: \d+ rows", result.stderr), result.stderr
     assert re.search(r"\.media\.tar: \d+ uploaded files", result.stderr), result.stderr
     assert re.search(r"uploads: the database names [1-9]\d* uploaded files, all in the backup", result.stderr)
-    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+    assert "_drill" not in prod.psql("SELECT datname FROM pg_database")
 
 
 def test_the_drill_fails_a_backup_whose_rows_name_a_file_its_uploads_lack(prod):
@@ -438,7 +430,7 @@ def test_the_drill_fails_a_backup_whose_rows_name_a_file_its_uploads_lack(prod):
         name = back_up_now(prod)
         result = restore(prod, name, "--drill")
     finally:
-        psql(prod, f"DELETE FROM fixturebook_entry WHERE picture = '{gone}'")
+        prod.psql(f"DELETE FROM fixturebook_entry WHERE picture = '{gone}'")
         back_up_now(prod)  # `latest` is whole again for the tests after this one
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -447,24 +439,24 @@ def test_the_drill_fails_a_backup_whose_rows_name_a_file_its_uploads_lack(prod):
         rf"1 of them not in the backup: {gone}",
         lines[-1],
     ), result.stderr
-    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+    assert "_drill" not in prod.psql("SELECT datname FROM pg_database")
 
 
 def test_the_drill_fails_a_backup_whose_schema_is_not_the_codes(prod):
     # A backup taken as if the fixture app's migration had never run.
-    removed = psql(
-        prod, "DELETE FROM django_migrations WHERE app = 'fixturebook' RETURNING id, app, name, applied"
+    removed = prod.psql(
+        "DELETE FROM django_migrations WHERE app = 'fixturebook' RETURNING id, app, name, applied"
     )
     try:
         name = back_up_now(prod)
     finally:
         for row in removed.splitlines()[:-1]:  # the last line is psql's "DELETE n"
             ident, app, migration, applied = row.split("|")
-            psql(prod, f"INSERT INTO django_migrations VALUES ({ident}, '{app}', '{migration}', '{applied}')")
+            prod.psql(f"INSERT INTO django_migrations VALUES ({ident}, '{app}', '{migration}', '{applied}')")
     result = restore(prod, name, "--drill")
     assert result.returncode != 0
     assert f"restore.sh: {name}: restores, but its schema is not the code's" in result.stderr
-    assert "_drill" not in psql(prod, "SELECT datname FROM pg_database")
+    assert "_drill" not in prod.psql("SELECT datname FROM pg_database")
 
 
 def test_backup_sh_runs_one_script_per_command_and_names_them_for_an_unknown_one(prod):

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from dockerable.tests.docker_stack import Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import listed
+from dockerable.tests.task_checks import enqueue, queued_task_problems, runs, wait_for_status
 
 pytestmark = pytest.mark.docker
 
@@ -39,15 +42,37 @@ def dev(test_image, checkout):  # pylint: disable=unused-argument
         yield stack
 
 
-def get(stack, path):
-    """GET from runserver on its published port."""
-    return request("GET", stack.url(path, "DEV_PORT"), server_name="localhost")
+def get(stack, path, method="GET", **kwargs):
+    """GET (or `method`) from runserver on its published port."""
+    return request(method, stack.url(path, "DEV_PORT"), server_name="localhost", **kwargs)
 
 
 def test_root_and_healthz_answer_200(dev):
     assert get(dev, "/healthz").status == 200
     page = get(dev, "/")
     assert page.status == 200 and "Dockerable Django" in page.text
+
+
+def test_a_task_queued_by_a_request_runs_on_the_worker(dev):
+    problems = queued_task_problems(dev, get)
+    assert not problems, problems
+
+
+def test_the_worker_runs_a_task_as_its_code_is_saved(dev, checkout):
+    # The worker process has the module loaded: a new one would read the edited file anyway.
+    assert not queued_task_problems(dev, get)
+    tasks = checkout / "project" / "fixturebook" / "tasks.py"
+    kept = tasks.read_text()
+    edited = kept.replace("worker = socket.gethostname()", 'worker = "edited-" + socket.gethostname()')
+    tasks.write_text(edited)
+    try:
+        # The reloader looks at the files every second, then starts a new worker process.
+        time.sleep(3)
+        key = uuid.uuid4().hex
+        wait_for_status(dev, enqueue(dev, get, key), "SUCCESSFUL", timeout=30)
+        assert runs(dev, key)[0].startswith("edited-"), runs(dev, key)
+    finally:
+        tasks.write_text(kept)
 
 
 def test_debug_is_on_in_development_mode(dev):

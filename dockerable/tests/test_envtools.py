@@ -317,7 +317,7 @@ def test_checkenv_validates_the_stack_file_over_the_shared_swarm_topology(repo, 
 def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
     staging, _ = staging
     total = sum(len((staging / name).read_text().splitlines()) for name in COMPOSE_FILES)
-    assert total <= 110, total
+    assert total <= 116, total
     for name in COMPOSE_FILES:
         assert "dockerable/compose/services.yml" in (staging / name).read_text(), name
     # The sample is the template rendered for it, so the two cannot drift apart.
@@ -437,6 +437,23 @@ def test_a_thin_environment_from_before_preflight_is_named_and_upgraded(repo):
     assert path.read_text() == current
     assert (folder / "docker-compose.yml.old").read_text() == older
     assert not (folder / "docker-compose-proxy.yml.old").exists()
+
+
+def test_a_thin_environment_from_before_the_worker_is_named_and_upgraded(repo):
+    assert envtool("newenv", "noworker", cwd=repo).returncode == 0
+    folder = repo / "project" / "settings" / "noworker"
+    path = folder / "docker-compose-dev.yml"
+    current = path.read_text()
+    # The file as newenv wrote it before the worker service, its last service.
+    older = current[: current.index("  worker:\n")] + current[current.index("\nvolumes:") + 1 :]
+    path.write_text(older)
+    warnings = [
+        line for line in envtool("checkenv", "noworker", cwd=repo).stdout.splitlines() if "never run" in line
+    ]
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING"), warnings
+    assert "tasks the app queues never run" in warnings[0] and "upgradeenv noworker" in warnings[0], warnings
+    assert envtool("upgradeenv", "noworker", cwd=repo).returncode == 0
+    assert path.read_text() == current
 
 
 def test_upgradeenv_never_overwrites_a_kept_copy(repo, legacy):

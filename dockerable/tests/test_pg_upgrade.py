@@ -1,7 +1,5 @@
 """PostgreSQL 17 to 18 on real Docker: pg-upgrade.sh moves the data, keeps 17's volume, rolls back."""
 
-import json
-
 import pytest
 
 from dockerable.envtools.compose import render
@@ -47,19 +45,12 @@ def pg_upgrade(stack, *args):
     return run(str(script), str(stack.compose_file), *args, env=env, check=False, timeout=600)
 
 
-def psql(stack, sql):
-    values = json.loads((stack.folder / "secrets.json").read_text())
-    return stack.exec(
-        "postgres", "psql", "-U", values["DB_USER"], "-d", values["DB_NAME"], "-Atc", sql
-    ).stdout
-
-
 def server_major(stack) -> str:
-    return psql(stack, "SHOW server_version_num").strip()[:2]
+    return stack.psql("SHOW server_version_num").strip()[:2]
 
 
 def entries(stack) -> str:
-    return psql(stack, "COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
+    return stack.psql("COPY (SELECT * FROM fixturebook_entry ORDER BY id) TO STDOUT")
 
 
 def volume_exists(stack, volume) -> bool:
@@ -85,7 +76,7 @@ def test_upgrade_moves_every_row_to_18_keeps_17_and_rolls_back(stack):
     before = entries(stack)
 
     # A grant to a role that pg_dump does not carry: loading into 18 fails, and 17 serves on.
-    psql(stack, "CREATE ROLE reporting; GRANT SELECT ON fixturebook_entry TO reporting")
+    stack.psql("CREATE ROLE reporting; GRANT SELECT ON fixturebook_entry TO reporting")
     result = pg_upgrade(stack, "--yes")
     assert result.returncode != 0
     assert "the upgrade failed; " + stack.project + " runs PostgreSQL 17 on pgdata as before" in result.stderr
@@ -94,7 +85,7 @@ def test_upgrade_moves_every_row_to_18_keeps_17_and_rolls_back(stack):
     assert not volume_exists(stack, "pgdata-18") and not volume_exists(stack, "pg-upgrade")
     assert serves(stack, "vor dem Upgrade")
 
-    psql(stack, "REVOKE ALL ON fixturebook_entry FROM reporting; DROP ROLE reporting")
+    stack.psql("REVOKE ALL ON fixturebook_entry FROM reporting; DROP ROLE reporting")
     result = pg_upgrade(stack, "--yes")
     assert result.returncode == 0, result.stderr
     assert server_major(stack) == "18"

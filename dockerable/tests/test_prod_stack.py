@@ -9,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ from dockerable.tests.media_checks import (
     upload_problems,
 )
 from dockerable.tests.security_headers import problems_by_answer
+from dockerable.tests.task_checks import enqueue, queued_task_problems, runs, wait_for_status
 
 pytestmark = pytest.mark.docker
 
@@ -62,11 +64,42 @@ def prod(test_image, checkout):  # pylint: disable=unused-argument
         yield stack
 
 
-def get(stack, path, **kwargs):
-    """GET over HTTPS, trusting only the environment's own certificate, as HOST."""
+def get(stack, path, method="GET", **kwargs):
+    """GET (or `method`) over HTTPS, trusting only the environment's own certificate, as HOST."""
     return request(
-        "GET", stack.url(path), ca_file=stack.folder / "ssl" / "server.crt", server_name=HOST, **kwargs
+        method, stack.url(path), ca_file=stack.folder / "ssl" / "server.crt", server_name=HOST, **kwargs
     )
+
+
+def test_a_task_queued_by_a_request_runs_on_the_worker(prod):
+    problems = queued_task_problems(prod, get)
+    assert not problems, problems
+
+
+def test_a_worker_killed_mid_task_has_its_task_run_again_to_its_end(prod):
+    key = uuid.uuid4().hex
+    task_id = enqueue(prod, get, key, seconds=6)
+    killed = wait_for_status(prod, task_id, "RUNNING")
+    run("docker", "kill", prod.containers("worker", all_states=False)[0])
+    assert runs(prod, key) == []
+    # Its restart, or another worker: the task is put back in the queue, runs again, and ends.
+    prod.compose("start", "worker")
+    claimed = wait_for_status(prod, task_id, "SUCCESSFUL", timeout=60)
+    assert len(claimed) == 2 and claimed[0] == killed[0], claimed
+    assert len(runs(prod, key)) == 1
+    assert f"task {task_id} lost its worker mid-run: queued again" in prod.logs("worker")
+
+
+def test_a_stopped_worker_ends_the_task_it_runs_first(prod):
+    key = uuid.uuid4().hex
+    task_id = enqueue(prod, get, key, seconds=4)
+    wait_for_status(prod, task_id, "RUNNING")
+    try:
+        prod.compose("stop", "worker")
+        assert len(runs(prod, key)) == 1
+        assert len(wait_for_status(prod, task_id, "SUCCESSFUL", timeout=1)) == 1
+    finally:
+        prod.compose("start", "worker")
 
 
 def test_healthz_over_https_with_the_environments_certificate(prod):
@@ -200,7 +233,8 @@ def test_migrations_run_once_by_the_migrate_service(prod):
     assert len(prod.containers("migrate")) == 1
 
 
-def test_healthz_is_503_while_the_database_is_down(prod):
+def test_healthz_is_503_while_the_database_is_down_and_the_worker_waits_it_out(prod):
+    outages = prod.logs("worker").count("the database fails")
     prod.compose("stop", "postgres")
     try:
         assert get(prod, "/healthz").status == 503
@@ -208,9 +242,18 @@ def test_healthz_is_503_while_the_database_is_down(prod):
         started = time.monotonic()
         assert get(prod, "/").status == 503
         assert time.monotonic() - started < 2
+        # The worker polls on meanwhile, a few times.
+        time.sleep(6)
     finally:
         prod.compose("start", "postgres")
     wait_for(lambda: get(prod, "/healthz").status == 200, timeout=60, what="/healthz back to 200")
+    wait_for(lambda: "the database answers again" in prod.logs("worker"), 30, what="the worker back")
+    # One line for the outage, not one a poll; the worker stayed up, and runs tasks again.
+    assert prod.logs("worker").count("the database fails") == outages + 1
+    worker = prod.containers("worker", all_states=False)[0]
+    assert run("docker", "inspect", "-f", "{{.State.Health.Status}}", worker).stdout.strip() == "healthy"
+    problems = queued_task_problems(prod, get)
+    assert not problems, problems
 
 
 def test_uploads_are_stored_in_the_volume_and_served_as_files_that_never_run(prod, checker_images):  # pylint: disable=unused-argument

@@ -29,6 +29,7 @@ from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, r
 from dockerable.tests.http_client import answer_times_during_slow_bodies, oversized_post, request
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
+from dockerable.tests.task_checks import queued_task_problems
 
 pytestmark = pytest.mark.docker
 
@@ -111,8 +112,8 @@ def issuer(cert) -> str:
     return cert.issuer.rfc4514_string()
 
 
-def get(stack, path, **kwargs):
-    return request("GET", stack.url(path), server_name=DOMAIN, **kwargs)
+def get(stack, path, method="GET", **kwargs):
+    return request(method, stack.url(path), server_name=DOMAIN, **kwargs)
 
 
 def issued_by_pebble(stack):
@@ -246,6 +247,12 @@ def test_uploads_and_a_picture_posted_through_a_form_are_served_by_nginx_as_file
     untrusted = ssl._create_unverified_context()  # noqa: S323  # pylint: disable=protected-access
     site = SampleSite(f"https://localhost:{proxy.env['HTTPS_PORT']}", untrusted)
     problems += form_upload_problems(proxy, get, site)
+    assert not problems, problems
+
+
+def test_a_task_queued_by_a_request_runs_on_the_worker(proxy):
+    issued_by_pebble(proxy)
+    problems = queued_task_problems(proxy, get)
     assert not problems, problems
 
 

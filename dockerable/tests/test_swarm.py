@@ -36,6 +36,7 @@ from dockerable.tests.docker_stack import (
 )
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
+from dockerable.tests.task_checks import ran_once_on_a_worker
 from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
 from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
@@ -313,7 +314,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
 
         wait_for(settled, timeout=120, what=f"{count} app tasks running")
 
-    def sql(self, query: str) -> str:
+    def psql(self, query: str) -> str:
         container = run(
             "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.stack}_postgres"
         ).stdout.split()[0]
@@ -357,7 +358,7 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_i
     static = swarm.client("-o /dev/null -D -", f"https://{HOST}/static/admin/css/base.css").stdout.lower()
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
 
-    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('kept across stack rm', now())")
+    swarm.psql("INSERT INTO fixturebook_entry (text, created) VALUES ('kept across stack rm', now())")
     swarm.remove_stack()
     swarm.deploy()
     assert "kept across stack rm" in swarm.page()
@@ -400,6 +401,13 @@ def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_ne
     print("p99 before and during the update:", outcome["p99_before"], outcome["p99_after"])
 
 
+def test_a_task_queued_by_a_request_runs_on_a_worker_task(swarm):
+    key = uuid.uuid4().hex
+    task_id = swarm.client("-fsS", "--data", f"key={key}", f"https://{HOST}/tasks/enqueue").stdout.strip()
+    problems = ran_once_on_a_worker(swarm, key, task_id)
+    assert not problems, problems
+
+
 def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
     health = swarm.root / "dockerable" / "runtime" / "health.py"
     kept = health.read_text()
@@ -427,13 +435,13 @@ def fail(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("fixturebook", "0002_entry_picture")]
+    dependencies = [("fixturebook", "0003_taskrun")]
     operations = [migrations.RunPython(fail)]
 """
 
 
 def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(swarm):
-    migration = swarm.root / "project" / "fixturebook" / "migrations" / "0003_fails.py"
+    migration = swarm.root / "project" / "fixturebook" / "migrations" / "0004_fails.py"
     migration.write_text(FAILING_MIGRATION)
     try:
         image = swarm.build(f"{swarm.stack}-app:bad-migration")
@@ -530,10 +538,10 @@ def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swa
     task = run(
         "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_backup"
     ).stdout.split()[0]
-    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('in the backup', now())")
+    swarm.psql("INSERT INTO fixturebook_entry (text, created) VALUES ('in the backup', now())")
     made = run("docker", "exec", task, "bash", "/dockerable/backup.sh", "now").stdout
     backup = re.search(r"wrote (\S+)", made).group(1)
-    swarm.sql("INSERT INTO fixturebook_entry (text, created) VALUES ('written after it', now())")
+    swarm.psql("INSERT INTO fixturebook_entry (text, created) VALUES ('written after it', now())")
     replicas = len(swarm.running_tasks("app"))
 
     unconfirmed = run(script, stack_file, backup, env=swarm.env, check=False)

@@ -24,6 +24,7 @@ PAIRS = {
     "postgres-18": "postgres",
     "backup-18": "backup",
     "proxied-app": "app",
+    "worker": "worker",
     "nginx": "nginx",
     "certbot": "certbot",
 }
@@ -41,6 +42,9 @@ DIFFERENCES = {
     "secret and settings module that compose's environment files set",
     ("app", "cap_add"): "Swarm starts the app as its own user, its secret mounted readable; compose "
     "starts it as root to hand over the host user's 0600 files (cmd.sh)",
+    ("worker", "environment"): "Swarm sets the secret and settings module that compose's environment "
+    "files set; ENV is the worker's only when DEV",
+    ("worker", "cap_add"): "as the app's: Swarm starts it as its own user, its secret mounted readable",
     ("nginx", "cap_add"): "compose reads the host user's 0600 key (DAC_READ_SEARCH); Swarm's secret "
     "is readable",
     ("nginx", "environment"): "Swarm: the app's tasks over TCP by DNS, TLS files from its secret and "

@@ -46,6 +46,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Background tasks (BACKGROUND TASKS, below): the framework, its database queue, the worker.
+    "django_tasks",
+    "django_tasks_db",
+    "dockerable.tasks",
     "project.guestbook",
 ]
 
@@ -163,6 +167,14 @@ STORAGES = {
 # 512 MB tmpfs; a request body over 10 MB is refused before Django reads it.
 MEDIA_ROOT = Path("/srv/media")
 MEDIA_URL = "/media/"
+
+# BACKGROUND TASKS (docs/tasks.md)
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/6.0/topics/tasks/
+# Django's tasks framework (django.tasks; on 5.2 its backport, django_tasks) with its queue in
+# PostgreSQL: the worker service runs what a request enqueues, after the answer. A task runs at
+# least once: one whose worker was killed mid-run runs again, so write tasks that may.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # SECURITY
 # ------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Background tasks: the worker that runs the queue django-tasks-db keeps in PostgreSQL (docs/tasks.md)."""
