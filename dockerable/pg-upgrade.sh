@@ -3,7 +3,7 @@
 #   dockerable/pg-upgrade.sh project/settings/<env>/docker-compose.yml --yes
 #   dockerable/pg-upgrade.sh project/settings/<env>/docker-compose.yml --rollback --yes
 #   dockerable/pg-upgrade.sh project/settings/<env>/docker-compose.yml --check   (deploy.sh runs it)
-# (the proxy mode's compose file works the same). The upgrade stops the app, dumps the 17
+# (the proxy mode's compose file works the same). The upgrade stops the app and worker, dumps the 17
 # database, starts 18 on a new volume (pgdata-18), loads the dump into it, switches the
 # environment's compose files to 18 and starts the app. The 17 volume (pgdata) is only read:
 # it stays until you remove it, and --rollback switches the files back to it. On any failure
@@ -60,9 +60,11 @@ undo() {
 upgrade() {
     volume_exists "$TO_VOLUME" \
         && die "volume ${project}_${TO_VOLUME} already exists (an earlier upgrade?): roll back, or remove it"
-    # The running app and backups stop; PostgreSQL 17 stays up, to be dumped.
+    # What writes to the database stops (the app, the worker, the backups); PostgreSQL 17 stays
+    # up, to be dumped.
     "${compose[@]}" up --detach --wait postgres
-    "${compose[@]}" stop app backup
+    mapfile -t writers < <("${compose[@]}" config --services | grep -xE 'app|worker|backup')
+    "${compose[@]}" stop "${writers[@]}"
     trap undo ERR
     say "dumping the PostgreSQL ${FROM} database"
     "${compose[@]}" run --rm --no-deps -T --volume "${project}_pg-upgrade:/upgrade" backup export "$DUMP"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Restores a backup into an environment's database and uploads, with its app stopped meanwhile,
-# or drills it:
+# Restores a backup into an environment's database and uploads, with its app and worker stopped
+# meanwhile and its cache emptied, or drills it:
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml <env>-<UTC time>.dump --yes
 #   dockerable/restore.sh project/settings/<env>/docker-compose.yml latest --drill
@@ -26,22 +26,37 @@ backup() {
     "${compose[@]}" run --rm --no-deps -T "${run_options[@]}" backup "$@"
 }
 
+# Whether the compose files define service $1.
+defines() {
+    "${compose[@]}" config --services | grep -qx "$1"
+}
+
 restore() {
-    local status=0 replicas
+    local status=0 service count writers=() started=() scales=()
     # The uploads, writable for this run only (the service reads them): as root, the restore gives
     # each file back its owner and mode (CHOWN, FOWNER).
     if "${compose[@]}" config --volumes | grep -x media >/dev/null; then
         run_options+=(--volume media:/restore/media --cap-add CHOWN --cap-add FOWNER)
     fi
-    replicas="$("${compose[@]}" ps --all --quiet app | wc -l)"
-    "${compose[@]}" stop app
+    # What writes to the database stops meanwhile: the app, and the worker (tasks, schedules).
+    for service in app worker; do
+        defines "$service" || continue
+        count="$("${compose[@]}" ps --all --quiet "$service" | wc -l)"
+        writers+=("$service")
+        ((count == 0)) || { started+=("$service"); scales+=(--scale "${service}=${count}"); }
+    done
+    "${compose[@]}" stop "${writers[@]}"
     backup restore "$1" --yes || status=$?
-    # Done when the app answers again (its health check), not when its containers start; as many
-    # as there were (`up` alone would scale the service back to the compose file's count).
-    if ((replicas > 0)); then
-        "${compose[@]}" up --detach --wait --wait-timeout 180 --no-deps --no-recreate \
-            --scale "app=${replicas}" app \
-            || die "the app did not become healthy again after the restore: docker compose logs app"
+    # Pages cached from the database before the restore are not the restored database's.
+    if defines cache; then
+        "${compose[@]}" exec -T cache valkey-cli flushall >/dev/null 2>&1 || true
+    fi
+    # Done when they answer again (their health checks), not when their containers start; as many
+    # as there were (`up` alone would scale each back to the compose file's count).
+    if ((${#started[@]} > 0)); then
+        "${compose[@]}" up --detach --wait --wait-timeout 180 --no-deps --no-recreate "${scales[@]}" \
+            "${started[@]}" \
+            || die "the app or worker did not become healthy again after the restore: docker compose logs"
     fi
     exit "$status"
 }

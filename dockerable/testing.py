@@ -70,6 +70,16 @@ def require_docker():
         pytest.fail("Docker engine not reachable: install and start Docker (the README says how)")
 
 
+@pytest.fixture(autouse=True)
+def empty_caches():
+    """Each test starts with empty caches: the tests' cache is each process's memory, and what one
+    test cached must not show in the next (a write rolled back at a test's end invalidates nothing)."""
+    from django.core.cache import caches  # pylint: disable=import-outside-toplevel
+
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A throw-away PostgreSQL container published on a free 127.0.0.1 port, removed afterwards."""

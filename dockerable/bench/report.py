@@ -358,6 +358,16 @@ def evaluate(report: Report) -> None:
             measures.get("healthz_during_backup_over_idle"),
             lambda v: v >= 0.8,
         ),
+        (
+            "the page's req/s while the worker drains a backlog >= 0.95x idle (median of pairs)",
+            measures.get("page_while_worker_busy_over_idle"),
+            lambda v: v >= 0.95,
+        ),
+        (
+            "the page with its list from the cache >= 3x from the database (median of pairs)",
+            measures.get("page_cached_over_uncached"),
+            lambda v: v >= 3,
+        ),
     ]
     report.targets = [
         {

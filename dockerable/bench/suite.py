@@ -56,6 +56,7 @@ from dockerable.tests.docker_stack import (
     wait_for,
 )
 from dockerable.tests.http_client import request
+from dockerable.tests.task_checks import QUEUE_TABLE
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -71,6 +72,8 @@ MEDIA_FILES = 1000
 MEDIA_FILE_KB = 256
 # The upload path: a file of this size posted through the fixture app's form, over and over.
 UPLOAD_KB = 100
+# Tasks queued at once to time the worker by.
+TASK_BACKLOG = 2000
 # Start-up and edit timings are taken several times; the worst one is judged.
 STARTS = 3
 EDITS = 5
@@ -185,6 +188,59 @@ def seed(stack: Stack) -> None:
         "from project.fixturebook.models import Entry; Entry.objects.all().delete(); "
         f"Entry.objects.bulk_create(Entry(text=f'benchmark entry {{i}}') for i in range({SEED_ROWS}))",
     )
+
+
+def queue_tasks(stack: Stack, count: int, prefix: str) -> None:
+    """`count` of the fixture app's record_run tasks queued, as requests queue them (one row each)."""
+    stack.exec(
+        "app", "/dockerable/cmd.sh", "manage", "shell", "-c",
+        "from project.fixturebook.tasks import record_run\n"
+        f"for i in range({count}): record_run.enqueue(f'{prefix}-{{i}}')",
+    )  # fmt: skip
+
+
+def queued(stack: Stack) -> int:
+    """Tasks not finished yet."""
+    return int(stack.psql(f"SELECT count(*) FROM {QUEUE_TABLE} WHERE status IN ('READY', 'RUNNING')"))
+
+
+def task_measures(stack: Stack, report: Report, seconds: int) -> None:
+    """The cached list's page against the database's; tasks a second through the one worker; the
+    page's req/s while that worker drains a backlog, against idle (pairs, medians)."""
+    network = f"{stack.project}_default"
+    log("the page with its list from the cache, and from the database")
+    ratios = []
+    for _ in range(BACKUP_PAIRS):
+        host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+        uncached = run_wrk(network, "https://app/", seconds).requests_per_second
+        cached = run_wrk(network, "https://app/cached", seconds).requests_per_second
+        ratios.append(cached / uncached)
+    report.measures["page_cached_over_uncached"] = round(statistics.median(ratios), 2)
+    log(f"{TASK_BACKLOG} tasks through one worker")
+    stack.compose("stop", "worker")
+    queue_tasks(stack, TASK_BACKLOG, "bench-rate")
+    stack.compose("start", "worker")
+    wait_for(lambda: queued(stack) == 0, timeout=600, interval=1, what="the worker to drain its queue")
+    # From the first task's start to the last one's end: the worker's own start-up left out.
+    took = stack.psql(
+        f"SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM {QUEUE_TABLE} "
+        "WHERE args_kwargs->'args'->>0 LIKE 'bench-rate-%'"
+    )
+    rate = TASK_BACKLOG / float(took)
+    report.measures["tasks_per_s"] = round(rate, 1)
+    log("the page idle, and while the worker drains a backlog")
+    ratios = []
+    for number in range(BACKUP_PAIRS):
+        host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
+        idle = run_wrk(network, "https://app/", seconds).requests_per_second
+        # Enough for the worker to be busy for the whole run, and some.
+        queue_tasks(stack, int(rate * (seconds + 5)), f"bench-busy-{number}")
+        busy = run_wrk(network, "https://app/", seconds).requests_per_second
+        if queued(stack) == 0:
+            raise RuntimeError("the worker drained its backlog before the load ended: queue more")
+        wait_for(lambda: queued(stack) == 0, timeout=600, interval=1, what="the worker to drain its queue")
+        ratios.append(busy / idle)
+    report.measures["page_while_worker_busy_over_idle"] = round(statistics.median(ratios), 2)
 
 
 def backup_measures(stack: Stack, report: Report, seconds: int) -> None:
@@ -582,6 +638,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         proxy.down(volumes=True)
         dev.compose("down")
         login_measures(prod, report, options.seconds, https_port)
+        task_measures(prod, report, options.seconds)
         backup_measures(prod, report, options.seconds)
         media_measures(prod, report, options.seconds)
         upload_measures(prod, report, options.seconds)

@@ -453,6 +453,22 @@ def require_no_errors(name: str) -> None:
         )
 
 
+def check_mail(data: dict) -> list[Finding]:
+    """Where the mail the app sends goes: the SMTP server secrets.json names, or, with none, nowhere
+    outside development mode (a password reset says "sent", and nothing leaves)."""
+    if environment.EMAIL_HOST in data:
+        port = data.get(environment.EMAIL_PORT, "its usual port")
+        return [Finding(OK, "mail", f"through the task queue to {data[environment.EMAIL_HOST]}, {port}")]
+    return [
+        Finding(
+            WARNING,
+            "mail",
+            f"no {environment.EMAIL_HOST} in secrets.json: outside development mode no mail leaves "
+            "(password resets, error reports), each logged as not sent (docs/mail.md)",
+        )
+    ]
+
+
 def run_checks(name: str, dev: bool = False) -> list[Finding]:
     """Every check on environment `name`, in the order they are printed."""
     folder = env_dir(name)
@@ -464,6 +480,6 @@ def run_checks(name: str, dev: bool = False) -> list[Finding]:
     findings += host_findings + check_certificate(folder, hosts)
     findings += check_acme_domains(folder, next(iter(declared_hosts(folder)), None))
     findings += check_git(folder) + check_compose_layout(name, folder) + check_backups(folder)
-    findings += check_stack(folder) + check_uploads(folder, data)
+    findings += check_stack(folder) + check_uploads(folder, data) + check_mail(data)
     findings += check_deploy(name)
     return findings

@@ -8,6 +8,7 @@ from django.template import Context, Engine
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    DEV_COMPOSE_FILE,
     POSTGRES_MAJOR,
     SAMPLE_ENV,
     STACK_FILE,
@@ -22,8 +23,9 @@ SAMPLE_NOTE = " (SAMPLE: public secrets)"
 PREFLIGHT = "preflight"
 # Where the app keeps uploads (MEDIA_ROOT), in every mode.
 MEDIA_VOLUME = "media"
-# The service that runs the background tasks, in every mode.
-WORKER = "worker"
+# The service that runs the background tasks, in every mode; development mode's mail catcher; the
+# cache of the other modes.
+WORKER, MAIL, CACHE = "worker", "mail", "cache"
 # A thin file's postgres service extends `postgres-18`; a full file's ran `image: postgres:17`.
 POSTGRES_PREFIX, POSTGRES_IMAGE = "postgres-", "postgres"
 
@@ -142,6 +144,14 @@ def outdated(path: Path) -> str | None:
             "has no preflight service, so a mistake in secrets.json or ssl/ restarts a service forever",
         ),
         (WORKER not in found, f"has no {WORKER} service, so the tasks the app queues never run"),
+        (
+            path.name != DEV_COMPOSE_FILE and CACHE not in found,
+            f"has no {CACHE} service, so each process of the app caches alone",
+        ),
+        (
+            path.name == DEV_COMPOSE_FILE and MAIL not in found,
+            f"has no {MAIL} service, so the mail development mode sends goes nowhere",
+        ),
         (
             MEDIA_VOLUME not in _section(path, "volumes"),
             f"has no {MEDIA_VOLUME} volume, so an upload fails on the app's read-only filesystem",

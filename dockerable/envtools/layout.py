@@ -14,7 +14,8 @@ SAMPLE_ENV = "example"
 SETTINGS_DIR_NAME = Path("project") / "settings"
 # One per mode: production (uWSGI HTTPS), development (runserver), proxy (nginx in front).
 PROXY_COMPOSE_FILE = "docker-compose-proxy.yml"
-COMPOSE_FILES = ("docker-compose.yml", "docker-compose-dev.yml", PROXY_COMPOSE_FILE)
+DEV_COMPOSE_FILE = "docker-compose-dev.yml"
+COMPOSE_FILES = ("docker-compose.yml", DEV_COMPOSE_FILE, PROXY_COMPOSE_FILE)
 # Docker Swarm: what the environment adds to dockerable/swarm/stack.yml.
 STACK_FILE = "docker-stack.yml"
 # The PostgreSQL major of new environments; each environment's compose file names its own.

@@ -30,6 +30,20 @@ S3_BUCKET, S3_ENDPOINT_URL, S3_REGION = "MEDIA_S3_BUCKET", "MEDIA_S3_ENDPOINT_UR
 S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY = "MEDIA_S3_ACCESS_KEY_ID", "MEDIA_S3_SECRET_ACCESS_KEY"
 S3_KEYS = (S3_BUCKET, S3_ENDPOINT_URL, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
 S3_REQUIRED = (S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)
+# Mail (docs/mail.md): all optional; without EMAIL_HOST, development mode's mail catcher or nowhere.
+EMAIL_HOST, EMAIL_PORT, EMAIL_SECURITY = "EMAIL_HOST", "EMAIL_PORT", "EMAIL_SECURITY"
+EMAIL_KEYS = (
+    EMAIL_HOST,
+    EMAIL_PORT,
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    EMAIL_SECURITY,
+    "DEFAULT_FROM_EMAIL",
+    "SERVER_EMAIL",
+)
+# How the SMTP connection is protected: STARTTLS (port 587), TLS from the start (465), or neither
+# (a relay on the same private network).
+EMAIL_SECURITIES = ("starttls", "tls", "none")
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
@@ -41,6 +55,7 @@ TEMPLATE_KEYS = {
     "DB_HOST": False,
     DOMAIN_KEY: False,
     **dict.fromkeys(S3_KEYS, False),
+    **dict.fromkeys(EMAIL_KEYS, False),
 }
 # A DNS name as ALLOWED_HOSTS and a certificate take it: labels of letters, digits and inner hyphens.
 HOST_NAME = re.compile(
@@ -58,17 +73,35 @@ class SecretsError(_SettingsError):
     """One line naming the file and, where there is one, the key at fault."""
 
 
+def _storage_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path.strip("/")
+
+
+# Each key whose value has a form of its own: the test it must pass, and what it must be.
+VALUE_FORMS = {
+    DOMAIN_KEY: (HOST_NAME.fullmatch, "a host name such as www.example.com (no scheme, port or path)"),
+    S3_BUCKET: (BUCKET_NAME.fullmatch, "a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"),
+    S3_ENDPOINT_URL: (_storage_url, "the storage's URL, such as https://s3.example.com (no path)"),
+    EMAIL_HOST: (HOST_NAME.fullmatch, "the mail server's host name, such as smtp.example.com (no port)"),
+    EMAIL_PORT: (
+        lambda value: value.isdigit() and 0 < int(value) < 65536,
+        'a port number from 1 to 65535, as a string (such as "587")',
+    ),
+    EMAIL_SECURITY: (EMAIL_SECURITIES.__contains__, f"one of {', '.join(EMAIL_SECURITIES)}"),
+    **dict.fromkeys(
+        ("DEFAULT_FROM_EMAIL", "SERVER_EMAIL"),
+        (lambda value: "@" in value, 'a mail address, such as "Site <noreply@example.com>"'),
+    ),
+}
+
+
 def _value_fault(key: str, value) -> str | None:
     if not isinstance(value, str) or not value:
         return f"key {key!r} must be a non-empty string"
-    if key == DOMAIN_KEY and not HOST_NAME.fullmatch(value):
-        return f"key {key!r} must be a host name such as www.example.com (no scheme, port or path)"
-    if key == S3_BUCKET and not BUCKET_NAME.fullmatch(value):
-        return f"key {key!r} must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens"
-    if key == S3_ENDPOINT_URL:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
-            return f"key {key!r} must be the storage's URL, such as https://s3.example.com (no path)"
+    test, form = VALUE_FORMS.get(key, (None, ""))
+    if test is not None and not test(value):
+        return f"key {key!r} must be {form}"
     return None
 
 
@@ -112,6 +145,11 @@ class Secrets:
                     f"{self.path}: missing key {lacking[0]!r}: object storage for uploads needs "
                     f"{', '.join(S3_REQUIRED)}"
                 )
+
+        if EMAIL_HOST not in self._values and any(key.startswith("EMAIL_") for key in self._values):
+            raise SecretsError(
+                f"{self.path}: missing key {EMAIL_HOST!r}: the other EMAIL_ keys need a mail server"
+            )
 
     @property
     def domain(self) -> str | None:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Restores a backup into a Swarm stack's database, with the stack's app scaled to 0 meanwhile:
+# Restores a backup into a Swarm stack's database, with the stack's app and worker scaled to 0
+# meanwhile and its cache emptied:
 #   dockerable/swarm/restore.sh project/settings/<env>/docker-stack.yml latest --yes
 #   dockerable/swarm/restore.sh project/settings/<env>/docker-stack.yml <env>-<UTC time>.dump --yes
 #   ... --identity KEYFILE     an encrypted backup (.dump.age): its age private key, for this run
 # On the swarm manager that runs the stack's backup task (the node labelled dockerable.db);
 # DOCKERABLE_STACK names the stack, as for deploy.sh. The backup task's backup.sh does the work
 # as in the compose modes: it refuses a bad file before anything stops, takes a safety backup,
-# and replaces the database all or nothing. The app returns to its replicas however it ends.
+# and replaces the database all or nothing. The app and worker return to their replicas however
+# it ends.
 set -Eeuo pipefail
 
 die() {
@@ -33,11 +35,15 @@ wait_app_stopped() {
     done
 }
 
-# Undone on exit, whatever happened: the key out of the task, the app back to its replicas.
+# Undone on exit, whatever happened: the key out of the task, the cache emptied (pages cached
+# from the database before the restore are not the restored one's: a new task starts empty), the
+# app and the worker back to their replicas.
 # shellcheck disable=SC2329  # called by the EXIT trap
 cleanup() {
     [[ -z "$identity" ]] || docker exec "$task" rm -f /run/backup-identity || true
+    [[ -z "$replicas" ]] || docker service update --force --detach=false --quiet "${STACK}_cache" >/dev/null || true
     [[ -z "$replicas" ]] || docker service scale --detach=false "${STACK}_app=${replicas}" >/dev/null
+    [[ -z "$workers" ]] || docker service scale --detach=false "${STACK}_worker=${workers}" >/dev/null
 }
 
 main() {
@@ -57,7 +63,7 @@ main() {
         || die "this Docker engine is not a swarm manager: run it on the stack's manager"
     STACK="${DOCKERABLE_STACK:-dockerable-$(basename "$(dirname "$(realpath "$stack_file")")")}"
     task="$(backup_task)"
-    replicas=""
+    replicas="" workers=""
     trap cleanup EXIT
     if [[ -n "$identity" ]]; then
         # Into the task for this run only (an owner-only file in its /run), never into the stack.
@@ -66,7 +72,11 @@ main() {
     # A file that cannot be restored is refused before anything stops (its one line is backup.sh's).
     docker exec "$task" bash /dockerable/backup.sh verify "$file" --restorable >/dev/null || exit 1
     replicas="$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_app")"
-    docker service scale --detach=false "${STACK}_app=0" >/dev/null
+    # Nothing writes to the database meanwhile: neither the app nor the worker (tasks, schedules),
+    # where the stack has one (deployed before it had, it has none until its next deploy).
+    workers="$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_worker" \
+        2>/dev/null || true)"
+    docker service scale --detach=false "${STACK}_app=0" ${workers:+"${STACK}_worker=0"} >/dev/null
     wait_app_stopped
     docker exec "$task" bash /dockerable/backup.sh restore "$file" --yes || status=$?
     exit "$status"

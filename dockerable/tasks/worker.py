@@ -1,5 +1,6 @@
 """The worker's loop: django-tasks-db's, plus a lock that says it lives, the recovery of the tasks of
-workers that died, a heartbeat for the health check and patience through a database outage."""
+workers that died, the schedules' thread, a heartbeat for the health check and patience through a
+database outage."""
 
 import hashlib
 import logging
@@ -8,13 +9,14 @@ import time
 from pathlib import Path
 
 import psycopg
-from django.db import DatabaseError, close_old_connections, connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
 from dockerable.tasks.heartbeat import HEARTBEAT, STALE_AFTER
+from dockerable.tasks.schedules import queue_due, schedules
 
 logger = logging.getLogger("dockerable.tasks")
 
@@ -22,6 +24,8 @@ logger = logging.getLogger("dockerable.tasks")
 RECOVER_EVERY = 5
 # Seconds between two heartbeats (the health check wants one in the last STALE_AFTER).
 BEAT_EVERY = 2
+# Seconds between two looks at the schedules.
+TICK_EVERY = 1
 
 
 def liveness_key(worker_id: str) -> int:
@@ -47,10 +51,10 @@ class Liveness:
             except psycopg.Error:
                 self.close()
         wrapper = connections["default"]
-        connection = wrapper.get_new_connection(wrapper.get_connection_params())
-        connection.autocommit = True
-        connection.execute("SELECT pg_advisory_lock(%s)", [self.key])
-        self.connection = connection
+        raw = wrapper.get_new_connection(wrapper.get_connection_params())
+        raw.autocommit = True
+        raw.execute("SELECT pg_advisory_lock(%s)", [self.key])
+        self.connection = raw
 
     def close(self) -> None:
         """Let the lock go (a clean exit)."""
@@ -63,18 +67,17 @@ class Liveness:
 
 def recover_orphans(own_id: str) -> list[str]:
     """Put back in the queue each task marked running by a worker that no longer holds its lock (killed,
-    or its node gone): it runs again, so no task is lost. The ids of the tasks put back."""
+    or its node gone), or by this one, which runs nothing while it looks (a database outage in the
+    middle of a task left it so): it runs again, so no task is lost. The ids of the tasks put back."""
     recovered = []
     running = DBTaskResult.objects.running().values_list("id", "worker_ids")
     for task_id, worker_ids in running:
         holder = worker_ids[-1] if worker_ids else ""
-        if holder == own_id:
-            continue
         with transaction.atomic(), connections["default"].cursor() as cursor:
             # Free only if its worker is gone; held for this transaction, so that it cannot start again
             # meanwhile (worker ids are never reused, but a slow start must not race the update).
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [liveness_key(holder)])
-            if not cursor.fetchone()[0]:
+            if holder != own_id and not cursor.fetchone()[0]:
                 continue
             requeued = DBTaskResult.objects.filter(
                 id=task_id, status=TaskResultStatus.RUNNING, worker_ids=worker_ids
@@ -97,6 +100,9 @@ class Worker(db_worker.Worker):
     def run(self) -> None:
         logger.info("worker %s: running queue(s) %s", self.worker_id, ",".join(self.queue_names))
         threading.Thread(target=self.beat, name="heartbeat", daemon=True).start()
+        if found := schedules():
+            # A thread of its own: a long task must not hold up a job's due time.
+            threading.Thread(target=self.tick, args=(found,), name="schedules", daemon=True).start()
         try:
             while self.running:
                 self.polled = time.monotonic()
@@ -170,3 +176,20 @@ class Worker(db_worker.Worker):
             if self.running_task or time.monotonic() - self.polled < STALE_AFTER:
                 path.touch()
             time.sleep(BEAT_EVERY)
+
+    def tick(self, found) -> None:
+        """Queue each job when it is due; on its own database connection (this thread's)."""
+        failing = False
+        while True:
+            try:
+                close_old_connections()
+                queue_due(found)
+                failing = False
+            except (DatabaseError, psycopg.Error) as exc:
+                connection.close()
+                if not failing:
+                    logger.error(
+                        "worker %s: schedules: the database fails, retrying: %s", self.worker_id, exc
+                    )
+                failing = True
+            time.sleep(TICK_EVERY)

@@ -176,14 +176,10 @@ def install_fixture_app(root: Path) -> Path:
     return root
 
 
-# The sample app's lines as the template ships them, and what each becomes without it (urls.py
-# then has no other use for `include`).
+# The sample app's lines as the template ships them, and what each becomes without it.
 SAMPLE_APP_LINES = {
     "settings/base.py": [('    "project.guestbook",\n', "")],
-    "urls.py": [
-        ('    path("", include("project.guestbook.urls")),\n', ""),
-        ("from django.urls import include, path\n", "from django.urls import path\n"),
-    ],
+    "urls.py": [('    path("", include("project.guestbook.urls")),\n', "")],
 }
 
 

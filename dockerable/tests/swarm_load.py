@@ -4,7 +4,7 @@
 Half the clients keep one HTTPS connection alive, half open a new one per request. It runs until
 the file CONFIG["stop"] exists, then prints one JSON line: every request's outcome counted, the
 failures listed, latency percentiles before and after CONFIG["mark"] appears, and the requests
-answered of those started after it.
+answered of those started after it; with CONFIG["post_every"], the keys it posted that were answered.
 """
 
 import http.client
@@ -15,6 +15,8 @@ import ssl
 import sys
 import threading
 import time
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class Connection(http.client.HTTPSConnection):
@@ -28,20 +30,34 @@ class Connection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # pylint: disable=no-member
 
 
-def client(config: dict, keep_alive: bool, results: list) -> None:
-    """Request config["path"] until the stop file exists; record (time, status or error, seconds, marked)."""
+def send(connection: Connection, config: dict, key: str) -> str:
+    """GET config["path"]; with config["post_every"], POST key=`key` there (the worker tests count the
+    runs of the task each such request queues). The key sent, if any."""
+    if config.get("post_every"):
+        connection.request("POST", config["path"], body=f"key={key}", headers=FORM)
+        return key
+    connection.request("GET", config["path"])
+    return ""
+
+
+def client(config: dict, keep_alive: bool, results: list, queued: list) -> None:
+    """Request config["path"] until the stop file exists; record (time, status or error, seconds, marked).
+    With config["post_every"] (seconds), POST a new key=NAME-N there that often instead, and list in
+    `queued` the keys answered 200."""
     if config["ca"]:
         context = ssl.create_default_context(cafile=config["ca"])
     else:
         context = ssl._create_unverified_context()  # pylint: disable=protected-access
     connection = None
+    sent = 0
     while not os.path.exists(config["stop"]):
         marked = os.path.exists(config["mark"])
         start = time.monotonic()
         try:
             if connection is None:
                 connection = Connection(config["host"], 443, timeout=10, context=context)
-            connection.request("GET", config["path"])
+            sent += 1
+            key = send(connection, config, f"{config['name']}-{keep_alive}-{sent}")
             response = connection.getresponse()
             body = response.read()
             outcome = response.status
@@ -56,7 +72,10 @@ def client(config: dict, keep_alive: bool, results: list) -> None:
                 connection.close()
             connection = None
         results.append((time.monotonic(), outcome, time.monotonic() - start, marked))
-        if outcome != 200:
+        if config.get("post_every"):
+            queued.extend([key] if outcome == 200 else [])
+            time.sleep(max(0.0, start + config["post_every"] - time.monotonic()))
+        elif outcome != 200:
             time.sleep(0.05)
 
 
@@ -71,8 +90,9 @@ def main() -> int:
     Connection.address = config["address"]
     Connection.address_port = config.get("port", 443)
     results: list = []
+    queued: list = []
     threads = [
-        threading.Thread(target=client, args=(config, number % 2 == 0, results))
+        threading.Thread(target=client, args=(config, number % 2 == 0, results, queued))
         for number in range(config["clients"])
     ]
     for thread in threads:
@@ -92,6 +112,7 @@ def main() -> int:
                 "p99_before": percentile([took for _, _, took, marked in results if not marked], 0.99),
                 "p99_after": percentile([took for _, _, took, marked in results if marked], 0.99),
                 "answered_after": sum(1 for _, outcome, _, marked in results if marked and outcome == 200),
+                "queued": queued,
             }
         )
     )

@@ -61,3 +61,29 @@ def ran_once_on_a_worker(stack, key: str, task_id: str) -> list[str]:
     if len(claimed) != 1 or len(ran) != 1 or not claimed[0].startswith(f"{ran[0][:40]}-"):
         return [f"claimed by {claimed}, ran on {ran}: not once, on the worker that claimed it"]
     return []
+
+
+def each_ran_once(stack, keys: list[str]) -> dict:
+    """Once the queue is empty: the keys of record_run's tasks that did not run exactly once, and
+    how many times each did."""
+    wait_for(
+        lambda: stack.psql(f"SELECT count(*) FROM {QUEUE_TABLE} WHERE status <> 'SUCCESSFUL'") == "0\n",
+        timeout=60,
+        what="the queue drained",
+    )
+    listed = "', '".join(keys)
+    counted = stack.psql(
+        f"SELECT key, count(*) FROM fixturebook_taskrun WHERE key IN ('{listed}') GROUP BY key"
+    )
+    runs = {key: int(count) for key, count in (line.split("|") for line in counted.split())}
+    return {key: runs.get(key, 0) for key in keys if runs.get(key, 0) != 1}
+
+
+def tick_runs(stack, started: str, ended: str) -> list[tuple[int, int, str]]:
+    """The `tick` job's due times between two instants: (epoch seconds, claims, status) each."""
+    rows = stack.psql(
+        "SELECT extract(epoch FROM due)::int, jsonb_array_length(worker_ids), status "
+        f"FROM dockerable_tasks_scheduledrun JOIN {QUEUE_TABLE} ON {QUEUE_TABLE}.id = task_id "
+        f"WHERE name = 'tick' AND due > '{started}' AND due < '{ended}' ORDER BY due"
+    ).split()
+    return [(int(due), int(claims), status) for due, claims, status in (row.split("|") for row in rows)]

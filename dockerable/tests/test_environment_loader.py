@@ -51,6 +51,22 @@ FAULTS = {
         with_value("MEDIA_S3_ENDPOINT_URL", "https://s3.example.com/uploads"),
         "key 'MEDIA_S3_ENDPOINT_URL' must be the storage's URL, such as https://s3.example.com (no path)",
     ),
+    "mail-port": (
+        json.dumps({**SAMPLE, "EMAIL_HOST": "smtp.example.com", "EMAIL_PORT": "smtp"}),
+        "key 'EMAIL_PORT' must be a port number from 1 to 65535, as a string (such as \"587\")",
+    ),
+    "mail-without-host": (
+        with_value("EMAIL_HOST_PASSWORD", "p"),
+        "missing key 'EMAIL_HOST': the other EMAIL_ keys need a mail server",
+    ),
+    "mail-host-with-port": (
+        with_value("EMAIL_HOST", "smtp.example.com:587"),
+        "key 'EMAIL_HOST' must be the mail server's host name, such as smtp.example.com (no port)",
+    ),
+    "mail-security": (
+        with_value("EMAIL_SECURITY", "ssl"),
+        "key 'EMAIL_SECURITY' must be one of starttls, tls, none",
+    ),
     "syntax": (
         '{\n  "SECRET_KEY": "x",\n  "DB_NAME" "db"\n}\n',
         "not valid JSON at line 3, column 13: Expecting ':' delimiter",

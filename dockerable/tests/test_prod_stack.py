@@ -233,8 +233,16 @@ def test_migrations_run_once_by_the_migrate_service(prod):
     assert len(prod.containers("migrate")) == 1
 
 
+# What the worker's loop logs once when the database fails (its schedules' thread says so apart).
+OUTAGE = "the database fails (down"
+
+
 def test_healthz_is_503_while_the_database_is_down_and_the_worker_waits_it_out(prod):
-    outages = prod.logs("worker").count("the database fails")
+    outages = prod.logs("worker").count(OUTAGE)
+    # A task whose end (its row) falls in the outage: it fails there, and must run again after.
+    key = uuid.uuid4().hex
+    task_id = enqueue(prod, get, key, seconds=4)
+    wait_for_status(prod, task_id, "RUNNING")
     prod.compose("stop", "postgres")
     try:
         assert get(prod, "/healthz").status == 503
@@ -249,7 +257,8 @@ def test_healthz_is_503_while_the_database_is_down_and_the_worker_waits_it_out(p
     wait_for(lambda: get(prod, "/healthz").status == 200, timeout=60, what="/healthz back to 200")
     wait_for(lambda: "the database answers again" in prod.logs("worker"), 30, what="the worker back")
     # One line for the outage, not one a poll; the worker stayed up, and runs tasks again.
-    assert prod.logs("worker").count("the database fails") == outages + 1
+    assert prod.logs("worker").count(OUTAGE) == outages + 1
+    assert len(wait_for_status(prod, task_id, "SUCCESSFUL")) == 2 and len(runs(prod, key)) == 1
     worker = prod.containers("worker", all_states=False)[0]
     assert run("docker", "inspect", "-f", "{{.State.Health.Status}}", worker).stdout.strip() == "healthy"
     problems = queued_task_problems(prod, get)

@@ -1,6 +1,7 @@
 """Proxy mode on real Docker: nginx in front, certificates from Pebble (a real ACME server) via certbot."""
 
 import concurrent.futures
+import contextlib
 import ipaddress
 import json
 import re
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,12 @@ from dockerable.tests.checkers import (
 )
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
-from dockerable.tests.http_client import answer_times_during_slow_bodies, oversized_post, request
+from dockerable.tests.http_client import (
+    answer_times_during_slow_bodies,
+    oversized_post,
+    request,
+    sign_fixturebook,
+)
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 from dockerable.tests.task_checks import queued_task_problems
@@ -316,35 +323,68 @@ def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(pro
         )
 
 
-def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_unanswered(proxy, tmp_path):
-    issued_by_pebble(proxy)
+@contextlib.contextmanager
+def load_on(proxy, folder: Path, path: str):
+    """Clients requesting `path` through nginx until the block ends (swarm_load.py, on this machine);
+    yields a dict that gets its summary."""
     config = {
         "address": "127.0.0.1",
         "port": int(proxy.env["HTTPS_PORT"]),
         "host": DOMAIN,
         "ca": None,
-        "path": "/healthz",
+        "path": path,
         "clients": 8,  # half of them keep their connection alive
-        "stop": str(tmp_path / "stop"),
-        "mark": str(tmp_path / "mark"),
+        "stop": str(folder / "stop"),
+        "mark": str(folder / "mark"),
     }
-    (tmp_path / "load.json").write_text(json.dumps(config))
+    (folder / "load.json").write_text(json.dumps(config))
+    summary: dict = {}
     with subprocess.Popen(
-        [sys.executable, str(REPO / "dockerable" / "tests" / "swarm_load.py"), str(tmp_path / "load.json")],
+        [sys.executable, str(REPO / "dockerable" / "tests" / "swarm_load.py"), str(folder / "load.json")],
         stdout=subprocess.PIPE,
         text=True,
     ) as load:
         try:
             time.sleep(2)
-            proxy.compose("restart", "app")
-            proxy.compose("up", "-d", "--wait", "--no-deps", "--force-recreate", "app")
+            yield summary
             time.sleep(2)
         finally:
-            (tmp_path / "stop").touch()
-        summary = json.loads(load.communicate(timeout=60)[0])
+            (folder / "stop").touch()
+        summary.update(json.loads(load.communicate(timeout=60)[0]))
+
+
+def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_unanswered(proxy, tmp_path):
+    issued_by_pebble(proxy)
+    with load_on(proxy, tmp_path, "/healthz") as summary:
+        proxy.compose("restart", "app")
+        proxy.compose("up", "-d", "--wait", "--no-deps", "--force-recreate", "app")
     # nginx answers what the app cannot (502 while it is down); nothing is closed unanswered.
     assert set(summary["counts"]) <= {"200", "502"}, summary
     assert summary["counts"]["200"] > 100, summary
+
+
+def test_the_list_is_cached_in_valkey_and_a_write_shows_at_once(proxy):
+    issued_by_pebble(proxy)
+    assert get(proxy, "/cached").status == 200
+    assert "fixturebook-entries" in proxy.exec("cache", "valkey-cli", "--scan").stdout
+    text = f"cached-{uuid.uuid4().hex[:8]}"
+    sign_fixturebook(proxy.url(), None, DOMAIN, text)
+    assert text in get(proxy, "/cached").text
+
+
+def test_the_cache_stopped_under_load_fails_no_request_and_is_logged_once(proxy, tmp_path):
+    issued_by_pebble(proxy)
+    with load_on(proxy, tmp_path, "/cached") as summary:
+        proxy.compose("stop", "cache")
+        time.sleep(4)
+        proxy.compose("start", "cache")
+        proxy.compose("up", "-d", "--wait", "--no-deps", "cache")
+        # Past RETRY_AFTER (dockerable/runtime/cache.py): the app has tried the cache again.
+        time.sleep(6)
+    assert set(summary["counts"]) == {"200"}, summary
+    logs = proxy.logs("app")
+    assert logs.count("the cache does not answer") == 1, logs[-3000:]
+    assert logs.count("the cache answers again") == 1, logs[-3000:]
 
 
 def test_slow_request_bodies_do_not_hold_the_workers(proxy):

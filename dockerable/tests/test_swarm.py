@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import hashlib
 import html
+import itertools
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from dockerable.tests.docker_stack import (
 )
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
-from dockerable.tests.task_checks import ran_once_on_a_worker
+from dockerable.tests.task_checks import each_ran_once, ran_once_on_a_worker, tick_runs
 from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
 from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
 
@@ -70,6 +71,13 @@ OWN_CONFIG = (
   banner: {name: "${STACK}_banner-${HASH_BANNER}", file: "${ENV_DIR}/banner.txt"}
 """
 )
+
+
+# A job every 10 s, in the environment's settings: what the rolling update's test counts the runs of.
+TICK_SCHEDULE = """
+TASK_SCHEDULES = {**TASK_SCHEDULES, "tick": {"task": "project.fixturebook.tasks.record_run", "every": 10,
+                                             "kwargs": {"key": "tick"}}}
+"""
 
 
 class Swarm:  # pylint: disable=too-many-instance-attributes
@@ -200,13 +208,14 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return self.client(f"https://{HOST}{path}").stdout
 
     @contextlib.contextmanager
-    def load(self, path="/", expect="", clients=8, linger=2, verify=True):
+    def load(self, path="/", expect="", clients=8, linger=2, *, verify=True, post_every=None):  # pylint: disable=too-many-arguments
         """Clients requesting `path` until `linger` seconds after the block ends; yields a dict
         that gets the outcome (its "after" figures: the requests started within the block).
-        `verify`: trust only the sample's certificate (after the ACME test, nginx serves Pebble's)."""
+        `verify`: trust only the sample's certificate (after the ACME test, nginx serves Pebble's).
+        `post_every`: POST a new key there every that many seconds (the outcome's "queued" lists
+        those answered 200). Loads may run side by side, each in its own container."""
         name = f"dd-swarm-load-{uuid.uuid4().hex[:8]}"
-        for leftover in ("stop", "mark"):
-            (self.control / leftover).unlink(missing_ok=True)
+        (self.control / "mark").unlink(missing_ok=True)
         shutil.copy(self.folder / "ssl" / "server.crt", self.control / "ca.crt")
         shutil.copy(LOAD_SCRIPT, self.control / "load.py")
         config = {
@@ -215,11 +224,13 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             "path": path,
             "ca": "/control/ca.crt" if verify else None,
             "clients": clients,
-            "stop": "/control/stop",
+            "stop": f"/control/{name}.stop",
             "mark": "/control/mark",
             "expect": expect,
+            "name": name,
+            "post_every": post_every,
         }
-        (self.control / "config.json").write_text(json.dumps(config))
+        (self.control / f"{name}.json").write_text(json.dumps(config))
         run(
             "docker",
             "run",
@@ -231,7 +242,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             CLIENT_IMAGE,
             "python",
             "/control/load.py",
-            "/control/config.json",
+            f"/control/{name}.json",
         )
         outcome: dict = {}
         try:
@@ -240,7 +251,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             yield outcome
             time.sleep(linger)
         finally:
-            (self.control / "stop").touch()
+            (self.control / f"{name}.stop").touch()
             run("docker", "wait", name, timeout=60, check=False)
             outcome.update(json.loads(run("docker", "logs", name).stdout.strip().splitlines()[-1]))
             run("docker", "rm", "-f", name, check=False)
@@ -336,6 +347,10 @@ def swarm(test_image):  # pylint: disable=unused-argument
         for private in ("secrets.json", "ssl/server.key"):
             (root / "project" / "settings" / "example" / private).chmod(0o600)
         cluster = Swarm(root)
+        # A job every 10 s, and two workers: what the rolling update's test counts the runs of.
+        settings = cluster.folder / "settings.py"
+        settings.write_text(settings.read_text() + TICK_SCHEDULE)
+        cluster.env["WORKER_REPLICAS"] = "2"
         with swarm_manager(cluster.stack):
             try:
                 cluster.start()
@@ -364,17 +379,37 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx_and_keeps_i
     assert "kept across stack rm" in swarm.page()
 
 
-def test_a_rolling_update_under_load_fails_no_request_and_every_task_runs_the_new_release(swarm):
+def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the_job_once_a_due_time(swarm):
     template = swarm.root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
     template.write_text(template.read_text().replace("<h1>Dockerable Django</h1>", "<h1>Release two</h1>"))
     image = swarm.build(f"{swarm.stack}-app:two")
     # Spread over both nodes as the update starts (a rolling update may end with both on one).
     assert len({task["Node"] for task in swarm.running_tasks("app")}) == 2
-    with swarm.load() as outcome, swarm.stack_file(SLOW_ROLLOUT):
+    workers = {task["ID"] for task in swarm.running_tasks("worker")}
+    assert len(workers) == 2
+    started = swarm.psql("SELECT now()").strip()
+    with (
+        swarm.load() as outcome,
+        swarm.load(path="/tasks/enqueue", clients=1, post_every=0.1) as queue,
+        swarm.stack_file(SLOW_ROLLOUT),
+    ):
+        # Two minutes or more, the update of the app and both workers in the middle.
+        time.sleep(30)
         swarm.deploy(image=image)
         assert swarm.update_state() == "completed"  # deploy.sh reported no sooner than Swarm
-    assert failures(outcome) == {}, outcome
+        time.sleep(30)
+    ended = swarm.psql("SELECT now()").strip()
+    assert failures(outcome) == {} and failures(queue) == {}, (outcome, queue)
     assert outcome["counts"]["200"] > 100, outcome
+    # Every task a request queued ran, once: none lost, none twice; and both workers were replaced.
+    assert len(queue["queued"]) > 600, queue["counts"]
+    assert each_ran_once(swarm, queue["queued"]) == {}
+    assert not workers & {task["ID"] for task in swarm.running_tasks("worker")}
+    # The job every 10 s ran once a due time, no gap, each claimed once and done.
+    ticks = tick_runs(swarm, started, ended)
+    gaps = {later[0] - earlier[0] for earlier, later in itertools.pairwise(ticks)}
+    assert len(ticks) >= 11 and gaps == {10}, ticks
+    assert {(claims, status) for _, claims, status in ticks} == {(1, "SUCCESSFUL")}, ticks
     tasks = swarm.running_tasks("app")
     assert len(tasks) == 2 and all(
         f"{swarm.registry}/{swarm.stack}-app:example-" in task["Image"] for task in tasks

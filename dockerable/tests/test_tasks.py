@@ -1,13 +1,27 @@
-"""Background tasks without Docker: the same task code on Django 5.2 (the backport, django_tasks) and
-on Django 6 (django.tasks), queued and run through the database backend. The worker itself, on real
-PostgreSQL, is tested in each mode's stack (test_*_stack.py, test_swarm.py)."""
+"""Background tasks below the stacks: the same task code on Django 5.2 (the backport) and 6 (django.tasks);
+the schedules' settings, due times and exactly-once queueing (on the suite's PostgreSQL). The worker
+itself is tested in each mode's stack (test_*_stack.py, test_swarm.py)."""
 
+import concurrent.futures
+import datetime
 import subprocess
 import sys
+import threading
 
 import django
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
+from dockerable.tasks.models import ScheduledRun
+from dockerable.tasks.schedules import Schedule, queue_due, schedules
 from dockerable.tests.docker_stack import REPO
+
+PRUNE = "dockerable.tasks.jobs.prune"
+RECORD_RUN = "dockerable.tests.fixture.fixturebook.tasks.record_run"
 
 # The fixture app's task on SQLite in memory: queued, then run by django-tasks-db's loop.
 SCRIPT = """
@@ -43,3 +57,81 @@ def test_the_same_task_code_runs_on_this_django_through_the_database_queue():
     # The decorator Django's own on 6 (it makes the backend's Task), the backport's on 5.2.
     framework = "django.tasks.base" if django.VERSION >= (6, 0) else "django_tasks.base"
     assert done.stdout.split() == [framework, "SUCCESSFUL", "1"], done.stdout
+
+
+# Each mistake in settings.TASK_SCHEDULES, and what the one line says of it.
+BAD_SCHEDULES = [
+    ([1], "settings.TASK_SCHEDULES is not a dict"),
+    ({"nightly": "0 3 * * *"}, "['nightly']: is not a dict"),
+    ({"nightly": {"task": PRUNE, "cron": "0 3 * * *", "when": 1}}, "unknown key 'when'"),
+    ({"nightly": {"task": PRUNE}}, "give either 'cron' or 'every'"),
+    ({"nightly": {"task": PRUNE, "cron": "0 3 * * *", "every": 60}}, "give either 'cron' or 'every'"),
+    ({"nightly": {"task": PRUNE, "cron": "0 25 * * *"}}, "'cron' '0 25 * * *' is not a cron expression"),
+    ({"nightly": {"task": PRUNE, "every": "60"}}, "'every' '60' is not a whole number of seconds"),
+    ({"nightly": {"task": PRUNE, "every": 0}}, "'every' 0 is not a whole number of seconds"),
+    ({"nightly": {"task": PRUNE, "every": 60, "grace": -1}}, "'grace' -1 is not a whole number"),
+    ({"nightly": {"task": PRUNE, "every": 60, "kwargs": {"at": object()}}}, "'kwargs' is not JSON"),
+    ({"nightly": {"task": PRUNE, "every": 60, "kwargs": [1]}}, "'kwargs' is not a dict"),
+    ({"nightly": {"task": "project.nothing.here", "every": 60}}, "'task' 'project.nothing.here' cannot be"),
+    ({"nightly": {"task": "django.utils.timezone.now", "every": 60}}, "is not a task (decorate it"),
+]
+
+
+@pytest.mark.parametrize(("declared", "said"), BAD_SCHEDULES)
+def test_each_mistake_in_a_schedule_is_one_line_naming_the_job_and_key(settings, declared, said):
+    settings.TASK_SCHEDULES = declared
+    with pytest.raises(ImproperlyConfigured) as raised:
+        schedules()
+    line = str(raised.value)
+    assert said in line and "\n" not in line, line
+    # `migrate` (so `up`) runs the system checks: it stops on the same line.
+    with pytest.raises(SystemCheckError) as stopped:
+        call_command("check")
+    assert line in str(stopped.value)
+
+
+def test_the_shipped_schedules_load():
+    assert [schedule.name for schedule in schedules()] == ["prune-task-results"]
+
+
+@pytest.mark.parametrize(
+    ("when", "now", "due"),
+    [
+        ({"every": 10}, "2026-12-03T07:00:09.999+00:00", "2026-12-03T07:00:00+00:00"),
+        ({"every": 10}, "2026-12-03T07:00:10+00:00", "2026-12-03T07:00:10+00:00"),
+        ({"cron": "*/5 * * * *"}, "2026-12-03T07:00:00+00:00", "2026-12-03T07:00:00+00:00"),
+        ({"cron": "*/5 * * * *"}, "2026-12-03T07:04:59.5+00:00", "2026-12-03T07:00:00+00:00"),
+        ({"cron": "17 4 * * *"}, "2026-12-03T04:16:00+00:00", "2026-12-02T04:17:00+00:00"),
+    ],
+)
+def test_the_latest_due_time_counts_now_itself(when, now, due):
+    schedule = Schedule("job", PRUNE, **when)
+    assert schedule.latest_due(datetime.datetime.fromisoformat(now)) == datetime.datetime.fromisoformat(due)
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_due_time_is_queued_once_however_many_workers_look_at_once():
+    job = Schedule(
+        "tick", "dockerable.tests.fixture.fixturebook.tasks.record_run", every=10, kwargs={"key": "t"}
+    )
+    now = datetime.datetime(2026, 12, 3, 7, 0, 4, tzinfo=datetime.UTC)
+    barrier = threading.Barrier(8)
+
+    def look():
+        barrier.wait()
+        try:
+            return queue_due([job], now)
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        queued = [found for found in pool.map(lambda _: look(), range(8)) if found]
+    assert queued == [[("tick", now.replace(second=0))]]
+    assert DBTaskResult.objects.count() == 1
+    run = ScheduledRun.objects.get()
+    assert str(run.task_id) == str(DBTaskResult.objects.get().id)
+    # The next due time is a new run; one past its grace is none.
+    assert queue_due([job], now + datetime.timedelta(seconds=10)) == [("tick", now.replace(second=10))]
+    late = Schedule("late", job.task, every=60, kwargs={"key": "t"}, grace=5)
+    assert not queue_due([late], now + datetime.timedelta(seconds=6))

@@ -25,6 +25,7 @@ PAIRS = {
     "backup-18": "backup",
     "proxied-app": "app",
     "worker": "worker",
+    "cache": "cache",
     "nginx": "nginx",
     "certbot": "certbot",
 }

@@ -1,8 +1,10 @@
 """The guestbook's one table."""
 
+from django.core.cache import cache
+from django.core.cache.utils import make_template_fragment_key
 from django.core.validators import FileExtensionValidator
 from django.db import models, transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 # The image types an entry may carry: what browsers show and the media servers send inline
@@ -32,6 +34,16 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+# The page's list of entries, cached as rendered HTML (index.html's {% cache %}) until an entry changes.
+ENTRIES_FRAGMENT = "guestbook-entries"
+
+
+@receiver([post_save, post_delete], sender=Entry)
+def forget_the_rendered_list(sender, **kwargs):  # pylint: disable=unused-argument
+    """Once the change is committed (not before: a page made meanwhile would cache the old list again)."""
+    transaction.on_commit(lambda: cache.delete(make_template_fragment_key(ENTRIES_FRAGMENT)))
 
 
 @receiver(post_delete, sender=Entry)

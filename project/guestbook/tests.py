@@ -43,6 +43,18 @@ def test_the_page_lists_the_newest_entry_first(client):
     assert page.index("newer") < page.index("older")
 
 
+def test_the_list_comes_from_the_cache_until_an_entry_is_added(
+    client, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    Entry.objects.create(text="first")
+    assert "first" in client.get(reverse("guestbook:index")).content.decode()
+    with django_assert_num_queries(0):  # the rendered list, from the cache
+        assert "first" in client.get(reverse("guestbook:index")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("guestbook:index"), {"text": "second"})
+    assert "second" in client.get(reverse("guestbook:index")).content.decode()
+
+
 def test_an_empty_or_too_long_entry_is_refused_and_nothing_is_saved(client):
     for text in ("", "x" * 201):
         answer = client.post(reverse("guestbook:index"), {"text": text})

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 
+from dockerable.runtime.cache import cache_settings
 from project.settings.env_vars import env_bool, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -168,6 +169,17 @@ STORAGES = {
 MEDIA_ROOT = Path("/srv/media")
 MEDIA_URL = "/media/"
 
+# CACHE (docs/cache.md)
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/cache/
+# Valkey, shared by every process, where the stack runs one (production, proxy and Swarm set
+# CACHE_URL); each process's own memory elsewhere (development mode, tests, manage.py on the host).
+# When Valkey does not answer, pages are made without it and the log says so once.
+CACHES = cache_settings(env_str("CACHE_URL", ""))
+# https://docs.djangoproject.com/en/5.2/topics/http/sessions/#using-cached-sessions
+# Sessions read from the cache and written through to the database: a cache outage logs no one out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # BACKGROUND TASKS (docs/tasks.md)
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/6.0/topics/tasks/
@@ -175,6 +187,15 @@ MEDIA_URL = "/media/"
 # PostgreSQL: the worker service runs what a request enqueues, after the answer. A task runs at
 # least once: one whose worker was killed mid-run runs again, so write tasks that may.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Jobs on a schedule, each queued exactly once per due time however many workers run:
+#   name: {"task": "dotted.path.of.a.task", "cron": "minute hour day month weekday" (UTC)
+#          or "every": seconds, optional "kwargs": {...}, "grace": seconds late it may still start (300)}
+# A mistake here stops `migrate`, so `up`, with one line naming the job and its key.
+TASK_SCHEDULES = {
+    # Finished tasks and the schedules' own rows, once they are TASK_RESULTS_KEEP_DAYS old.
+    "prune-task-results": {"task": "dockerable.tasks.jobs.prune", "cron": "17 4 * * *"},
+}
+TASK_RESULTS_KEEP_DAYS = 30
 
 # SECURITY
 # ------------------------------------------------------------------------------

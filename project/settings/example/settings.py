@@ -3,9 +3,10 @@
 from pathlib import Path
 
 from dockerable.runtime.environment import load_secrets
+from dockerable.runtime.mail import mail_settings
 from dockerable.runtime.media import media_storage
 from project.settings.base import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
-from project.settings.base import DATABASES, STORAGES
+from project.settings.base import DATABASES, ENV, STORAGES
 from project.settings.env_vars import env_str
 
 # ENVIRONMENT
@@ -41,3 +42,12 @@ DATABASES["default"].update(
 # The `media` volume, or S3-compatible object storage when secrets.json names a MEDIA_S3_BUCKET
 # (docs/media.md): a Swarm stack whose app tasks run on several nodes needs the latter.
 STORAGES = {**STORAGES, "default": media_storage(SECRETS)}
+
+# MAIL
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/email/
+# secrets.json's EMAIL_* keys (docs/mail.md); each message goes out through the task queue. With no
+# EMAIL_HOST: development mode's mail catcher (http://127.0.0.1:1080), elsewhere nowhere (logged).
+globals().update(mail_settings(SECRETS, development=ENV == "DEV", domain=DOMAIN))
+# Who gets a mail about each unhandled error (outside development mode): a list of addresses.
+ADMINS: list[str] = []

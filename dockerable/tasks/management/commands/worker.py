@@ -3,10 +3,13 @@
 import os
 import socket
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands import db_worker
 
+from dockerable.tasks.schedules import schedules
 from dockerable.tasks.worker import Worker
 
 
@@ -27,6 +30,10 @@ class Command(db_worker.Command):
 
     def handle(self, *args, **options) -> None:  # pylint: disable=arguments-differ
         self.configure_logging(options["verbosity"])
+        try:
+            schedules()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         worker = Worker(
             queue_names=options["queue_name"].split(","),
             interval=options["interval"],
