@@ -96,32 +96,15 @@ class ResilientRedisCache(RedisCache):
                 logger.warning("the cache answers again (emptied: writes meanwhile could not invalidate it)")
         return result
 
-    def add(self, *args, **kwargs):
-        return self._guarded("add", *args, **kwargs)
 
-    def get(self, *args, **kwargs):
-        return self._guarded("get", *args, **kwargs)
+def _guard(operation: str):
+    def guarded(self, *args, **kwargs):
+        return self._guarded(operation, *args, **kwargs)  # pylint: disable=protected-access
 
-    def set(self, *args, **kwargs):
-        return self._guarded("set", *args, **kwargs)
+    guarded.__name__ = guarded.__qualname__ = operation
+    return guarded
 
-    def touch(self, *args, **kwargs):
-        return self._guarded("touch", *args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        return self._guarded("delete", *args, **kwargs)
-
-    def get_many(self, *args, **kwargs):
-        return self._guarded("get_many", *args, **kwargs)
-
-    def has_key(self, *args, **kwargs):
-        return self._guarded("has_key", *args, **kwargs)
-
-    def set_many(self, *args, **kwargs):
-        return self._guarded("set_many", *args, **kwargs)
-
-    def delete_many(self, *args, **kwargs):
-        return self._guarded("delete_many", *args, **kwargs)
-
-    def clear(self, *args, **kwargs):
-        return self._guarded("clear", *args, **kwargs)
+# Each operation of FALLBACKS, through _guarded (incr and decr raise: no answer would be right).
+for _operation in FALLBACKS:
+    setattr(ResilientRedisCache, _operation, _guard(_operation))

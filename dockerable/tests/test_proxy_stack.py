@@ -367,6 +367,15 @@ def test_the_list_is_cached_in_valkey_and_a_write_shows_at_once(proxy):
     issued_by_pebble(proxy)
     assert get(proxy, "/cached").status == 200
     assert "fixturebook-entries" in proxy.exec("cache", "valkey-cli", "--scan").stdout
+    # Capped, evicting the least recently used keys, and nothing saved to disk.
+    listed = proxy.exec("cache", "valkey-cli", "config", "get", "max*").stdout.split()
+    config = dict(zip(listed[::2], listed[1::2], strict=True))
+    assert (config["maxmemory-policy"], config["maxmemory"]) == ("allkeys-lru", str(256 * 1024 * 1024))
+    assert proxy.exec("cache", "valkey-cli", "config", "get", "save").stdout.split() == ["save"]
+    assert proxy.exec("cache", "valkey-cli", "config", "get", "appendonly").stdout.split() == [
+        "appendonly",
+        "no",
+    ]
     text = f"cached-{uuid.uuid4().hex[:8]}"
     sign_fixturebook(proxy.url(), None, DOMAIN, text)
     assert text in get(proxy, "/cached").text
