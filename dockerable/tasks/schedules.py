@@ -102,7 +102,7 @@ def queue_due(
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO dockerable_tasks_scheduledrun (name, due) VALUES (%s, %s) "
+                "INSERT INTO dockerable_tasks_scheduledrun (name, due, created) VALUES (%s, %s, now()) "
                 "ON CONFLICT (name, due) DO NOTHING RETURNING id",
                 [schedule.name, due],
             )

@@ -57,7 +57,7 @@ def client(config: dict, keep_alive: bool, results: list, queued: list) -> None:
             if connection is None:
                 connection = Connection(config["host"], 443, timeout=10, context=context)
             sent += 1
-            key = send(connection, config, f"{config['name']}-{keep_alive}-{sent}")
+            key = send(connection, config, f"{config.get('name', 'load')}-{keep_alive}-{sent}")
             response = connection.getresponse()
             body = response.read()
             outcome = response.status

@@ -507,6 +507,8 @@ CAPABILITIES = {
     "backup": {"DAC_OVERRIDE"},
     "nginx": {"CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID"},
     "certbot": set(),
+    "cache": set(),
+    "mail": set(),
 }
 # Services whose root filesystem stays writable, each for a reason compose/services.yml gives.
 WRITABLE_ROOT = {"backup"}

@@ -186,7 +186,6 @@ def start_the_notes_app(root: Path, uid: int, env: dict) -> str:
         (project / name / module).write_text(text.replace("project.notes", f"project.{name}"))
     remove_sample_app(root)
     append(project / "settings" / "base.py", f'INSTALLED_APPS = [*INSTALLED_APPS, "project.{name}"]\n')
-    replace_once(project / "urls.py", "from django.urls import path", "from django.urls import include, path")
     append(project / "urls.py", f'urlpatterns += [path("", include("project.{name}.urls"))]\n')
     give(root, uid)
     return name

@@ -48,10 +48,14 @@ LOAD_SCRIPT = REPO / "dockerable" / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
 # The test's environment adds no published port and lets the test's clients join the app network.
 # A shorter watch after each updated task, and a shorter grace for a new task's first health
-# check (an environment's own overrides; app tasks start in seconds here), keep the tests quick.
+# check (an environment's own overrides; app and worker tasks start in seconds here), keep the
+# tests quick.
 TEST_STACK_FILE = """services:
   nginx: {}
   app:
+    healthcheck: {start_period: 10s}
+    deploy: {update_config: {monitor: 5s, delay: 1s}}
+  worker:
     healthcheck: {start_period: 10s}
     deploy: {update_config: {monitor: 5s, delay: 1s}}
 networks:
@@ -59,13 +63,14 @@ networks:
 """
 # A delay after each updated task longer than the watch: `docker stack deploy` stops waiting
 # seconds before Swarm ends the update, so deploy.sh must wait for Swarm's own word.
-SLOW_ROLLOUT = TEST_STACK_FILE.replace("{monitor: 5s, delay: 1s}", "{monitor: 1s, delay: 5s}")
+SLOW_ROLLOUT = TEST_STACK_FILE.replace("{monitor: 5s, delay: 1s}", "{monitor: 1s, delay: 5s}", 1)
 # A config of the environment's own, mounted in the app: deploy.sh names it after its content as
 # it does the template's.
 OWN_CONFIG = (
     TEST_STACK_FILE.replace(
         "    healthcheck: {start_period: 10s}\n",
         "    healthcheck: {start_period: 10s}\n    configs: [{source: banner, target: /etc/banner.txt}]\n",
+        1,
     )
     + """configs:
   banner: {name: "${STACK}_banner-${HASH_BANNER}", file: "${ENV_DIR}/banner.txt"}

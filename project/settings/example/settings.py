@@ -49,5 +49,5 @@ STORAGES = {**STORAGES, "default": media_storage(SECRETS)}
 # secrets.json's EMAIL_* keys (docs/mail.md); each message goes out through the task queue. With no
 # EMAIL_HOST: development mode's mail catcher (http://127.0.0.1:1080), elsewhere nowhere (logged).
 globals().update(mail_settings(SECRETS, development=ENV == "DEV", domain=DOMAIN))
-# Who gets a mail about each unhandled error (outside development mode): a list of addresses.
-ADMINS: list[str] = []
+# Who gets a mail about each unhandled error (outside development mode): ("Name", "address") pairs.
+ADMINS: list[tuple[str, str]] = []
