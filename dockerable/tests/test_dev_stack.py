@@ -78,6 +78,9 @@ def test_the_worker_runs_a_task_as_its_code_is_saved(dev, checkout):
         assert runs(dev, key)[0].startswith("edited-"), runs(dev, key)
     finally:
         tasks.write_text(kept)
+        # runserver reloads on the same files: the next tests need it answering again.
+        time.sleep(3)
+        wait_for(lambda: get(dev, "/healthz").status == 200, timeout=60, what="runserver back after the edit")
 
 
 def manage_shell(stack, code: str) -> str:
