@@ -28,7 +28,7 @@ backup() {
 
 # Whether the compose files define service $1.
 defines() {
-    "${compose[@]}" config --services | grep -qx "$1"
+    "${compose[@]}" config --services | grep -x "$1" >/dev/null
 }
 
 restore() {
@@ -49,7 +49,9 @@ restore() {
     backup restore "$1" --yes || status=$?
     # Pages cached from the database before the restore are not the restored database's.
     if defines cache; then
-        "${compose[@]}" exec -T cache valkey-cli flushall >/dev/null 2>&1 || true
+        "${compose[@]}" exec -T cache valkey-cli flushall >/dev/null \
+            || echo "restore.sh: warning: the cache was not emptied: pages cached before the restore" \
+                "may be served for up to 5 minutes (docs/cache.md)" >&2
     fi
     # Done when they answer again (their health checks), not when their containers start; as many
     # as there were (`up` alone would scale each back to the compose file's count).

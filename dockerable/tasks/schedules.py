@@ -7,10 +7,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import psycopg
 from cronsim import CronSim, CronSimError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -90,30 +91,49 @@ def schedules() -> list[Schedule]:
 
 
 def queue_due(
-    found: list[Schedule], now: datetime.datetime | None = None
+    found: list[Schedule], now: datetime.datetime | None = None, failing: set[str] | None = None
 ) -> list[tuple[str, datetime.datetime]]:
     """Queue each job whose latest due time is within its grace and not queued yet; what was queued,
-    (name, due time) pairs."""
+    (name, due time) pairs. A job whose task fails to queue is logged (once while it fails, the
+    names in `failing`) and the others go on; a database error stops the round (the caller's)."""
     now = now or timezone.now()
+    failing = set() if failing is None else failing
     queued = []
     for schedule in found:
-        due = schedule.latest_due(now)
-        if (now - due).total_seconds() > schedule.grace:
+        try:
+            due = _queue(schedule, now)
+        except (DatabaseError, psycopg.Error):
+            raise
+        except Exception:  # pylint: disable=broad-exception-caught
+            # A task that no longer queues (renamed, its arguments refused) must not stop the others.
+            if schedule.name not in failing:
+                logger.exception("schedule %s: its task %s fails to queue", schedule.name, schedule.task)
+            failing.add(schedule.name)
             continue
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO dockerable_tasks_scheduledrun (name, due, created) VALUES (%s, %s, now()) "
-                "ON CONFLICT (name, due) DO NOTHING RETURNING id",
-                [schedule.name, due],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                continue
-            result = import_string(schedule.task).enqueue(**schedule.kwargs)
-            cursor.execute(
-                "UPDATE dockerable_tasks_scheduledrun SET task_id = %s WHERE id = %s",
-                [str(result.id), row[0]],
-            )
-        logger.info("schedule %s: task %s queued for %s", schedule.name, result.id, due.isoformat())
-        queued.append((schedule.name, due))
+        failing.discard(schedule.name)
+        if due is not None:
+            queued.append((schedule.name, due))
     return queued
+
+
+def _queue(schedule: Schedule, now: datetime.datetime) -> datetime.datetime | None:
+    """The job's latest due time if this call queued it; None if not due, too late, or queued already."""
+    due = schedule.latest_due(now)
+    if (now - due).total_seconds() > schedule.grace:
+        return None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO dockerable_tasks_scheduledrun (name, due, created) VALUES (%s, %s, now()) "
+            "ON CONFLICT (name, due) DO NOTHING RETURNING id",
+            [schedule.name, due],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        result = import_string(schedule.task).enqueue(**schedule.kwargs)
+        cursor.execute(
+            "UPDATE dockerable_tasks_scheduledrun SET task_id = %s WHERE id = %s",
+            [str(result.id), row[0]],
+        )
+    logger.info("schedule %s: task %s queued for %s", schedule.name, result.id, due.isoformat())
+    return due

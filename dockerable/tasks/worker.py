@@ -179,17 +179,17 @@ class Worker(db_worker.Worker):
 
     def tick(self, found) -> None:
         """Queue each job when it is due; on its own database connection (this thread's)."""
-        failing = False
+        outage, failing = False, set()  # failing: the jobs whose task fails to queue, logged once
         while True:
             try:
                 close_old_connections()
-                queue_due(found)
-                failing = False
+                queue_due(found, failing=failing)
+                outage = False
             except (DatabaseError, psycopg.Error) as exc:
                 connection.close()
-                if not failing:
+                if not outage:
                     logger.error(
                         "worker %s: schedules: the database fails, retrying: %s", self.worker_id, exc
                     )
-                failing = True
+                outage = True
             time.sleep(TICK_EVERY)

@@ -28,6 +28,7 @@ from dockerable.tests.docker_stack import (
     build_backup_images,
     copy_checkout,
     engine_shared,
+    engine_shared_until_now,
     install_fixture_app,
     run,
 )
@@ -44,10 +45,11 @@ _checker_build: dict = {"wanted": False, "future": None}
 
 
 # The Swarm module has the engine to itself (docker_stack.engine_exclusive): it starts first, and
-# the other process meanwhile runs the modules that start no compose stack: SWARM_SAFE (their
-# containers, if any, are on Docker's default bridge, which has no name resolution to break), then
-# those with no Docker test. Then the longest of the others, so that no process idles at the end
-# (docs/ci.md).
+# the other process meanwhile runs the modules whose Docker tests need no compose stack, or not
+# until their last tests: SWARM_SAFE (their containers, if any, are on Docker's default bridge,
+# which has no name resolution to break; a compose stack of theirs waits for the Swarm module to
+# end), then those with no Docker test. Then the longest of the others, so that no process idles
+# at the end (docs/ci.md).
 SWARM_MODULE = "test_swarm.py"
 SWARM_SAFE = (
     "test_image.py",
@@ -55,7 +57,14 @@ SWARM_SAFE = (
     "test_health.py",
     "test_login_throttle.py",
     "test_environment_loader.py",
+    "test_tasks.py",
+    "test_mail.py",
+    "test_media_storage.py",
+    "test_envtools.py",
 )
+# Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
+# since they may wait there for the Swarm module to end.
+SWARM_SAFE_UNTIL_THEIR_END = ("test_envtools.py",)
 LONGEST_STACKS = ("test_proxy_stack.py", "test_boundary.py")
 
 # The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
@@ -66,8 +75,8 @@ def pytest_collection_modifyitems(items):
     """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says
     so. Then the longest modules first."""
     with_docker = {item.path for item in items if item.get_closest_marker("docker")}
-    first = [SWARM_MODULE, *SWARM_SAFE]
-    last = len(first) + 1 + len(LONGEST_STACKS)
+    first = [SWARM_MODULE, *(name for name in SWARM_SAFE if name not in SWARM_SAFE_UNTIL_THEIR_END)]
+    then = [*SWARM_SAFE_UNTIL_THEIR_END, *LONGEST_STACKS]
 
     def rank(item) -> int:
         name = item.path.name
@@ -75,9 +84,9 @@ def pytest_collection_modifyitems(items):
             return first.index(name)
         if item.path not in with_docker:
             return len(first)
-        if name in LONGEST_STACKS:
-            return len(first) + 1 + LONGEST_STACKS.index(name)
-        return last
+        if name in then:
+            return len(first) + 1 + then.index(name)
+        return len(first) + 1 + len(then)
 
     items.sort(key=rank)
     for item in items:
@@ -107,7 +116,14 @@ def engine_share(request):
     """The engine lock, shared, for the length of a module whose Docker tests may start compose
     stacks: never while the Swarm module has the engine."""
     path = request.node.path
-    starts_stacks = path.name not in (SWARM_MODULE, *SWARM_SAFE) and any(
+    if path.name in SWARM_SAFE:
+        # Until its first compose stack, which waits for the lock then (Stack.compose).
+        try:
+            yield
+        finally:
+            engine_shared_until_now()
+        return
+    starts_stacks = path.name != SWARM_MODULE and any(
         item.path == path and item.get_closest_marker("docker") for item in request.session.items
     )
     if not starts_stacks:

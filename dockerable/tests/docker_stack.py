@@ -105,6 +105,23 @@ def engine_shared():
             _engine["handle"] = None
 
 
+# A hold on ENGINE_LOCK taken by the first compose stack of a module that runs its other Docker
+# tests beside the Swarm module (conftest.SWARM_SAFE): kept until that module ends.
+_held_from_now = contextlib.ExitStack()
+
+
+def engine_shared_from_now() -> None:
+    """ENGINE_LOCK shared from now until engine_shared_until_now(): for a module whose first tests
+    need no compose stack, so that they run while the Swarm module has the engine."""
+    if not _engine["exclusive"]:
+        _held_from_now.enter_context(engine_shared())
+
+
+def engine_shared_until_now() -> None:
+    """Release what engine_shared_from_now() took, if it did."""
+    _held_from_now.close()
+
+
 def base_image() -> str:
     """The public image the app's stages start from (e.g. python:3.14-slim); `backup` is not one."""
     stages = [line.split() for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
@@ -250,11 +267,8 @@ class Stack:
 
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
-        if args and args[0] in STARTING_COMMANDS:
-            assert os.environ.get(ENGINE_HELD), (
-                "a module that starts compose stacks must hold the engine lock: take it out of "
-                "conftest.SWARM_SAFE"
-            )
+        if args and args[0] in STARTING_COMMANDS and not os.environ.get(ENGINE_HELD):
+            engine_shared_from_now()
         return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
 
     def up(self, *args):

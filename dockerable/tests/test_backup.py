@@ -372,9 +372,10 @@ def test_restore_under_load_stops_the_app_and_serves_only_whole_databases(prod):
     def keep_requesting():
         while not stop.is_set():
             try:
+                # The list from the cache: the restore must empty it too.
                 page = request(
                     "GET",
-                    prod.url("/"),
+                    prod.url("/cached"),
                     ca_file=prod.folder / "ssl" / "server.crt",
                     server_name=HOST,
                     timeout=5,

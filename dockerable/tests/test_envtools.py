@@ -357,26 +357,6 @@ def test_every_mode_of_a_new_environment_resolves(staging):
         run("docker", "compose", "-f", str(staging[0] / name), "config", "--quiet")
 
 
-@pytest.mark.docker
-def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, staging):
-    shared = repo / "dockerable" / "compose" / "services.yml"
-    original = shared.read_text()
-    assert original.count('max-file: "5"') == 1
-    shared.write_text(original.replace('max-file: "5"', 'max-file: "3"'))
-    stack = Stack(staging[0] / "docker-compose.yml", f"dd-topology-{uuid.uuid4().hex[:8]}")
-    try:
-        stack.compose("up", "-d", "--wait", "postgres")
-        log_config = json.loads(
-            run(
-                "docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}", stack.containers("postgres")[0]
-            ).stdout
-        )
-        assert log_config["Config"]["max-file"] == "3"
-    finally:
-        stack.down(volumes=True)
-        shared.write_text(original)
-
-
 @pytest.fixture
 def legacy(repo):
     """An environment as earlier releases made it: compose files that copy the whole topology."""
@@ -387,28 +367,6 @@ def legacy(repo):
         text = path.read_text().replace("example.dockerable.test", f"{name}.localhost")
         (folder / path.name).write_text(text.replace("example", name))
     return name, folder
-
-
-@pytest.mark.docker
-def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image):  # pylint: disable=unused-argument
-    _, folder = legacy
-    for file_name in COMPOSE_FILES:
-        run("docker", "compose", "-f", str(folder / file_name), "config", "--quiet")
-    stack = Stack(
-        folder / "docker-compose.yml",
-        f"dd-legacy-{uuid.uuid4().hex[:8]}",
-        HTTPS_PORT=free_port(),
-        HTTP_PORT=free_port(),
-        PUBLISH_ADDRESS="127.0.0.1",
-    )
-    with stack.running():
-        response = request(
-            "GET",
-            stack.url("/healthz"),
-            ca_file=folder / "ssl" / "server.crt",
-            server_name=secrets_of(folder)["DOMAIN"],
-        )
-        assert response.status == 200
 
 
 def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applies_it(repo, legacy):
@@ -646,3 +604,46 @@ def test_newenv_from_an_environment_with_a_bucket_leaves_the_buckets_keys_out(re
         assert any(line.split()[:2] == ["ok", "uploads"] and "media volume" in line for line in checked)
     finally:
         shutil.rmtree(repo / "project" / "settings" / "copied", ignore_errors=True)
+
+
+# The compose stacks last: in CI they wait for the Swarm module to end (conftest.SWARM_SAFE).
+@pytest.mark.docker
+def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, staging):
+    shared = repo / "dockerable" / "compose" / "services.yml"
+    original = shared.read_text()
+    assert original.count('max-file: "5"') == 1
+    shared.write_text(original.replace('max-file: "5"', 'max-file: "3"'))
+    stack = Stack(staging[0] / "docker-compose.yml", f"dd-topology-{uuid.uuid4().hex[:8]}")
+    try:
+        stack.compose("up", "-d", "--wait", "postgres")
+        log_config = json.loads(
+            run(
+                "docker", "inspect", "-f", "{{json .HostConfig.LogConfig}}", stack.containers("postgres")[0]
+            ).stdout
+        )
+        assert log_config["Config"]["max-file"] == "3"
+    finally:
+        stack.down(volumes=True)
+        shared.write_text(original)
+
+
+@pytest.mark.docker
+def test_an_environment_from_an_earlier_release_still_runs(legacy, test_image):  # pylint: disable=unused-argument
+    _, folder = legacy
+    for file_name in COMPOSE_FILES:
+        run("docker", "compose", "-f", str(folder / file_name), "config", "--quiet")
+    stack = Stack(
+        folder / "docker-compose.yml",
+        f"dd-legacy-{uuid.uuid4().hex[:8]}",
+        HTTPS_PORT=free_port(),
+        HTTP_PORT=free_port(),
+        PUBLISH_ADDRESS="127.0.0.1",
+    )
+    with stack.running():
+        response = request(
+            "GET",
+            stack.url("/healthz"),
+            ca_file=folder / "ssl" / "server.crt",
+            server_name=secrets_of(folder)["DOMAIN"],
+        )
+        assert response.status == 200

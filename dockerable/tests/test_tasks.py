@@ -4,6 +4,7 @@ itself is tested in each mode's stack (test_*_stack.py, test_swarm.py)."""
 
 import concurrent.futures
 import datetime
+import logging
 import subprocess
 import sys
 import threading
@@ -14,11 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
+from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from dockerable.tasks.models import ScheduledRun
 from dockerable.tasks.schedules import Schedule, queue_due, schedules
 from dockerable.tests.docker_stack import REPO
+from dockerable.tests.fixture.fixturebook.tasks import record_run
 
 PRUNE = "dockerable.tasks.jobs.prune"
 RECORD_RUN = "dockerable.tests.fixture.fixturebook.tasks.record_run"
@@ -135,3 +138,38 @@ def test_a_due_time_is_queued_once_however_many_workers_look_at_once():
     assert queue_due([job], now + datetime.timedelta(seconds=10)) == [("tick", now.replace(second=10))]
     late = Schedule("late", job.task, every=60, kwargs={"key": "t"}, grace=5)
     assert not queue_due([late], now + datetime.timedelta(seconds=6))
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_task_fails_to_queue_is_logged_once_and_the_others_still_queue(caplog):
+    good = Schedule("good", RECORD_RUN, every=10, kwargs={"key": "g"})
+    broken = Schedule("broken", RECORD_RUN, every=10, kwargs={"key": object()})  # refused by enqueue()
+    now = datetime.datetime(2026, 12, 3, 7, 0, 4, tzinfo=datetime.UTC)
+    failing: set[str] = set()
+    with caplog.at_level(logging.INFO, "dockerable.tasks"):
+        for later in (0, 10):
+            when = now + datetime.timedelta(seconds=later)
+            assert queue_due([broken, good], when, failing) == [("good", when.replace(second=later))]
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == [f"schedule broken: its task {RECORD_RUN} fails to queue"]
+    assert failing == {"broken"}
+    assert sorted(ScheduledRun.objects.values_list("name", flat=True)) == ["good", "good"]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_task_is_listed_in_the_admin_with_its_traceback(admin_client):
+    failed = record_run.enqueue(key="never", seconds="soon")  # time.sleep("soon") raises TypeError
+    Worker(
+        queue_names=["*"], interval=0, batch=True, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="test",
+    ).run()  # fmt: skip
+    listed = admin_client.get(
+        "/admin/django_tasks_database/dbtaskresult/", {"status__exact": "FAILED"}, secure=True
+    ).content.decode()
+    assert str(failed.id) in listed and "record_run" in listed
+    shown = admin_client.get(
+        f"/admin/django_tasks_database/dbtaskresult/{failed.id}/change/", secure=True
+    ).content.decode()
+    assert "TypeError" in shown and "Traceback (most recent call last)" in shown, shown[-3000:]

@@ -26,6 +26,16 @@ class Entry(models.Model):
     # Stored with the image, so that listing entries never opens their files.
     image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Made by the worker after the entry is saved (tasks.py): the page shows it once it exists.
+    thumbnail = models.ImageField(
+        upload_to="guestbook/thumbnails/",
+        blank=True,
+        editable=False,
+        width_field="thumbnail_width",
+        height_field="thumbnail_height",
+    )
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -48,8 +58,9 @@ def forget_the_rendered_list(sender, **kwargs):  # pylint: disable=unused-argume
 
 @receiver(post_delete, sender=Entry)
 def delete_image(sender, instance, **kwargs):  # pylint: disable=unused-argument
-    """An entry's image goes with it, once its deletion is committed: a deletion rolled back keeps
-    it. (Backups taken before keep their copy.)"""
-    if instance.image:
-        storage, name = instance.image.storage, instance.image.name
-        transaction.on_commit(lambda: storage.delete(name))
+    """An entry's image and thumbnail go with it, once its deletion is committed: a deletion rolled
+    back keeps them. (Backups taken before keep their copy.)"""
+    for file in (instance.image, instance.thumbnail):
+        if file:
+            storage, name = file.storage, file.name
+            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))

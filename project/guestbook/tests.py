@@ -3,13 +3,16 @@ that tests/run starts. Delete them with the app."""
 
 import io
 import re
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from project.guestbook.models import Entry
+from project.guestbook.tasks import make_thumbnail
 
 pytestmark = pytest.mark.django_db
 
@@ -108,5 +111,46 @@ def test_an_image_posted_through_the_form_in_production_mode_is_served_back_byte
     content = picture().read()
     status, page = site.post_form("/", {"text": "a picture, end to end"}, {"image": ("photo.png", content)})
     assert status == 200 and "a picture, end to end" in page, page[-2000:]
-    source = re.search(r'<img src="(/media/guestbook/[^"]+_photo\.png)"', page).group(1)
+    # The image itself, or the link to it once the worker made its thumbnail.
+    source = re.search(r'(?:src|href)="(/media/guestbook/[^"/]+_photo\.png)"', page).group(1)
     assert site.fetch(source) == (200, content)
+
+
+@pytest.mark.docker
+def test_the_worker_makes_the_thumbnail_of_an_image_posted_in_production_mode(site):
+    status, page = site.post_form(
+        "/", {"text": "a thumbnail, end to end"}, {"image": ("large.png", picture(size=(1200, 800)).read())}
+    )
+    assert status == 200 and "a thumbnail, end to end" in page, page[-2000:]
+    deadline = time.monotonic() + 60
+    while not (made := re.search(r'<img src="(/media/guestbook/thumbnails/[^"]+_large\.webp)"', page)):
+        assert time.monotonic() < deadline, "no thumbnail on the page a minute after the post"
+        time.sleep(0.5)
+        page = site.fetch("/")[1].decode()
+    status, thumbnail = site.fetch(made.group(1))
+    assert status == 200
+    assert Image.open(io.BytesIO(thumbnail)).size == (320, 213)
+
+
+def test_a_saved_image_queues_its_thumbnail_which_is_made_once_however_often_the_task_runs(
+    client, media, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("guestbook:index"), {"text": "large", "image": picture(size=(1200, 800))})
+    entry = Entry.objects.get()
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == "project.guestbook.tasks.make_thumbnail"
+    assert queued.args_kwargs["args"] == [entry.pk]
+    made = make_thumbnail.call(entry.pk)
+    assert make_thumbnail.call(entry.pk) == ""  # run again (at least once): nothing more to do
+    entry.refresh_from_db()
+    assert entry.thumbnail.name == made and (entry.thumbnail_width, entry.thumbnail_height) == (320, 213)
+    assert [path.name for path in (media / "guestbook" / "thumbnails").iterdir()] == [made.split("/")[-1]]
+    page = client.get(reverse("guestbook:index")).content.decode()
+    shown = f'<a href="/media/{entry.image.name}"><img src="/media/{made}" alt="" width="320" height="213">'
+    assert shown in page
+    # An entry deleted before its task ran: nothing to do, no error; its files go with it.
+    with django_capture_on_commit_callbacks(execute=True):
+        entry.delete()
+    assert make_thumbnail.call(entry.pk) == ""
+    assert not list((media / "guestbook").rglob("*.*"))

@@ -1,0 +1,300 @@
+"""The two-node swarm the Swarm module deploys to: this engine as the manager, a docker:dind worker,
+a registry both reach, the example stack, and the clients and load that reach it from inside."""
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from dockerable.tests.docker_stack import DOCKER0, REPO, TEST_IMAGE, remove_stack, run, wait_for
+
+HOST = "example.dockerable.test"
+LOAD_SCRIPT = REPO / "dockerable" / "tests" / "swarm_load.py"
+CLIENT_IMAGE = "python:3.14-slim"
+# The test's environment adds no published port and lets the test's clients join the app network.
+# A shorter watch after each updated task, and a shorter grace for a new task's first health
+# check (an environment's own overrides; app and worker tasks start in seconds here), keep the
+# tests quick.
+TEST_STACK_FILE = """services:
+  nginx: {}
+  app:
+    healthcheck: {start_period: 10s}
+    deploy: {update_config: {monitor: 5s, delay: 1s}}
+  worker:
+    healthcheck: {start_period: 10s}
+    deploy: {update_config: {monitor: 5s, delay: 1s}}
+networks:
+  app: {attachable: true}
+"""
+
+
+class Swarm:  # pylint: disable=too-many-instance-attributes
+    """This engine as the manager, one docker:dind worker, a registry both reach; the example stack."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.suffix = uuid.uuid4().hex[:8]
+        self.stack = f"dd-swarm-{self.suffix}"
+        self.node = f"dd-swarm-node-{self.suffix}"
+        self.registry_name = f"dd-swarm-registry-{self.suffix}"
+        self.registry = ""
+        self.folder = root / "project" / "settings" / "example"
+        self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
+        self.control.chmod(0o755)
+        self.env = {**os.environ, "DOCKERABLE_STACK": self.stack, "DOCKERABLE_IMAGE": TEST_IMAGE}
+
+    def node_docker(self, *args, check=True):
+        return run("docker", "exec", self.node, "docker", *args, check=check)
+
+    def start(self):
+        port = free_bridge_port()
+        run("docker", "run", "-d", "--name", self.registry_name, "-p", f"{DOCKER0}:{port}:5000", "registry:2")
+        self.registry = f"{DOCKER0}:{port}"
+        run(
+            "docker",
+            "run",
+            "-d",
+            "--privileged",
+            "--name",
+            self.node,
+            "-e",
+            "DOCKER_TLS_CERTDIR=",
+            "docker:dind",
+            "--insecure-registry",
+            "172.16.0.0/12",
+        )
+        wait_for(
+            lambda: self.node_docker("info", check=False).returncode == 0,
+            timeout=60,
+            what="the docker:dind node's engine",
+        )
+        token = run("docker", "swarm", "join-token", "-q", "worker").stdout.strip()
+        self.node_docker("swarm", "join", "--token", token, f"{DOCKER0}:2377")
+        wait_for(
+            lambda: run("docker", "node", "ls", "--format", "{{.Status}}").stdout.split() == ["Ready"] * 2,
+            timeout=60,
+            what="both nodes Ready",
+        )
+        (self.folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
+
+    def remove_stack(self):
+        remove_stack(self.stack)
+
+    def stop(self):
+        """The worker node and the registry; swarm_manager removes the rest."""
+        run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
+        shutil.rmtree(self.control, ignore_errors=True)
+
+    def deploy_command(self, *args) -> list[str]:
+        """swarm/deploy.sh of the copy, through the registry, as an operator runs it."""
+        script = self.root / "dockerable" / "swarm" / "deploy.sh"
+        return [str(script), str(self.folder / "docker-stack.yml"), "--registry", self.registry, *args]
+
+    def deploy(self, *args, image=TEST_IMAGE, check=True):
+        """Run deploy_command; with `check`, it must succeed."""
+        result = run(
+            *self.deploy_command(*args),
+            env={**self.env, "DOCKERABLE_IMAGE": image},
+            check=False,
+            timeout=900,
+        )
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    @contextlib.contextmanager
+    def stack_file(self, text: str):
+        """The environment's docker-stack.yml replaced by `text` until the block ends."""
+        path = self.folder / "docker-stack.yml"
+        kept = path.read_text()
+        path.write_text(text)
+        try:
+            yield
+        finally:
+            path.write_text(kept)
+
+    def update_state(self) -> str:
+        return run(
+            "docker", "service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{self.stack}_app"
+        ).stdout.strip()
+
+    def rollback(self):
+        """swarm/deploy.sh --rollback: the app's previous release."""
+        script = self.root / "dockerable" / "swarm" / "deploy.sh"
+        run(str(script), str(self.folder / "docker-stack.yml"), "--rollback", env=self.env, timeout=600)
+
+    def build(self, tag: str) -> str:
+        """The copy's image as it is now, under `tag` (named after the stack, as swarm_manager
+        removes only what is)."""
+        dockerfile = self.root / "dockerable" / "Dockerfile"
+        run(
+            "docker", "build", "--quiet", f"--file={dockerfile}", f"--tag={tag}", str(self.root), timeout=1200
+        )
+        return tag
+
+    def client(self, *args, stack="", folder=None, host=HOST, check=True) -> subprocess.CompletedProcess:
+        """curl from a container on a stack's app network (this one's by default), trusting the
+        environment's certificate."""
+        folder = folder or self.folder
+        return run(
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            f"{stack or self.stack}_app",
+            "-v",
+            f"{folder / 'ssl' / 'server.crt'}:/ca.crt:ro",
+            "nginx:1.30",
+            "sh",
+            "-c",
+            f'curl -sS --cacert /ca.crt --resolve {host}:443:"$(getent hosts nginx | cut -d" " -f1)" '
+            + " ".join(args),
+            check=check,
+        )
+
+    def page(self, path="/") -> str:
+        return self.client(f"https://{HOST}{path}").stdout
+
+    @contextlib.contextmanager
+    def load(self, path="/", expect="", clients=8, linger=2, *, verify=True, post_every=None):  # pylint: disable=too-many-arguments
+        """Clients requesting `path` until `linger` seconds after the block ends; yields a dict
+        that gets the outcome (its "after" figures: the requests started within the block).
+        `verify`: trust only the sample's certificate (after the ACME test, nginx serves Pebble's).
+        `post_every`: POST a new key there every that many seconds (the outcome's "queued" lists
+        those answered 200). Loads may run side by side, each in its own container."""
+        name = f"dd-swarm-load-{uuid.uuid4().hex[:8]}"
+        (self.control / "mark").unlink(missing_ok=True)
+        shutil.copy(self.folder / "ssl" / "server.crt", self.control / "ca.crt")
+        shutil.copy(LOAD_SCRIPT, self.control / "load.py")
+        config = {
+            "address": "nginx",
+            "host": HOST,
+            "path": path,
+            "ca": "/control/ca.crt" if verify else None,
+            "clients": clients,
+            "stop": f"/control/{name}.stop",
+            "mark": "/control/mark",
+            "expect": expect,
+            "name": name,
+            "post_every": post_every,
+        }
+        (self.control / f"{name}.json").write_text(json.dumps(config))
+        run(
+            "docker",
+            "run",
+            "--detach",
+            f"--name={name}",
+            f"--network={self.stack}_app",
+            "-v",
+            f"{self.control}:/control",
+            CLIENT_IMAGE,
+            "python",
+            "/control/load.py",
+            f"/control/{name}.json",
+        )
+        outcome: dict = {}
+        try:
+            time.sleep(3)
+            (self.control / "mark").touch()
+            yield outcome
+            time.sleep(linger)
+        finally:
+            (self.control / f"{name}.stop").touch()
+            run("docker", "wait", name, timeout=60, check=False)
+            outcome.update(json.loads(run("docker", "logs", name).stdout.strip().splitlines()[-1]))
+            run("docker", "rm", "-f", name, check=False)
+            if failures(outcome):
+                # Printed whole: pytest shortens a long assertion message, but shows what a test printed.
+                print("nginx says:", *self.nginx_problems(), sep="\n")
+
+    def nginx_problems(self) -> list[str]:
+        """nginx's lines of the last minutes about failed requests."""
+        logs = run("docker", "service", "logs", "--raw", "--since", "10m", f"{self.stack}_nginx", check=False)
+        lines = (logs.stdout + logs.stderr).splitlines()
+        return [line for line in lines if any(word in line for word in ("upstream", "resolve", '" 50'))][-40:]
+
+    def running_image(self, service: str) -> str:
+        """The image the service's spec runs, with its digest."""
+        spec = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+        return run("docker", "service", "inspect", "--format", spec, f"{self.stack}_{service}").stdout.strip()
+
+    def running_tasks(self, service: str) -> list[dict]:
+        lines = run(
+            "docker",
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{json .}}",
+            f"{self.stack}_{service}",
+        ).stdout.splitlines()
+        return [json.loads(line) for line in lines]
+
+    def app_task(self) -> tuple[list[str], str]:
+        """One running app task: the docker command of the node it is on, and its container."""
+        task_filter = f"label=com.docker.swarm.service.name={self.stack}_app"
+        docker = ["docker"]
+        if not run("docker", "ps", "-q", "--filter", task_filter).stdout:
+            docker = ["docker", "exec", self.node, "docker"]  # every task on the worker node
+        return docker, run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]
+
+    @contextlib.contextmanager
+    def stopped(self, docker: list[str], container: str):
+        """The task's uWSGI processes (master, routers, workers) stopped by SIGSTOP until the block
+        ends: a task stuck whole, whose socket still takes connections that nobody answers. Not
+        `docker pause`: the cgroup freezer can fail to freeze a busy container ("unable to
+        freeze"). Not every process: a health check's, there for a moment, may be gone by SIGCONT."""
+        # From the node's own PID namespace (docker top's PIDs), as uWSGI may be the task's init,
+        # which ignores SIGSTOP sent from inside the container. Workers rename themselves; their
+        # command line stays uWSGI's.
+        listed = run(*docker, "top", container, "-eo", "pid,args").stdout.splitlines()[1:]
+        pids = [
+            pid
+            for pid, args in (line.split(maxsplit=1) for line in listed)
+            if args.split()[0].endswith("uwsgi")
+        ]
+        assert len(pids) >= 2, listed  # the master and a worker at least
+        where = [] if docker == ["docker"] else ["docker", "exec", self.node]
+        signal_all = [*where, "sh", "-c", 'kill -s "$0" "$@"']
+        run(*signal_all, "STOP", *pids)
+        try:
+            yield
+        finally:
+            run(*signal_all, "CONT", *pids)
+
+    def wait_for_app_tasks(self, count: int = 2, replaced: frozenset = frozenset()):
+        """Until `count` app tasks run, none of them among the task IDs `replaced`."""
+
+        def settled() -> bool:
+            tasks = self.running_tasks("app")
+            states = [task["CurrentState"].split()[0] for task in tasks]
+            return states == ["Running"] * count and not replaced & {task["ID"] for task in tasks}
+
+        wait_for(settled, timeout=120, what=f"{count} app tasks running")
+
+    def psql(self, query: str) -> str:
+        container = run(
+            "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.stack}_postgres"
+        ).stdout.split()[0]
+        values = json.loads((self.folder / "secrets.json").read_text())
+        login = [f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}"]
+        return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
+
+
+def free_bridge_port() -> int:
+    """A port free on the docker0 address, for the registry that both nodes pull from."""
+    with socket.socket() as sock:
+        sock.bind((DOCKER0, 0))
+        return sock.getsockname()[1]
+
+
+def failures(outcome: dict) -> dict:
+    """A load's answers other than 200, by status."""
+    return {key: count for key, count in outcome["counts"].items() if key != "200"}
