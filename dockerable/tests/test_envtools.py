@@ -474,6 +474,8 @@ WRITABLE_ROOT = {"backup"}
 
 @pytest.mark.docker
 def test_every_service_of_every_mode_runs_with_least_privilege_and_limits():
+    dockerfile = (REPO / "dockerable" / "Dockerfile").read_text().splitlines()
+    (own_check,) = [line for line in dockerfile if line.startswith("HEALTHCHECK ")]
     for name in COMPOSE_FILES:
         config = json.loads(
             run("docker", "compose", "-f", str(SAMPLE / name), "config", "--format", "json").stdout
@@ -488,6 +490,18 @@ def test_every_service_of_every_mode_runs_with_least_privilege_and_limits():
             assert set(service.get("cap_add", [])) == CAPABILITIES[kind], where
             assert service.get("read_only", False) is (service_name not in WRITABLE_ROOT), where
             assert ":" in service["image"].rsplit("/", 1)[-1], where  # an explicit tag
+            # Background work (the worker, backups) yields the CPU to requests (docs/benchmarks.md).
+            if service_name in ("worker", "dev-worker", "backup"):
+                assert service.get("cpu_shares") == 128, where
+            # What others wait for being healthy is checked every second while it starts, not
+            # after an image's first interval (up -d returns only then).
+            for needed, condition in service.get("depends_on", {}).items():
+                if condition["condition"] == "service_healthy":
+                    check = config["services"][needed].get("healthcheck")
+                    if check is None:  # the app's image's own HEALTHCHECK
+                        assert needed in ("app", "dev-app") and "--start-interval=1s" in own_check, needed
+                    else:
+                        assert check.get("start_interval"), (name, needed)
 
 
 # A third-party app with a deployment check of its own, as many have.

@@ -164,7 +164,9 @@ def test_a_task_queued_by_a_request_runs_on_a_worker_task(swarm):
 
 def test_a_worker_task_killed_mid_task_has_its_task_run_again_to_its_end(swarm):
     key = uuid.uuid4().hex
-    queued = swarm.client("-fsS", "--data", f"key={key}&seconds=8", f"https://{HOST}/tasks/enqueue")
+    queued = swarm.client(
+        "-fsS", "--data", f"key={key}", "--data", "seconds=8", f"https://{HOST}/tasks/enqueue"
+    )
     task_id = queued.stdout.strip()
     (claimer,) = wait_for_status(swarm, task_id, "RUNNING")
     # A Swarm task's hostname is its container's short id, on this node or the other.
