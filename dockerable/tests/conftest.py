@@ -53,7 +53,6 @@ _checker_build: dict = {"wanted": False, "future": None}
 SWARM_MODULE = "test_swarm.py"
 SWARM_SAFE = (
     "test_image.py",
-    "test_boundary.py",
     "test_ci.py",
     "test_health.py",
     "test_login_throttle.py",
@@ -66,7 +65,7 @@ SWARM_SAFE = (
 # Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
 # since they may wait there for the Swarm module to end.
 SWARM_SAFE_UNTIL_THEIR_END = ("test_envtools.py",)
-LONGEST_STACKS = ("test_proxy_stack.py", "test_prod_stack.py", "test_backup.py")
+LONGEST_STACKS = ("test_proxy_stack.py", "test_boundary.py")
 
 # The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
 _made_images: set[str] = set()
