@@ -279,11 +279,13 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
 
         wait_for(settled, timeout=120, what=f"{count} app tasks running")
 
-    def psql(self, query: str) -> str:
+    def psql(self, query: str, stack: str = "", folder: Path | None = None) -> str:
+        """psql in a stack's database (this one's by default; another's with its environment's folder)."""
+        service = f"{stack or self.stack}_postgres"
         container = run(
-            "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.stack}_postgres"
+            "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"
         ).stdout.split()[0]
-        values = json.loads((self.folder / "secrets.json").read_text())
+        values = json.loads(((folder or self.folder) / "secrets.json").read_text())
         login = [f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}"]
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 

@@ -109,9 +109,17 @@ def test_a_note_keeps_its_tags():
 }
 
 
+# This module's commands run beside the Swarm module (conftest.py), whose load tests must not starve:
+# at the lowest priority they get the CPU the stacks leave (docs/ci.md).
+NICE = ["nice", "-n", "19"]
+
+
 def in_copy(root: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    """A command in the copy `root` with `env`; its output in the failure message, never raised."""
-    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+    """A command in the copy `root` with `env`, at the lowest priority; its output in the failure
+    message, never raised."""
+    return subprocess.run(
+        [*NICE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
 
 
 def add_tagged_notes(root: Path, env: dict) -> None:
@@ -132,8 +140,8 @@ def add_tagged_notes(root: Path, env: dict) -> None:
 
 def install_taggit(site: Path) -> str:
     """django-taggit alone, from PyPI, into `site` (as .venv would hold it); its version."""
-    run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), "django-taggit>=6",
-        timeout=600)  # fmt: skip
+    run(*NICE, sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+        "django-taggit>=6", timeout=600)  # fmt: skip
     (dist,) = site.glob("django_taggit-*.dist-info")
     return dist.name.removeprefix("django_taggit-").removesuffix(".dist-info")
 
@@ -149,7 +157,7 @@ def locking_taggit(root: Path, scratch: Path):
     before = {path: path.read_bytes() for path in files}
     with (copy / "project" / "requirements.in").open("a") as requirements:
         requirements.write("django-taggit>=6\n")
-    script = [str(copy / "dockerable" / "update-requirements.sh")]
+    script = [*NICE, str(copy / "dockerable" / "update-requirements.sh")]
     with subprocess.Popen(script, cwd=copy, stderr=subprocess.PIPE, text=True) as locking:
         yield
         assert locking.wait(timeout=600) == 0, locking.stderr.read()
