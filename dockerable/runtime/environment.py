@@ -44,6 +44,9 @@ EMAIL_KEYS = (
 # How the SMTP connection is protected: STARTTLS (port 587), TLS from the start (465), or neither
 # (a relay on the same private network).
 EMAIL_SECURITIES = ("starttls", "tls", "none")
+# Error reports (docs/observability.md): optional; where Sentry, or a service that takes its
+# protocol, receives them.
+SENTRY_DSN = "SENTRY_DSN"
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
@@ -56,6 +59,7 @@ TEMPLATE_KEYS = {
     DOMAIN_KEY: False,
     **dict.fromkeys(S3_KEYS, False),
     **dict.fromkeys(EMAIL_KEYS, False),
+    SENTRY_DSN: False,
 }
 # A DNS name as ALLOWED_HOSTS and a certificate take it: labels of letters, digits and inner hyphens.
 HOST_NAME = re.compile(
@@ -71,6 +75,12 @@ EXIT_BAD_FILE = 64
 
 class SecretsError(_SettingsError):
     """One line naming the file and, where there is one, the key at fault."""
+
+
+def _sentry_dsn(value: str) -> bool:
+    parts = urlsplit(value)
+    project = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return parts.scheme in ("http", "https") and bool(parts.hostname and parts.username) and project.isdigit()
 
 
 def _storage_url(value: str) -> bool:
@@ -89,6 +99,7 @@ VALUE_FORMS = {
         'a port number from 1 to 65535, as a string (such as "587")',
     ),
     EMAIL_SECURITY: (EMAIL_SECURITIES.__contains__, f"one of {', '.join(EMAIL_SECURITIES)}"),
+    SENTRY_DSN: (_sentry_dsn, "the DSN the error service gives, such as https://KEY@o1.ingest.sentry.io/123"),
     **dict.fromkeys(
         ("DEFAULT_FROM_EMAIL", "SERVER_EMAIL"),
         (lambda value: "@" in value, 'a mail address, such as "Site <noreply@example.com>"'),

@@ -67,6 +67,11 @@ FAULTS = {
         with_value("EMAIL_SECURITY", "ssl"),
         "key 'EMAIL_SECURITY' must be one of starttls, tls, none",
     ),
+    "sentry-dsn-without-key": (
+        with_value("SENTRY_DSN", "https://o1.ingest.sentry.io/123"),
+        "key 'SENTRY_DSN' must be the DSN the error service gives, "
+        "such as https://KEY@o1.ingest.sentry.io/123",
+    ),
     "syntax": (
         '{\n  "SECRET_KEY": "x",\n  "DB_NAME" "db"\n}\n',
         "not valid JSON at line 3, column 13: Expecting ':' delimiter",

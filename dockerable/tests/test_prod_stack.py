@@ -200,15 +200,23 @@ def test_docker_compose_exec_runs_manage_in_the_running_app(prod):
     assert "System check identified no issues" in result.stdout
 
 
-def test_request_log_goes_to_stdout(prod):
-    get(prod, "/healthz?from-the-log-test")
+def test_request_log_goes_to_stdout_with_the_request_id_the_answer_carries(prod):
+    answer = get(prod, "/healthz?from-the-log-test")
+    request_id = answer.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id  # made by Django: none was sent
     container = prod.containers("app")[0]
     # docker logs keeps the streams apart: .stdout holds only what went to stdout.
-    wait_for(
-        lambda: "from-the-log-test" in run("docker", "logs", container).stdout,
+
+    def logged() -> str | None:
+        lines = run("docker", "logs", container).stdout.splitlines()
+        return next((line for line in lines if "from-the-log-test" in line), None)
+
+    line = wait_for(
+        logged,
         timeout=10,
         what="the request in the stdout log",
     )
+    assert line.endswith(f" {request_id}"), line
 
 
 def test_deploy_check_passes_with_no_warning_inside_the_container(prod):

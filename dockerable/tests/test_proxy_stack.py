@@ -192,8 +192,12 @@ def test_django_sees_https_and_the_real_client(proxy):
     assert canonical.startswith(f"https://{DOMAIN}")
     assert page.headers["server"] == "nginx"  # no version
     # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's. Behind nginx,
-    # uWSGI logs only what went wrong, so ask for a page that is not there.
-    assert get(proxy, "/client-address-check/").status == 404
+    # uWSGI logs only what went wrong, so ask for a page that is not there. The id a client sends
+    # is not the one nginx, uWSGI and Django use.
+    missing = get(proxy, "/client-address-check/", headers={"X-Request-ID": "chosen-by-the-client"})
+    assert missing.status == 404
+    request_id = missing.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
     nginx_ip = run(
         "docker",
         "inspect",
@@ -216,6 +220,15 @@ def test_django_sees_https_and_the_real_client(proxy):
     )
     client = line.split()[0]
     assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
+    # One id joins nginx's line about the request, uWSGI's, and the answer Django made.
+    assert line.endswith(f" {request_id}"), line
+
+    def logged_by_nginx() -> str | None:
+        lines = proxy.logs("nginx").splitlines()
+        return next((line for line in lines if "client-address-check" in line), None)
+
+    nginx_line = wait_for(logged_by_nginx, timeout=10, what="nginx to log the request")
+    assert nginx_line.endswith(f" {request_id}") and "chosen-by-the-client" not in nginx_line, nginx_line
 
 
 def listening_tcp_addresses(stack, service):

@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so that every answer Django makes carries the policy (CONTENT SECURITY POLICY, below).
     "dockerable.runtime.csp.ContentSecurityPolicyMiddleware",
+    # Then every answer carries its request's id, which its error report and the servers' log lines
+    # about it carry too (docs/observability.md).
+    "dockerable.runtime.request_id.RequestIdMiddleware",
     # Then, so that probes from inside the container or the compose network
     # (Host: 127.0.0.1, a container IP) are answered before ALLOWED_HOSTS and
     # the HTTPS redirect would turn them away.

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from dockerable.runtime.environment import load_secrets
+from dockerable.runtime.error_reports import error_reports
 from dockerable.runtime.mail import mail_settings
 from dockerable.runtime.media import media_storage
 from project.settings.base import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
@@ -51,3 +52,9 @@ STORAGES = {**STORAGES, "default": media_storage(SECRETS)}
 globals().update(mail_settings(SECRETS, development=ENV == "DEV", domain=DOMAIN))
 # Who gets a mail about each unhandled error (outside development mode): ("Name", "address") pairs.
 ADMINS: list[tuple[str, str]] = []
+
+# ERROR REPORTS
+# ------------------------------------------------------------------------------
+# With a SENTRY_DSN in secrets.json, unhandled exceptions go to Sentry (or a service that takes its
+# protocol) with the request id, this environment's name and no personal data (docs/observability.md).
+error_reports(SECRETS, environment=Path(__file__).parent.name)

@@ -1,0 +1,146 @@
+"""The request id on every answer Django makes, and error reports to a local stand-in for Sentry
+(no Sentry server runs here): an HTTP endpoint that keeps the envelopes the real SDK sends."""
+
+import contextlib
+import gzip
+import http.server
+import io
+import json
+import threading
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+import sentry_sdk
+from django.core.wsgi import get_wsgi_application
+from django.http import HttpResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from dockerable.runtime.error_reports import error_reports
+from dockerable.runtime.request_id import HEADER
+
+
+@csrf_exempt  # posted with no form first: the error is what is tested
+def boom(request):
+    raise RuntimeError("a view that fails on purpose")
+
+
+def fine(request):
+    return HttpResponse("fine")
+
+
+urlpatterns = [path("boom/", boom), path("fine/", fine)]
+
+
+class Collector(http.server.BaseHTTPRequestHandler):
+    """Sentry's envelope endpoint: keeps each body, unpacked, in the server's `envelopes`."""
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.server.envelopes.append((self.path, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+
+@contextlib.contextmanager
+def sentry_stand_in():
+    """(the DSN to give, the envelopes received) while the block runs; the SDK closed after it."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    server.envelopes = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://publickey@127.0.0.1:{server.server_port}/42", server.envelopes
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()  # no DSN: nothing more is sent
+        server.shutdown()
+        server.server_close()
+
+
+def events(envelopes) -> list[dict]:
+    """The event items of the envelopes (a header line, then item header and payload lines)."""
+    found = []
+    for _, body in envelopes:
+        lines = body.split(b"\n")[1:]
+        for header, payload in zip(lines[::2], lines[1::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                found.append(json.loads(payload))
+    return found
+
+
+@pytest.mark.urls(__name__)
+def test_every_answer_carries_a_request_id_a_valid_one_kept_any_other_replaced(client):
+    made = client.get("/fine/", secure=True)[HEADER]
+    assert len(made) == 32 and int(made, 16) >= 0
+    assert client.get("/fine/")[HEADER] != made  # one per request
+    assert client.get("/fine/", headers={HEADER: "lb-1234abcd.5678"})[HEADER] == "lb-1234abcd.5678"
+    for bad in ('id" injected', "x" * 65, "short", "a b c d e f g h"):
+        replaced = client.get("/fine/", headers={HEADER: bad})[HEADER]
+        assert replaced != bad and len(replaced) == 32, bad
+    assert client.get("/no-such-page/")[HEADER]  # Django's own answers too
+
+
+def wsgi_post(path: str, body: bytes, **environ) -> tuple[str, dict]:
+    """A POST through Django's WSGI handler, as uWSGI makes it: (status line, headers)."""
+    request = {}
+    setup_testing_defaults(request)
+    request.update(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "HTTP_HOST": "testserver",
+            "wsgi.url_scheme": "https",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            **environ,
+        }
+    )
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):  # pylint: disable=unused-argument
+        answer.update(status=status, headers=dict(headers))
+
+    b"".join(get_wsgi_application()(request, start_response))
+    return answer["status"], answer["headers"]
+
+
+@pytest.mark.urls(__name__)
+def test_a_view_that_raises_is_reported_with_its_request_id_and_no_personal_data():
+    with sentry_stand_in() as (dsn, envelopes):
+        assert error_reports({"SENTRY_DSN": dsn}, environment="example")
+        status, headers = wsgi_post(
+            "/boom/",
+            b"password=password-never-sent",
+            QUERY_STRING="token=query-value-never-sent",
+            HTTP_X_REQUEST_ID="req-0123456789abcdef",
+            HTTP_AUTHORIZATION="Bearer token-never-sent",
+            HTTP_COOKIE="sessionid=session-cookie-never-sent",
+            REMOTE_ADDR="203.0.113.9",
+        )
+        sentry_sdk.flush(timeout=10)
+    assert status.startswith("500 ") and headers[HEADER] == "req-0123456789abcdef"
+    found = events(envelopes)
+    assert len(found) == 1, found
+    event = found[0]
+    assert envelopes[0][0] == "/api/42/envelope/"
+    assert event["exception"]["values"][-1]["value"] == "a view that fails on purpose"
+    assert event["tags"]["request_id"] == "req-0123456789abcdef"
+    assert event["environment"] == "example"
+    assert event["request"]["url"] == "https://testserver/boom/", event["request"]
+    sent = b"".join(body for _, body in envelopes)
+    never = ("session-cookie", "password", "token", "query-value")
+    for secret in (*(f"{what}-never-sent".encode() for what in never), b"203.0.113.9"):
+        assert secret not in sent, secret
+
+
+def test_without_a_dsn_nothing_starts():
+    sentry_sdk.get_client().close()
+    assert not error_reports({}, environment="example")
+    assert sentry_sdk.get_client().transport is None
