@@ -37,6 +37,10 @@ def build_checker_images() -> list[str]:
     return list(images)
 
 
+# Where runserver listens in development mode's app container (published as DEV_PORT).
+RUNSERVER_PORT = 8000
+
+
 def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
     """Make an admin in `stack`, sign in as it (https at the environment's domain; development
     mode's runserver, `port` DEV_PORT, at localhost) and visit admin pages.
@@ -54,15 +58,16 @@ def admin_in_browser(stack, port: str = "HTTPS_PORT") -> dict:
 
 
 def browser_network(stack, port: str = "HTTPS_PORT") -> list[str]:
-    """`docker run` options that let the browser reach `stack` at browser_base(stack, port)."""
+    """`docker run` options that let the browser reach `stack` at browser_base(stack, port).
+    Never the host's network: there Chromium sees every bridge the engine adds for another test's
+    stack, and drops its loads (net::ERR_NETWORK_CHANGED)."""
     if port == "DEV_PORT":
-        # Plain HTTP is a secure context at localhost only, so on the host's network, where the
-        # stack publishes runserver on 127.0.0.1.
-        return ["--network", "host"]
+        # Plain HTTP is a secure context at localhost only: in the app container's network
+        # namespace, where runserver listens.
+        (app,) = stack.containers("app", all_states=False)
+        return ["--network", f"container:{app}"]
     # On the stack's own network, at the environment's domain (its certificate's, an allowed
-    # host) pointed at the container that serves it: on the host's network, Chromium sees every
-    # bridge the engine adds for another test's stack, and drops its loads
-    # (net::ERR_NETWORK_CHANGED).
+    # host) pointed at the container that serves it.
     service = "nginx" if "nginx" in stack.compose("config", "--services").stdout.split() else "app"
     server = stack.containers(service, all_states=False)
     network, address = run(
@@ -76,7 +81,7 @@ def browser_network(stack, port: str = "HTTPS_PORT") -> list[str]:
 def browser_base(stack, port: str = "HTTPS_PORT") -> str:
     """Where the browser finds `stack` (see browser_network)."""
     if port == "DEV_PORT":
-        return f"http://localhost:{stack.env[port]}"
+        return f"http://localhost:{RUNSERVER_PORT}"
     return f"https://{declared_domain(stack.folder)}"
 
 
