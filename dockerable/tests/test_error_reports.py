@@ -11,7 +11,9 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 import sentry_sdk
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -107,7 +109,13 @@ def wsgi_post(path: str, body: bytes, **environ) -> tuple[str, dict]:
     def start_response(status, headers, exc_info=None):  # pylint: disable=unused-argument
         answer.update(status=status, headers=dict(headers))
 
-    b"".join(get_wsgi_application()(request, start_response))
+    # As Django's test client does: no connection housekeeping (this process's connection to the
+    # test database, if an earlier test opened one, is not this test's to touch).
+    signals.request_started.disconnect(close_old_connections)
+    try:
+        b"".join(get_wsgi_application()(request, start_response))
+    finally:
+        signals.request_started.connect(close_old_connections)
     return answer["status"], answer["headers"]
 
 

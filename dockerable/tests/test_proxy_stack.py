@@ -229,6 +229,8 @@ def test_django_sees_https_and_the_real_client(proxy):
 
     nginx_line = wait_for(logged_by_nginx, timeout=10, what="nginx to log the request")
     assert nginx_line.endswith(f" {request_id}") and "chosen-by-the-client" not in nginx_line, nginx_line
+    # Once: the image's own access log (its nginx.conf's) is not written beside the environment's.
+    assert proxy.logs("nginx").count("/client-address-check/") == 1, proxy.logs("nginx")[-2000:]
 
 
 def listening_tcp_addresses(stack, service):
