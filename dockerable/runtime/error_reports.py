@@ -1,27 +1,28 @@
 """Error reports to Sentry, or to any service that takes its protocol, when secrets.json names a
 SENTRY_DSN: unhandled exceptions of views and tasks, with the request id, and no personal data."""
 
-import sentry_sdk
-
 from dockerable.runtime import request_id
 
 
 def _with_request_id(event, hint):  # pylint: disable=unused-argument
     """The request id as a tag, so that a report leads to the log lines of its request."""
-    if request_id.current():
-        event.setdefault("tags", {})["request_id"] = request_id.current()
+    current = request_id.current()
+    if current:
+        event.setdefault("tags", {})["request_id"] = current
     return event
 
 
-def error_reports(secrets, environment: str, release: str | None = None) -> bool:
+def error_reports(secrets, environment: str) -> bool:
     """Start reporting if `secrets` has a SENTRY_DSN; whether it does."""
     dsn = secrets.get("SENTRY_DSN", "")
     if not dsn:
         return False
+    # Only here: a process of an environment with no DSN never loads the SDK.
+    import sentry_sdk  # pylint: disable=import-outside-toplevel
+
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
-        release=release,
         # No personal data: no user, no client address, no cookie, no request body (a password
         # form's), no query's values, no local variables (a view's may hold a password); headers
         # but those the SDK's denylist names (Authorization among them). Errors only, no traces.
