@@ -1,9 +1,13 @@
 """The request id: one value per request, sent back in its answer's X-Request-ID header, set for
-uWSGI's request log line and attached to its error reports (docs/observability.md)."""
+uWSGI's request log line (with the user's id, when the view looked the user up) and attached to
+the request's Django log lines and error reports (docs/observability.md)."""
 
 import contextvars
+import json
 import re
 import uuid
+
+from django.utils.functional import empty
 
 HEADER = "X-Request-ID"
 META_KEY = "HTTP_X_REQUEST_ID"
@@ -46,5 +50,20 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         finally:
             _current.reset(token)
+        if uwsgi is not None:
+            user_id = known_user_id(request)
+            if user_id:
+                uwsgi.set_logvar("user_id", user_id)
         response[HEADER] = request_id
         return response
+
+
+def known_user_id(request) -> str:
+    """The signed-in user's id if the request already looked the user up, else "": finding out
+    would cost a session read and a query on pages that never needed the user."""
+    user = getattr(request, "user", None)
+    user = getattr(user, "_wrapped", user)  # AuthenticationMiddleware's lazy object, if evaluated
+    if user is None or user is empty or not getattr(user, "is_authenticated", False):
+        return ""
+    # Escaped for uWSGI's JSON line, and short: uWSGI keeps at most 255 bytes of a log variable.
+    return json.dumps(str(user.pk)[:40])[1:-1]

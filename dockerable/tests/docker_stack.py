@@ -323,10 +323,14 @@ class Stack:
             "postgres", "psql", "-U", values["DB_USER"], "-d", database or values["DB_NAME"], "-Atc", sql
         ).stdout
 
-    def containers(self, service: str, all_states=True) -> list[str]:
-        """IDs of this service's containers."""
-        args = ["ps", "-q", *(["-a"] if all_states else []), service]
+    def containers(self, service: str = "", all_states=True) -> list[str]:
+        """IDs of this service's containers (of every service's, with none named)."""
+        args = ["ps", "-q", *(["-a"] if all_states else []), *([service] if service else [])]
         return self.compose(*args).stdout.split()
+
+    def services(self) -> list[str]:
+        """The names of the services that have a container."""
+        return sorted(set(self.compose("ps", "-a", "--format", "{{.Service}}").stdout.split()))
 
 
 # The docker0 bridge's address: what a swarm manager here advertises, and what a docker:dind

@@ -217,7 +217,9 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         """nginx's lines of the last minutes about failed requests."""
         logs = run("docker", "service", "logs", "--raw", "--since", "10m", f"{self.stack}_nginx", check=False)
         lines = (logs.stdout + logs.stderr).splitlines()
-        return [line for line in lines if any(word in line for word in ("upstream", "resolve", '" 50'))][-40:]
+        return [
+            line for line in lines if any(word in line for word in ("upstream", "resolve", '"status":50'))
+        ][-40:]
 
     def running_image(self, service: str) -> str:
         """The image the service's spec runs, with its digest."""

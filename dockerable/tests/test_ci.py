@@ -45,6 +45,54 @@ def test_the_workflow_runs_what_ci_runs_minus_the_local_engine_setup():
     assert "schedule" in yaml.safe_load(WORKFLOW.read_text())[True]  # `on:` is YAML 1.1's true
 
 
+# Stand-ins for what .ci/run calls, so that its own logic runs in a second: each notes its call.
+STAND_IN = """#!/usr/bin/env bash
+echo "$0 $* TMPDIR=${TMPDIR:-}" >> "$CALLS"
+if [[ "$*" == *--django6* ]]; then echo "the Django 6 tier ran"; exit "${TIER_EXIT:-0}"; fi
+[[ "$0" != *dockerable/tests/run ]] || exit "${SUITE_EXIT:-0}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("suite", "tier", "exit_code", "said"),
+    [
+        ("0", "0", 0, ""),
+        ("3", "0", 1, "the template's suite exited 3, its Django 6 tier 0"),
+        ("0", "2", 1, "the template's suite exited 0, its Django 6 tier 2"),
+    ],
+)
+def test_ci_runs_the_readmes_commands_and_exits_as_they_did_leaving_nothing(
+    tmp_path, suite, tier, exit_code, said
+):
+    # A copy of .ci/run beside stand-ins for the engine setup and the three commands.
+    root = tmp_path / "main"
+    for stand_in in ("../shared/containers/setup", "tests/run", "dockerable/tests/run"):
+        path = root / stand_in
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(STAND_IN)
+        path.chmod(0o755)
+    (root / ".ci").mkdir()
+    (root / ".ci" / "run").write_text((REPO / ".ci" / "run").read_text())
+    calls = tmp_path / "calls.txt"
+    result = subprocess.run(
+        ["bash", str(root / ".ci" / "run")],
+        env={**clean_env(), "CALLS": str(calls), "SUITE_EXIT": suite, "TIER_EXIT": tier},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == exit_code, result.stdout + result.stderr
+    assert said in result.stderr and "unbound" not in result.stderr, result.stderr
+    assert "the Django 6 tier ran" in result.stdout, result.stdout
+    lines = calls.read_text().splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["../shared/containers/setup", "tests/run"]
+    # The tier's own temporary folder, gone once CI is done.
+    (tier_line,) = [line for line in lines if "--django6" in line]
+    scratch = Path(tier_line.rsplit("TMPDIR=", 1)[1])
+    assert scratch.is_absolute() and not scratch.exists(), tier_line
+
+
 def checkenv_all(root: Path, tools: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(root / ".github" / "checkenv-all.sh")],

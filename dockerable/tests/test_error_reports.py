@@ -1,12 +1,17 @@
-"""The request id on every answer Django makes, and error reports to a local stand-in for Sentry
-(no Sentry server runs here): an HTTP endpoint that keeps the envelopes the real SDK sends."""
+"""The request id on every answer Django makes and on Django's JSON log lines, and error reports to
+a local stand-in for Sentry (no Sentry server runs here): an HTTP endpoint that keeps the envelopes
+the real SDK sends."""
 
 import contextlib
+import copy
 import gzip
 import http.server
 import io
 import json
+import logging.config
 import threading
+from datetime import datetime
+from types import SimpleNamespace
 from wsgiref.util import setup_testing_defaults
 
 import pytest
@@ -15,11 +20,13 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.http import HttpResponse
+from django.test import Client
 from django.urls import path
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.csrf import csrf_exempt
 
 from dockerable.runtime.error_reports import error_reports
-from dockerable.runtime.request_id import HEADER
+from dockerable.runtime.request_id import HEADER, known_user_id
 
 
 @csrf_exempt  # posted with no form first: the error is what is tested
@@ -152,3 +159,46 @@ def test_without_a_dsn_nothing_starts():
     sentry_sdk.get_client().close()
     assert not error_reports({}, environment="example")
     assert sentry_sdk.get_client().transport is None
+
+
+@pytest.mark.urls(__name__)
+def test_django_logs_one_json_object_per_line_with_the_request_id_and_no_request_object(settings):
+    assert settings.LOG_FORMAT == "json"  # outside development mode
+    stream = io.StringIO()
+    config = copy.deepcopy(settings.LOGGING)
+    for handler in config["handlers"].values():
+        handler["stream"] = stream
+    logging.config.dictConfig(config)
+    try:
+        client = Client(raise_request_exception=False)
+        missing = client.get("/no-such-page/", secure=True)
+        failed = client.post("/boom/", {"password": "password-never-logged"}, secure=True)
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    by_id = {line["request_id"]: line for line in lines}
+    warning, error = by_id[missing[HEADER]], by_id[failed[HEADER]]
+    assert (warning["level"], warning["logger"], warning["status"]) == ("WARNING", "django.request", 404), (
+        warning
+    )
+    assert warning["message"] == "Not Found: /no-such-page/" and datetime.fromisoformat(warning["time"])
+    assert (error["level"], error["status"]) == ("ERROR", 500), error
+    assert "RuntimeError: a view that fails on purpose" in error["exc_info"], error
+    assert not any("request" in line for line in lines), lines  # the object's text is no field
+    assert "password-never-logged" not in stream.getvalue()
+
+
+def test_the_user_id_for_uwsgis_line_only_when_the_request_looked_the_user_up():
+    def not_looked_up():
+        raise AssertionError("the user was looked up for the log")
+
+    assert known_user_id(SimpleNamespace(user=SimpleLazyObject(not_looked_up))) == ""
+    looked_up = SimpleLazyObject(lambda: SimpleNamespace(is_authenticated=True, pk=7))
+    assert looked_up.is_authenticated
+    assert known_user_id(SimpleNamespace(user=looked_up)) == "7"
+    anonymous = SimpleLazyObject(lambda: SimpleNamespace(is_authenticated=False, pk=None))
+    assert not anonymous.is_authenticated and known_user_id(SimpleNamespace(user=anonymous)) == ""
+    odd = SimpleNamespace(is_authenticated=True, pk='a "quoted" key\\' + "x" * 100)
+    escaped = known_user_id(SimpleNamespace(user=odd))
+    assert json.loads(f'"{escaped}"') == odd.pk[:40] and len(escaped) < 255
+    assert known_user_id(SimpleNamespace()) == ""

@@ -3,6 +3,7 @@
 import concurrent.futures
 import contextlib
 import http.client
+import ipaddress
 import json
 import re
 import shutil
@@ -10,7 +11,9 @@ import ssl
 import subprocess
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,6 +34,7 @@ from dockerable.tests.http_client import (
     sign_fixturebook,
     ssl_connection,
 )
+from dockerable.tests.log_checks import error_lines, request_lines
 from dockerable.tests.media_checks import (
     INLINE,
     UPLOADS,
@@ -69,6 +73,15 @@ def get(stack, path, method="GET", **kwargs):
     return request(
         method, stack.url(path), ca_file=stack.folder / "ssl" / "server.crt", server_name=HOST, **kwargs
     )
+
+
+def test_no_service_logs_an_error_in_normal_operation(prod):
+    # First in the module, before any test makes something fail on purpose. Each service has
+    # passed a health check (up --wait): those above all must log nothing. pg_isready with no user
+    # tried the role of the OS user (root), which the server logged as FATAL at every check, 8,640
+    # lines a day: the check names the database's own user and database.
+    problems = error_lines(prod)
+    assert not problems, "\n".join(problems)
 
 
 def test_a_task_queued_by_a_request_runs_on_the_worker(prod):
@@ -111,18 +124,6 @@ def test_healthz_over_https_with_the_environments_certificate(prod):
     assert served.strip() in on_disk
     # The key stayed 0600 on the host; the app read it without loosening that.
     assert (prod.folder / "ssl" / "server.key").stat().st_mode & 0o077 == 0
-
-
-def test_the_database_logs_no_failed_connection_from_its_health_checks(prod):
-    # pg_isready with no user tries the role of the OS user (root); the server logs that as
-    # FATAL at every check, 8,640 lines a day: the check names the database's own user and database.
-    container = prod.containers("postgres")[0]
-    checks = json.loads(run("docker", "inspect", "-f", "{{json .State.Health.Log}}", container).stdout)
-    assert checks and checks[-1]["ExitCode"] == 0, checks
-    # A failed connection is FATAL; "the database system is starting up" is the server's own state.
-    lines = prod.logs("postgres").splitlines()
-    failed = [line for line in lines if "FATAL:" in line and "the database system is" not in line]
-    assert not failed, failed
 
 
 def test_http_redirects_to_https_but_only_for_a_host_the_environment_serves(prod):
@@ -200,23 +201,49 @@ def test_docker_compose_exec_runs_manage_in_the_running_app(prod):
     assert "System check identified no issues" in result.stdout
 
 
-def test_request_log_goes_to_stdout_with_the_request_id_the_answer_carries(prod):
+def test_request_log_goes_to_stdout_as_json_with_the_request_id_the_answer_carries(prod):
     answer = get(prod, "/healthz?from-the-log-test")
     request_id = answer.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id  # made by Django: none was sent
     container = prod.containers("app")[0]
     # docker logs keeps the streams apart: .stdout holds only what went to stdout.
-
-    def logged() -> str | None:
-        lines = run("docker", "logs", container).stdout.splitlines()
-        return next((line for line in lines if "from-the-log-test" in line), None)
-
-    line = wait_for(
-        logged,
+    lines = wait_for(
+        lambda: request_lines(run("docker", "logs", container).stdout, request_id),
         timeout=10,
         what="the request in the stdout log",
     )
-    assert line.endswith(f" {request_id}"), line
+    (line,) = lines
+    assert line["logger"] == "uwsgi.request" and line["level"] == "INFO", line
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz?from-the-log-test", 200), line
+    assert isinstance(line["duration_ms"], int) and line["user_id"] == "-", line
+    assert ipaddress.ip_address(line["client"]) and datetime.fromisoformat(line["time"]), line
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b'GET /quote"in-the-path HTTP/1.1',
+        b"GET /?back\\slash HTTP/1.1",
+        "GET /été HTTP/1.1".encode(),
+        b'G"T / HTTP/1.1',
+    ],
+)
+def test_a_request_line_json_would_need_escaped_is_refused_and_logged_as_json(prod, request_line):
+    # Nobody writes a field of their own into uWSGI's JSON line: such a request gets 400, logged
+    # with "-" for its method and target.
+    def refused_lines() -> list[dict]:
+        lines = [json.loads(line) for line in prod.logs("app").splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("logger") == "uwsgi.request" and line["path"] == "-"]
+
+    before = len(refused_lines())
+    port = urlsplit(prod.url("/")).port
+    with ssl_connection("127.0.0.1", port, prod.folder / "ssl" / "server.crt", HOST, 10) as tls:
+        tls.sendall(request_line + f"\r\nHost: {HOST}\r\n\r\n".encode())
+        assert tls.recv(64).startswith(b"HTTP/1.1 400 "), request_line
+    lines = wait_for(
+        lambda: refused_lines()[before:] or None, timeout=10, what="uWSGI's line about the refused request"
+    )
+    assert [(line["method"], line["status"]) for line in lines] == [("-", 400)], lines
 
 
 def test_deploy_check_passes_with_no_warning_inside_the_container(prod):

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from cryptography import x509
@@ -34,6 +35,7 @@ from dockerable.tests.http_client import (
     request,
     sign_fixturebook,
 )
+from dockerable.tests.log_checks import by_logger, error_lines, request_lines
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import problems_by_answer
 from dockerable.tests.task_checks import queued_task_problems
@@ -185,19 +187,40 @@ def test_static_files_come_from_nginx_compressed_and_cached(proxy):
     assert "immutable" not in missing.headers.get("cache-control", "")
 
 
+def test_no_service_logs_an_error_in_normal_operation(proxy):
+    # Before the tests that make something fail on purpose: the certificate issued, pages served.
+    issued_by_pebble(proxy)
+    assert get(proxy, "/").status == 200
+    problems = error_lines(proxy)
+    assert not problems, "\n".join(problems)
+
+
 def test_django_sees_https_and_the_real_client(proxy):
     issued_by_pebble(proxy)
     page = get(proxy, "/?canonical-check")
     canonical = re.search(r'rel="canonical" href="([^"]+)"', page.text).group(1)
     assert canonical.startswith(f"https://{DOMAIN}")
     assert page.headers["server"] == "nginx"  # no version
-    # REMOTE_ADDR in uWSGI's log is the client's address, not nginx's. Behind nginx,
-    # uWSGI logs only what went wrong, so ask for a page that is not there. The id a client sends
-    # is not the one nginx, uWSGI and Django use.
+    # Every line about a request, nginx's, uWSGI's and Django's, is a JSON object with the same
+    # request id. Behind nginx uWSGI logs only what went wrong and Django warns of a page not
+    # found: so ask for one. The id a client sends is not the one nginx, uWSGI and Django use.
     missing = get(proxy, "/client-address-check/", headers={"X-Request-ID": "chosen-by-the-client"})
     assert missing.status == 404
     request_id = missing.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+
+    def logged() -> dict | None:
+        lines = by_logger(request_lines(proxy.logs("app") + proxy.logs("nginx"), request_id))
+        return lines if {"nginx.access", "uwsgi.request", "django.request"} <= set(lines) else None
+
+    lines = wait_for(logged, timeout=10, what="nginx, uWSGI and Django to log the 404")
+    (nginx,), (uwsgi,), (django,) = lines["nginx.access"], lines["uwsgi.request"], lines["django.request"]
+    for line in (nginx, uwsgi):
+        assert (line["method"], line["path"], line["status"]) == ("GET", "/client-address-check/", 404), line
+    assert (django["level"], django["status"]) == ("WARNING", 404) and "/client-address-check/" in django[
+        "message"
+    ]
+    # REMOTE_ADDR in uWSGI's line is the client's address, as in nginx's, not nginx's own.
     nginx_ip = run(
         "docker",
         "inspect",
@@ -205,32 +228,46 @@ def test_django_sees_https_and_the_real_client(proxy):
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         proxy.containers("nginx")[0],
     ).stdout.strip()
-    # uWSGI's request line (log-format in uwsgi.ini) starts with the address.
-    line = wait_for(
-        lambda: next(
-            (
-                line
-                for line in proxy.logs("app").splitlines()
-                if "client-address-check" in line and re.match(r"\d", line)
-            ),
-            None,
-        ),
-        timeout=10,
-        what="uWSGI to log the 404",
-    )
-    client = line.split()[0]
-    assert client != nginx_ip and re.match(r"\d+\.\d+\.\d+\.\d+$", client), line
-    # One id joins nginx's line about the request, uWSGI's, and the answer Django made.
-    assert line.endswith(f" {request_id}"), line
-
-    def logged_by_nginx() -> str | None:
-        lines = proxy.logs("nginx").splitlines()
-        return next((line for line in lines if "client-address-check" in line), None)
-
-    nginx_line = wait_for(logged_by_nginx, timeout=10, what="nginx to log the request")
-    assert nginx_line.endswith(f" {request_id}") and "chosen-by-the-client" not in nginx_line, nginx_line
+    assert uwsgi["client"] == nginx["client"] != nginx_ip and ipaddress.ip_address(uwsgi["client"]), lines
+    assert "chosen-by-the-client" not in proxy.logs("app") + proxy.logs("nginx")
     # Once: the image's own access log (its nginx.conf's) is not written beside the environment's.
     assert proxy.logs("nginx").count("/client-address-check/") == 1, proxy.logs("nginx")[-2000:]
+
+
+def test_no_password_session_cookie_authorization_or_secret_reaches_a_log(proxy):
+    issued_by_pebble(proxy)
+    password, session, token = (f"{what}-{uuid.uuid4().hex}" for what in ("password", "session", "token"))
+    login = get(proxy, "/admin/login/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    headers = {
+        "Cookie": f"csrftoken={login.cookies['csrftoken']}; sessionid={session}",
+        "Authorization": f"Bearer {token}",
+        "Referer": f"https://{DOMAIN}:{urlsplit(proxy.url('/')).port}/",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    form = urlencode({"csrfmiddlewaretoken": csrf, "username": "nobody", "password": password})
+    # A sign-in that fails, then an unhandled error: both carry the cookie and the header.
+    assert get(proxy, "/admin/login/", method="POST", body=form, headers=headers).status == 200
+    failed = get(proxy, "/boom", headers=headers)
+    assert failed.status == 500
+    errors = wait_for(
+        lambda: by_logger(request_lines(proxy.logs("app"), failed.headers["x-request-id"])).get(
+            "django.request"
+        ),
+        timeout=10,
+        what="Django to log the error",
+    )
+    assert "boom at /boom" in errors[0]["message"] + errors[0].get("exc_info", ""), errors
+    logs = proxy.compose("logs", "--no-color", "--no-log-prefix").stdout
+    secrets = json.loads((proxy.folder / "secrets.json").read_text())
+    for name, value in {
+        "the password": password,
+        "the session cookie": session,
+        "the Authorization header": token,
+        "SECRET_KEY": secrets["SECRET_KEY"],
+        "DB_PASSWORD": secrets["DB_PASSWORD"],
+    }.items():
+        assert value not in logs, f"{name} is in a log"
 
 
 def listening_tcp_addresses(stack, service):

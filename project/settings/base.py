@@ -242,20 +242,34 @@ SITE_CSP_REPORT_ONLY = DEBUG
 # LOGGING
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/logging/
-# Everything to stdout: the container runtime collects and rotates it. What a client got wrong
-# (a bogus Host, a body too big: django.security.*) is one line, not a traceback per request.
+# Everything to stdout: the container runtime collects and rotates it. Outside development mode one
+# JSON object per line, with the id of the request it was written for, as uWSGI's and nginx's lines
+# (docs/observability.md). What a client got wrong (a bogus Host, a body too big:
+# django.security.*) is one line, not a traceback per request.
+LOG_FORMAT = "plain" if DEBUG else "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-    "filters": {"without_traceback": {"()": "dockerable.runtime.log_filters.WithoutTraceback"}},
+    "formatters": {
+        "plain": {"format": "%(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dockerable.runtime.logs.json_formatter"},
+    },
+    "filters": {
+        "request_id": {"()": "dockerable.runtime.logs.WithRequestId"},
+        "without_traceback": {"()": "dockerable.runtime.logs.WithoutTraceback"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "stream": "ext://sys.stdout",
+            "filters": ["request_id"],
+        },
         "console_brief": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "stream": "ext://sys.stdout",
-            "filters": ["without_traceback"],
+            "filters": ["request_id", "without_traceback"],
         },
     },
     "loggers": {"django.security": {"handlers": ["console_brief"], "propagate": False}},
