@@ -54,7 +54,7 @@ SWARM_MODULE = "test_swarm.py"
 SWARM_SAFE = (
     # No stack at all, but lint and two suites: its commands run at the lowest priority.
     "test_boundary.py",
-    # pytest-xdist queues the third module behind the first on its process: a short one.
+    # pytest-xdist gives a process whose module has two tests or fewer a second at once.
     "test_ci.py",
     "test_image.py",
     "test_health.py",
@@ -68,7 +68,7 @@ SWARM_SAFE = (
 # Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
 # since they may wait there for the Swarm module to end.
 SWARM_SAFE_UNTIL_THEIR_END = ("test_envtools.py",)
-LONGEST_STACKS = ("test_proxy_stack.py", "test_backup.py")
+LONGEST_STACKS = ("test_proxy_stack.py", "test_backup.py", "test_prod_stack.py")
 
 # The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
 _made_images: set[str] = set()
