@@ -36,10 +36,14 @@ class WithRequestId(logging.Filter):
         return True
 
 
-class WithoutTraceback(logging.Filter):
-    """Drop the traceback of a record: for a client's bad request, the one message line says it all."""
+class ClientError(logging.Filter):
+    """What a client got wrong (django.security's records: a bogus Host, a body too big) is one
+    WARNING line: no traceback, and not the ERROR Django gives it, which scanners on the internet
+    would raise many times a day on a server with nothing wrong (docs/observability.md)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.exc_info = None
         record.exc_text = None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

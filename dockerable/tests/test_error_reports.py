@@ -173,17 +173,25 @@ def test_django_logs_one_json_object_per_line_with_the_request_id_and_no_request
         client = Client(raise_request_exception=False)
         missing = client.get("/no-such-page/", secure=True)
         failed = client.post("/boom/", {"password": "password-never-logged"}, secure=True)
+        bogus = client.get("/fine/", secure=True, headers={"host": "attacker.example"})
     finally:
         logging.config.dictConfig(settings.LOGGING)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_id = {line["request_id"]: line for line in lines}
-    warning, error = by_id[missing[HEADER]], by_id[failed[HEADER]]
+    warning, error, host = by_id[missing[HEADER]], by_id[failed[HEADER]], by_id[bogus[HEADER]]
     assert (warning["level"], warning["logger"], warning["status"]) == ("WARNING", "django.request", 404), (
         warning
     )
     assert warning["message"] == "Not Found: /no-such-page/" and datetime.fromisoformat(warning["time"])
     assert (error["level"], error["status"]) == ("ERROR", 500), error
     assert "RuntimeError: a view that fails on purpose" in error["exc_info"], error
+    # A client's mistake: one WARNING line (Django's own level is ERROR), no traceback.
+    assert (host["level"], host["logger"], host["status"]) == (
+        "WARNING",
+        "django.security.DisallowedHost",
+        400,
+    )
+    assert "exc_info" not in host and "attacker.example" in host["message"], host
     assert not any("request" in line for line in lines), lines  # the object's text is no field
     assert "password-never-logged" not in stream.getvalue()
 

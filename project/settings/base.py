@@ -245,7 +245,7 @@ SITE_CSP_REPORT_ONLY = DEBUG
 # Everything to stdout: the container runtime collects and rotates it. Outside development mode one
 # JSON object per line, with the id of the request it was written for, as uWSGI's and nginx's lines
 # (docs/observability.md). What a client got wrong (a bogus Host, a body too big:
-# django.security.*) is one line, not a traceback per request.
+# django.security.*) is one WARNING line, not an ERROR with a traceback per request.
 LOG_FORMAT = "plain" if DEBUG else "json"
 LOGGING = {
     "version": 1,
@@ -256,7 +256,7 @@ LOGGING = {
     },
     "filters": {
         "request_id": {"()": "dockerable.runtime.logs.WithRequestId"},
-        "without_traceback": {"()": "dockerable.runtime.logs.WithoutTraceback"},
+        "client_error": {"()": "dockerable.runtime.logs.ClientError"},
     },
     "handlers": {
         "console": {
@@ -269,7 +269,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
             "stream": "ext://sys.stdout",
-            "filters": ["request_id", "without_traceback"],
+            "filters": ["request_id", "client_error"],
         },
     },
     "loggers": {"django.security": {"handlers": ["console_brief"], "propagate": False}},
