@@ -155,6 +155,19 @@ def test_a_view_that_raises_is_reported_with_its_request_id_and_no_personal_data
         assert secret not in sent, secret
 
 
+@pytest.mark.urls(__name__)
+def test_a_clients_bogus_host_is_no_report():
+    with sentry_stand_in() as (dsn, envelopes):
+        assert error_reports({"SENTRY_DSN": dsn}, environment="example")
+        status, _ = wsgi_post("/fine/", b"", HTTP_HOST="attacker.example")
+        assert status.startswith("400 ")
+        # A real error after it: the stand-in has its report, and no other.
+        wsgi_post("/boom/", b"")
+        sentry_sdk.flush(timeout=10)
+    found = events(envelopes)
+    assert [event["exception"]["values"][-1]["value"] for event in found] == ["a view that fails on purpose"]
+
+
 def test_without_a_dsn_nothing_starts():
     sentry_sdk.get_client().close()
     assert not error_reports({}, environment="example")
