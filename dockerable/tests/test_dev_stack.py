@@ -63,16 +63,29 @@ def test_a_task_queued_by_a_request_runs_on_the_worker(dev):
     assert not problems, problems
 
 
+# What Django's autoreloader (runserver's and the worker's) logs as it restarts its process.
+RELOADING = "tasks.py changed, reloading."
+
+
 def test_the_worker_runs_a_task_as_its_code_is_saved(dev, checkout):
     # The worker process has the module loaded: a new one would read the edited file anyway.
     assert not queued_task_problems(dev, get)
     tasks = checkout / "project" / "fixturebook" / "tasks.py"
     kept = tasks.read_text()
     edited = kept.replace("worker = socket.gethostname()", 'worker = "edited-" + socket.gethostname()')
+    reloads = {service: dev.logs(service).count(RELOADING) for service in ("app", "worker")}
     tasks.write_text(edited)
     try:
-        # The reloader looks at the files every second, then starts a new worker process.
-        time.sleep(3)
+        # Each reloader looks at the files every second, then starts a new process: the worker's,
+        # and runserver's, which resets the connections it holds meanwhile (a busy machine takes
+        # seconds). Both restarted, and runserver answering again, before the request.
+        for service, before in reloads.items():
+            wait_for(
+                lambda service=service, before=before: dev.logs(service).count(RELOADING) > before,
+                timeout=30,
+                what=f"the {service} service to reload",
+            )
+        wait_for(lambda: get(dev, "/healthz").status == 200, timeout=60, what="runserver back after the edit")
         key = uuid.uuid4().hex
         wait_for_status(dev, enqueue(dev, get, key), "SUCCESSFUL", timeout=30)
         assert runs(dev, key)[0].startswith("edited-"), runs(dev, key)
