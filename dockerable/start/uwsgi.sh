@@ -49,6 +49,11 @@ main() {
     # than noise (docs/benchmarks.md). Views that wait on slow I/O (remote APIs) want more threads.
     export UWSGI_PROCESSES="${UWSGI_PROCESSES:-$(nproc)}"
     export UWSGI_THREADS="${UWSGI_THREADS:-1}"
+    # Where each worker counts its metrics for the exporter (dockerable/runtime/metrics.py): emptied
+    # first, so that a restarted container's counts start again from zero, as Prometheus expects.
+    export PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+    mkdir "$PROMETHEUS_MULTIPROC_DIR"
     # uWSGI writes its log to stderr; one stream (stdout) is what log shippers expect.
     exec 2>&1
     local command=(uwsgi "${routes[@]}" --ini /dockerable/uwsgi.ini --ini "/dockerable/uwsgi.ini:${front}" "$@")

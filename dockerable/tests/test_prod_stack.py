@@ -42,8 +42,9 @@ from dockerable.tests.media_checks import (
     save_uploads,
     upload_problems,
 )
+from dockerable.tests.metric_checks import exported, value
 from dockerable.tests.security_headers import problems_by_answer
-from dockerable.tests.task_checks import enqueue, queued_task_problems, runs, wait_for_status
+from dockerable.tests.task_checks import QUEUE_TABLE, enqueue, queued_task_problems, runs, wait_for_status
 
 pytestmark = pytest.mark.docker
 
@@ -199,6 +200,41 @@ def test_docker_compose_exec_runs_manage_in_the_running_app(prod):
     # A second cmd.sh in the container refills the private folder the first one gave away.
     result = prod.exec("app", "/dockerable/cmd.sh", "manage", "check")
     assert "System check identified no issues" in result.stdout
+
+
+def test_metrics_sum_every_workers_counts_on_a_port_published_nowhere(prod):
+    before = exported(prod)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:  # four connections: every worker answers some
+        statuses = list(pool.map(lambda _: get(prod, "/cached?metrics").status, range(12)))
+    assert statuses == [200] * 12
+    assert get(prod, "/healthz?metrics").status == 200
+    after = exported(prod)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    # Counted in the workers, read by the exporter, another process (uWSGI's mule).
+    assert grew("django_http_requests_total", view="fixturebook:cached", method="GET", status="200") == 12
+    assert grew("django_http_request_duration_seconds_count", view="fixturebook:cached") == 12
+    assert grew("django_db_queries_total") >= 1  # the probe's SELECT 1, at least
+    # uWSGI's own figures: every worker idle or busy (its listen queue: the full-queue test, below).
+    workers = int(prod.exec("app", "nproc").stdout)
+    assert (
+        value(after, "uwsgi_workers", state="idle") + value(after, "uwsgi_workers", state="busy") == workers
+    )
+    assert value(after, "uwsgi_up") == 1
+    # The queue's figures are the database's.
+    done = int(prod.psql(f"SELECT count(*) FROM {QUEUE_TABLE} WHERE status = 'SUCCESSFUL'"))
+    assert (
+        value(after, "dockerable_database_up"),
+        value(after, "dockerable_tasks", status="SUCCESSFUL"),
+    ) == (1, done)
+    # Published nowhere, and not a page of the site.
+    published = json.loads(
+        run("docker", "inspect", "-f", "{{json .NetworkSettings.Ports}}", prod.containers("app")[0]).stdout
+    )
+    assert {port for port, bound in published.items() if bound} == {"443/tcp", "80/tcp"}, published
+    assert get(prod, "/metrics").status == 404
 
 
 def test_request_log_goes_to_stdout_as_json_with_the_request_id_the_answer_carries(prod):
@@ -442,9 +478,12 @@ def test_a_full_queue_to_the_workers_makes_requests_wait_and_is_logged(prod):
             # Longer than the kernel's first retries, which is when a connection could reach the
             # worker ahead of its request.
             time.sleep(7)
+            # The exporter (not a worker) answers meanwhile, and sees the requests waiting.
+            waiting = value(exported(prod), "uwsgi_listen_queue")
         finally:
             signal_workers(prod, "SIGCONT")
         assert [answer.result() for answer in answers] == ["HTTP/1.1 200 OK"] * 20
+        assert waiting > 0
         assert re.search(r"listen queue of socket \S+ \(fd: \d+\) full", prod.logs("app")), prod.logs("app")[
             -2000:
         ]

@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from cryptography import x509
 
+from dockerable.runtime.metrics import EXPORTER_PORT
 from dockerable.testing import SampleSite
 from dockerable.tests.checkers import (
     CERTIFICATE_FINDINGS,
@@ -37,6 +38,7 @@ from dockerable.tests.http_client import (
 )
 from dockerable.tests.log_checks import by_logger, error_lines, request_lines
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
+from dockerable.tests.metric_checks import FETCH, exported, prometheus, query, value
 from dockerable.tests.security_headers import problems_by_answer
 from dockerable.tests.task_checks import queued_task_problems
 
@@ -95,8 +97,10 @@ def proxy(test_image, checkout):  # pylint: disable=unused-argument
         HTTPS_PORT=free_port(),
         HTTP_PORT=free_port(),
         TLS_SOURCE="acme",  # the environment's own certificate unless asked (the README's command)
+        PROMETHEUS_PORT=free_port(),
     )
-    stack.extra_files = [acme / "override.yml"]
+    # With the optional Prometheus (docs/observability.md), so that every test's stack has it too.
+    stack.extra_files = [checkout / "dockerable" / "compose" / "metrics.yml", acme / "override.yml"]
     try:
         yield stack
     finally:
@@ -260,14 +264,14 @@ def test_no_password_session_cookie_authorization_or_secret_reaches_a_log(proxy)
     assert "boom at /boom" in errors[0]["message"] + errors[0].get("exc_info", ""), errors
     logs = proxy.compose("logs", "--no-color", "--no-log-prefix").stdout
     secrets = json.loads((proxy.folder / "secrets.json").read_text())
-    for name, value in {
+    for name, secret in {
         "the password": password,
         "the session cookie": session,
         "the Authorization header": token,
         "SECRET_KEY": secrets["SECRET_KEY"],
         "DB_PASSWORD": secrets["DB_PASSWORD"],
     }.items():
-        assert value not in logs, f"{name} is in a log"
+        assert secret not in logs, f"{name} is in a log"
 
 
 def listening_tcp_addresses(stack, service):
@@ -317,12 +321,16 @@ def test_a_task_queued_by_a_request_runs_on_the_worker(proxy):
 
 def test_only_nginx_reaches_the_app(proxy):
     issued_by_pebble(proxy)
-    # No TCP listener on the compose network: loopback only (the healthcheck's on 8081, and
-    # Docker's own DNS resolver on 127.0.0.11). nginx reaches uWSGI through the socket in
-    # their shared volume.
+    # No TCP listener on the compose network but the metrics exporter's, which runs no Django view;
+    # the rest on loopback (the healthcheck's on 8081, and Docker's own DNS resolver on 127.0.0.11).
+    # nginx reaches uWSGI through the socket in their shared volume.
     listening = listening_tcp_addresses(proxy, "app")
     assert (ipaddress.ip_address("127.0.0.1"), 8081) in listening
-    assert all(address.is_loopback for address, _ in listening), listening
+    assert [port for address, port in listening if not address.is_loopback] == [EXPORTER_PORT], listening
+    assert (
+        "django_http_requests_total"
+        in proxy.exec("app", "python", "-c", FETCH.replace("/metrics", "/admin/")).stdout
+    )
     mode = proxy.exec("app", "stat", "-c", "%F %a", "/run/uwsgi/app.sock").stdout.strip()
     assert mode == "socket 666"
     nginx = proxy.containers("nginx")[0]
@@ -330,6 +338,32 @@ def test_only_nginx_reaches_the_app(proxy):
     socket_volume = next(mount for mount in mounts if mount["Destination"] == "/run/uwsgi")
     assert socket_volume["RW"] is False
     assert get(proxy, "/healthz", timeout=5).status == 200
+
+
+def test_prometheus_scrapes_the_app_and_counts_the_requests_sent(proxy):
+    issued_by_pebble(proxy)
+    view = {"view": "fixturebook:cached", "method": "GET", "status": "200"}
+    before = value(exported(proxy), "django_http_requests_total", **view)
+    for _ in range(7):
+        assert get(proxy, "/cached?prometheus").status == 200
+    selector = ",".join(f'{label}="{text}"' for label, text in view.items())
+    # The sum over every app target, as an alert would ask it; a scrape every 15 s.
+    counted = wait_for(
+        lambda: query(proxy, f"sum(django_http_requests_total{{{selector}}})") == before + 7 or None,
+        timeout=60,
+        what="Prometheus to scrape the seven requests",
+    )
+    assert counted
+    targets = prometheus(proxy, "targets")["activeTargets"]
+    assert sorted((target["labels"]["job"], target["health"]) for target in targets) == [
+        ("app", "up"),
+        ("prometheus", "up"),
+    ], targets
+    # The starter alerts load and evaluate, and none fires (the 500 an earlier test asked for may
+    # make the error rate's pending).
+    rules = [rule for group in prometheus(proxy, "rules")["groups"] for rule in group["rules"]]
+    assert len(rules) >= 8 and {rule["health"] for rule in rules} == {"ok"}, rules
+    assert not [rule["name"] for rule in rules if rule["state"] == "firing"]
 
 
 def test_a_second_app_container_refuses_to_take_the_socket_over(proxy):

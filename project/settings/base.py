@@ -58,7 +58,9 @@ INSTALLED_APPS = [
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/http/middleware/
 MIDDLEWARE = [
-    # Outermost, so that every answer Django makes carries the policy (CONTENT SECURITY POLICY, below).
+    # Outermost, so that it counts and times every answer (docs/observability.md, "Metrics").
+    "dockerable.runtime.metrics.MetricsMiddleware",
+    # Then every answer Django makes carries the policy (CONTENT SECURITY POLICY, below).
     "dockerable.runtime.csp.ContentSecurityPolicyMiddleware",
     # Then every answer carries its request's id, which its error report and the servers' log lines
     # about it carry too (docs/observability.md).

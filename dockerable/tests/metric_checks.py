@@ -1,0 +1,52 @@
+"""What the suite reads of the metrics: the exporter's page, fetched from inside a stack's app
+container (its port is published nowhere), and a real Prometheus's answers to a query."""
+
+import json
+import urllib.parse
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from dockerable.runtime.metrics import EXPORTER_PORT
+from dockerable.tests.http_client import request
+
+FETCH = (
+    "import sys, urllib.request; "
+    f"page = urllib.request.urlopen('http://127.0.0.1:{EXPORTER_PORT}/metrics', timeout=10); "
+    "sys.stdout.write(page.read().decode())"
+)
+
+
+def samples(text: str) -> dict[tuple, float]:
+    """{(name, ((label, value), ...)): value} of a page in Prometheus's text format."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(exported: dict[tuple, float], name: str, **labels: str) -> float:
+    """One series' value; 0 for a series not (yet) on the page, as a counter not yet counted."""
+    return exported.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def exported(stack, service: str = "app") -> dict[tuple, float]:
+    """The exporter's page of a stack's service, read from inside its container."""
+    return samples(stack.exec(service, "python", "-c", FETCH).stdout)
+
+
+def prometheus(stack, endpoint: str, **params: str) -> dict:
+    """The `data` of a Prometheus API answer (/api/v1/...) at the stack's PROMETHEUS_PORT."""
+    url = (
+        f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"
+    )
+    answer = json.loads(request("GET", url, timeout=10).text)
+    assert answer["status"] == "success", answer
+    return answer["data"]
+
+
+def query(stack, expression: str) -> float | None:
+    """The value of a PromQL expression with one result, None when it has none."""
+    result = prometheus(stack, "query", query=expression)["result"]
+    assert len(result) <= 1, result
+    return float(result[0]["value"][1]) if result else None

@@ -1,0 +1,128 @@
+"""Django's metrics as the middleware counts them (labels bounded whatever a client sends, the
+database's queries counted), and the exporter's page summing what several processes counted
+through prometheus_client's multiprocess files, as uWSGI's workers and its mule do."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.request
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import path
+from prometheus_client import REGISTRY
+
+import dockerable.runtime.metrics  # noqa: F401  # pylint: disable=unused-import  # its counters, in this registry
+from dockerable.tests.docker_stack import REPO, free_port, wait_for
+from dockerable.tests.metric_checks import samples, value
+
+
+def fine(request, **kwargs):  # pylint: disable=unused-argument
+    return HttpResponse("fine")
+
+
+urlpatterns = [path("fine/", fine, name="fine"), path("also/<int:number>/", fine, name="also-fine")]
+
+
+def count(view: str, method: str, status: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "django_http_requests_total", {"view": view, "method": method, "status": status}
+        )
+        or 0
+    )
+
+
+@pytest.mark.urls(__name__)
+def test_requests_are_counted_by_view_name_never_by_path_or_an_unknown_method():
+    client = Client()
+    before = {
+        key: count(*key)
+        for key in (
+            ("fine", "GET", "200"),
+            ("also-fine", "GET", "200"),
+            ("unresolved", "GET", "404"),
+            ("fine", "other", "200"),
+        )
+    }
+    client.get("/fine/", secure=True)
+    for number in range(3):  # three paths, one view
+        client.get(f"/also/{number}/", secure=True)
+    client.get("/no-such-page/", secure=True)
+    client.generic("BREW", "/fine/", secure=True)
+    assert {key: count(*key) - value for key, value in before.items()} == {
+        ("fine", "GET", "200"): 1,
+        ("also-fine", "GET", "200"): 3,
+        ("unresolved", "GET", "404"): 1,
+        ("fine", "other", "200"): 1,
+    }
+    assert not any(
+        sample.labels.get("method") == "BREW" or "/also/" in sample.labels.get("view", "")
+        for family in REGISTRY.collect()
+        for sample in family.samples
+    )
+    latency = REGISTRY.get_sample_value("django_http_request_duration_seconds_count", {"view": "also-fine"})
+    assert latency >= 3
+
+
+@pytest.mark.docker
+@pytest.mark.django_db
+def test_the_probe_and_its_database_query_are_counted():
+    queries = REGISTRY.get_sample_value("django_db_queries_total")
+    probes = count("healthz", "GET", "200")
+    assert Client().get("/healthz").status_code == 200
+    assert count("healthz", "GET", "200") == probes + 1
+    assert REGISTRY.get_sample_value("django_db_queries_total") == queries + 1
+
+
+# Two processes counting into one folder, as two uWSGI workers do; a third serves the page, as the mule.
+WORKER = textwrap.dedent(
+    """
+    import django, os
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dockerable.tests.settings"
+    django.setup()
+    from dockerable.runtime.metrics import REQUESTS
+    REQUESTS.labels("fine", "GET", "200").inc(int(os.environ["TIMES"]))
+    """
+)
+EXPORTER = textwrap.dedent(
+    """
+    import django, os
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dockerable.tests.settings"
+    django.setup()
+    import dockerable.runtime.metrics_exporter as exporter
+    exporter.EXPORTER_PORT = int(os.environ["PORT"])
+    exporter.STATS_SOCKET = "/nonexistent/uwsgi-stats.sock"
+    exporter.serve()
+    """
+)
+
+
+def test_the_exporter_sums_what_every_process_counted_and_says_what_it_could_not_read(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    for times in (2, 5):
+        subprocess.run([sys.executable, "-c", WORKER], env={**env, "TIMES": str(times)}, check=True, cwd=REPO)
+    port = free_port()
+    exporter = subprocess.Popen(  # noqa: S603  # pylint: disable=consider-using-with
+        [sys.executable, "-c", EXPORTER],
+        env={**env, "PORT": str(port), "DB_HOST": "127.0.0.1", "DB_PORT": "1"},
+        cwd=REPO,
+    )
+    try:
+
+        def page():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()  # noqa: S310
+            except OSError:
+                return None
+
+        exported = samples(wait_for(page, timeout=30, what="the exporter's page"))
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
+    assert value(exported, "django_http_requests_total", view="fine", method="GET", status="200") == 7
+    # No uWSGI and no database here: each says so in a series of its own, and the page is served.
+    assert value(exported, "uwsgi_up") == 0
+    assert value(exported, "dockerable_database_up") == 0
