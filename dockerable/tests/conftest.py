@@ -63,6 +63,7 @@ SWARM_SAFE = (
     "test_tasks.py",
     "test_mail.py",
     "test_media_storage.py",
+    "test_metrics.py",
     "test_envtools.py",
 )
 # Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
