@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 GUNICORN_IMAGE = "dockerable-bench-gunicorn:latest"
+GRANIAN_IMAGE = "dockerable-bench-granian:latest"
 # The shipped default (cmd.sh): one process per core, one thread each.
 WORKERS = os.cpu_count() or 1
 THREADS = 1
@@ -27,6 +28,9 @@ PLAIN_HTTP = "prod over plain HTTP"
 NO_HEADERS = "prod, no security headers (reference)"
 NO_FASTROUTER = "prod, router straight to the workers (reference)"
 GUNICORN = "gunicorn sync (HTTP)"
+GRANIAN = "Granian (HTTPS, access log)"
+NO_METRICS = "prod, no metrics (reference)"
+QUIET_LOG = "prod, errors-only request log (reference)"
 # Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
 CLOSE = "--add-header=Connection: close"
 
@@ -127,7 +131,7 @@ def variants() -> list[Variant]:
         # Not a setting but a choice: uWSGI logging only 4xx/5xx, not every request (each line
         # passes through Docker's logging driver). Shows what the shipped request log costs.
         Variant(
-            "prod, errors-only request log (reference)",
+            QUIET_LOG,
             "quiet-log",
             uwsgi("--disable-logging", "--log-4xx", "--log-5xx"),
             "https://quiet-log",
@@ -141,6 +145,16 @@ def variants() -> list[Variant]:
             "https://no-headers",
             endpoints=("/healthz",),
             extra={"environment": {"SECURITY_HEADERS": "/dev/null"}},
+        ),
+        # The shipped settings with Django's metrics off (DJANGO_METRICS): what counting every
+        # request for Prometheus costs (the exporter idles: nothing scrapes it meanwhile).
+        Variant(
+            NO_METRICS,
+            "no-metrics",
+            uwsgi(),
+            "https://no-metrics",
+            endpoints=("/healthz",),
+            extra={"environment": {"DJANGO_METRICS": "false"}},
         ),
         # The shipped settings with the router handing requests straight to the workers, not
         # through the fastrouter that reads each body first: what that protection costs.
@@ -194,6 +208,48 @@ def variants() -> list[Variant]:
                         "python",
                         "-c",
                         "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')",
+                    ],
+                    "start_interval": "1s",
+                },
+            },
+        ),
+        # Granian, the fastest Python server, under production mode's conditions: the same app and
+        # worker count, one thread each, HTTPS with the same certificate, every request logged.
+        Variant(
+            GRANIAN,
+            "granian",
+            [
+                "python",
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "--host",
+                "0.0.0.0",  # noqa: S104
+                "--port",
+                "8443",
+                "--workers",
+                str(WORKERS),
+                "--blocking-threads",
+                str(THREADS),
+                "--ssl-certificate",
+                "/ssl/server.crt",
+                "--ssl-keyfile",
+                "/ssl/server.key",
+                "--access-log",
+                "project.wsgi:application",
+            ],
+            "https://granian:8443",
+            extra={
+                "image": GRANIAN_IMAGE,
+                "user": "10001:10001",
+                "healthcheck": {
+                    "test": [
+                        "CMD",
+                        "python",
+                        "-c",
+                        "import ssl, urllib.request; urllib.request.urlopen('https://127.0.0.1:8443/healthz',"
+                        " context=ssl._create_unverified_context())",
                     ],
                     "start_interval": "1s",
                 },

@@ -6,10 +6,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
 from dockerable.bench.configurations import (
+    GRANIAN,
     GUNICORN,
     NO_FASTROUTER,
     NO_HEADERS,
+    NO_METRICS,
     PLAIN_HTTP,
+    QUIET_LOG,
     SHIPPED,
     SWARM_PROCESSES,
     SWARM_REPLICAS,
@@ -264,6 +267,12 @@ def shipped_over_grid(report: Report) -> dict[str, float]:
     return result
 
 
+def cost(report: Report, without: str, shipped: str = PROD) -> float | None:
+    """The share of /healthz req/s a feature costs: 1 - shipped / the same without it (None if unmeasured)."""
+    over = median_of(report.round_ratios(shipped, without))
+    return round(1 - over, 3) if over else None
+
+
 def evaluate(report: Report) -> None:
     """Each target with its measured value and PASS/FAIL (n/a when not measured in this run).
 
@@ -273,12 +282,11 @@ def evaluate(report: Report) -> None:
     against_grid = shipped_over_grid(report)
     closest = min(against_grid, key=against_grid.get) if against_grid else None
     # Like with like: both without published ports, the same settings but for the HTTP router.
-    over_plain = median_of(report.round_ratios(SHIPPED_COPY, PLAIN_HTTP))
-    https_cost = round(1 - over_plain, 3) if over_plain else None
-    over_bare = median_of(report.round_ratios(PROD, NO_HEADERS))
-    headers_cost = round(1 - over_bare, 3) if over_bare else None
-    over_direct = median_of(report.round_ratios(PROD, NO_FASTROUTER))
-    buffering_cost = round(1 - over_direct, 3) if over_direct else None
+    https_cost = cost(report, PLAIN_HTTP, SHIPPED_COPY)
+    headers_cost = cost(report, NO_HEADERS)
+    buffering_cost = cost(report, NO_FASTROUTER)
+    logging_cost = cost(report, QUIET_LOG)
+    metrics_cost = cost(report, NO_METRICS)
     tails = [row.tail for row in report.rows if row.configuration in SHIPPED_MODES and row.tail]
     checks = [
         (
@@ -306,6 +314,26 @@ def evaluate(report: Report) -> None:
             "reading bodies first (fastrouter) costs <= 10% of prod's /healthz req/s",
             buffering_cost,
             lambda v: v <= 0.10,
+        ),
+        (
+            "logging every request costs <= 10% of prod's /healthz req/s (against errors only)",
+            logging_cost,
+            lambda v: v <= 0.10,
+        ),
+        (
+            "metrics cost <= 5% of prod's /healthz req/s (against DJANGO_METRICS=false)",
+            metrics_cost,
+            lambda v: v <= 0.05,
+        ),
+        (
+            "prod >= 0.9x Granian (HTTPS, access log) on /healthz req/s",
+            median_of(report.round_ratios(PROD, GRANIAN)),
+            lambda v: v >= 0.9,
+        ),
+        (
+            "prod >= 1.0x Granian (HTTPS, access log) on / req/s",
+            median_of(report.round_ratios(PROD, GRANIAN, "/")),
+            lambda v: v >= 1.0,
         ),
         (
             "proxy >= 1.0x direct on /healthz req/s",

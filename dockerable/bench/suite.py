@@ -27,7 +27,15 @@ from pathlib import Path
 
 from dockerable.bench import cgroup, host_cpu
 from dockerable.bench.combine import CombineError, combine
-from dockerable.bench.configurations import BOTH, GUNICORN_IMAGE, Variant, override, quiet, variants
+from dockerable.bench.configurations import (
+    BOTH,
+    GRANIAN_IMAGE,
+    GUNICORN_IMAGE,
+    Variant,
+    override,
+    quiet,
+    variants,
+)
 from dockerable.bench.load import WRK_IMAGE, run_wrk
 from dockerable.bench.login import CLIENTS, LIGHT_LOAD, login_flood
 from dockerable.bench.report import (
@@ -468,19 +476,20 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
         run("docker", "build", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout), timeout=1800)
     build_backup_images(checkout)
     run("docker", "build", "-q", "-f", str(HERE / "Dockerfile.wrk"), "-t", WRK_IMAGE, str(HERE), timeout=900)
-    run(
-        "docker",
-        "build",
-        "-q",
-        "-f",
-        str(HERE / "Dockerfile.gunicorn"),
-        "--build-arg",
-        f"APP_IMAGE={APP_IMAGE}",
-        "-t",
-        GUNICORN_IMAGE,
-        str(HERE),
-        timeout=900,
-    )
+    for dockerfile, image in (("Dockerfile.gunicorn", GUNICORN_IMAGE), ("Dockerfile.granian", GRANIAN_IMAGE)):
+        run(
+            "docker",
+            "build",
+            "-q",
+            "-f",
+            str(HERE / dockerfile),
+            "--build-arg",
+            f"APP_IMAGE={APP_IMAGE}",
+            "-t",
+            image,
+            str(HERE),
+            timeout=900,
+        )
 
 
 def new_stack(checkout: Path, compose_name: str, project: str, **variables) -> Stack:
@@ -716,7 +725,7 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
         # Build cache keeps their layers, so the next run rebuilds them in seconds.
-        for image in (APP_IMAGE, GUNICORN_IMAGE, WRK_IMAGE):
+        for image in (APP_IMAGE, GUNICORN_IMAGE, GRANIAN_IMAGE, WRK_IMAGE):
             subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True, check=False)
     report.meta["minutes"] = round((time.monotonic() - started) / 60, 1)
     return publish(report, options.json or RESULTS / "latest.json")

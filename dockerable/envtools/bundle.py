@@ -21,7 +21,12 @@ DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
 UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
 # What the environment's thin compose files extend, and what those services mount.
-SHARED_DIRS = (Path("dockerable") / "compose", Path("dockerable") / "proxy", Path("dockerable") / "swarm")
+SHARED_DIRS = (
+    Path("dockerable") / "compose",
+    Path("dockerable") / "metrics",
+    Path("dockerable") / "proxy",
+    Path("dockerable") / "swarm",
+)
 # Never carried to a host: caches, and the env file whose image line we rewrite.
 SKIPPED = {"__pycache__", ".env"}
 

@@ -4,6 +4,8 @@ metrics exporter sums (dockerable/runtime/metrics_exporter.py, docs/observabilit
 
 import time
 
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter, Histogram
 
@@ -45,6 +47,9 @@ class MetricsMiddleware:
     """First in MIDDLEWARE, so that it times and counts every answer Django makes."""
 
     def __init__(self, get_response):
+        # DJANGO_METRICS=false (settings.METRICS): Django leaves the middleware out altogether.
+        if not getattr(settings, "METRICS", True):
+            raise MiddlewareNotUsed
         self.get_response = get_response
 
     def __call__(self, request):

@@ -1,13 +1,18 @@
 """The metrics exporter: a uWSGI mule serving /metrics on EXPORTER_PORT, a port the stack never
 publishes: what every worker counted (prometheus_client's multiprocess files), uWSGI's own figures
-(its stats socket) and the task queue's (the database), read at each scrape (docs/observability.md)."""
+(its stats socket), the task queue's (the database) and the served certificate's expiry, read at
+each scrape (docs/observability.md)."""
 
+import contextlib
 import json
 import logging
 import os
 import socket
+import ssl
+import time
 from collections import Counter as Tally
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, start_http_server
@@ -134,6 +139,73 @@ class TaskQueueCollector:
         return counts, age, connections
 
 
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl has no name for: an expired certificate
+# is still read, and counted negative.
+NO_CHECK_TIME = 0x200000
+
+
+def served_certificate_expiry(address: tuple[str, int], server_name: str, timeout: float = 5.0) -> float:
+    """The Unix time at which the certificate served at `address` for `server_name` expires.
+
+    What clients get, not a file that might not be the one served: the first handshake takes the
+    certificate as sent; the second trusts exactly that certificate, so that Python's ssl, which
+    parses only what it verified, gives its dates."""
+    plain = ssl.create_default_context()
+    plain.check_hostname = False
+    plain.verify_mode = ssl.CERT_NONE
+    der = handshake(plain, address, server_name, timeout)[1]
+    pinned = ssl.create_default_context(cadata=der)
+    pinned.check_hostname = False
+    pinned.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | NO_CHECK_TIME  # pylint: disable=no-member
+    return ssl.cert_time_to_seconds(handshake(pinned, address, server_name, timeout)[0]["notAfter"])
+
+
+def handshake(context: ssl.SSLContext, address: tuple[str, int], server_name: str, timeout: float):
+    """(the peer's certificate as parsed, as DER) from one handshake, then a clean TLS close: a
+    connection dropped without one makes uWSGI's router log a reset at every scrape."""
+    with (
+        socket.create_connection(address, timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        certificate = (tls.getpeercert(), tls.getpeercert(binary_form=True))
+        with contextlib.suppress(OSError):
+            tls.unwrap()
+        return certificate
+
+
+class CertificateCollector:
+    """Days until the certificate the environment serves expires: uWSGI's own in production mode,
+    nginx's in proxy mode and on Swarm, asked for the environment's DOMAIN."""
+
+    def __init__(self, address: tuple[str, int], server_name: str):
+        self.address = address
+        self.server_name = server_name
+
+    def collect(self):
+        """One pair of handshakes per scrape."""
+        up = GaugeMetricFamily(
+            "dockerable_certificate_up", "1 when the served certificate was read this scrape."
+        )
+        try:
+            expires = served_certificate_expiry(self.address, self.server_name)
+        except (OSError, KeyError, ValueError):
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily(
+            "dockerable_certificate_expiry_days",
+            "Days until the served certificate expires (negative once it has).",
+            value=(expires - time.time()) / 86400,
+        )
+
+
+def front() -> tuple[str, int]:
+    """Where the site's HTTPS is served from this container: itself, or nginx in front."""
+    return ("127.0.0.1", 443) if os.environ.get("ENV", "PROD") == "PROD" else ("nginx", 443)
+
+
 def registry() -> CollectorRegistry:
     """What one scrape reads: the workers' files, uWSGI's stats, the queue."""
     reg = CollectorRegistry()
@@ -145,6 +217,9 @@ def registry() -> CollectorRegistry:
         logger.warning("metrics: PROMETHEUS_MULTIPROC_DIR is not set: Django's counts are not exported")
     reg.register(UwsgiCollector())
     reg.register(TaskQueueCollector())
+    domain = getattr(settings, "DOMAIN", "")
+    if domain:
+        reg.register(CertificateCollector(front(), domain))
     return reg
 
 

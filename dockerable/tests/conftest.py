@@ -69,7 +69,19 @@ SWARM_SAFE = (
 # Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
 # since they may wait there for the Swarm module to end.
 SWARM_SAFE_UNTIL_THEIR_END = ("test_envtools.py",)
-LONGEST_STACKS = ("test_proxy_stack.py", "test_backup.py", "test_prod_stack.py")
+# The modules after the Swarm module, longest first (as CI measured them: docs/ci.md), so that the
+# short ones fill the processes' ends instead of a two-minute module starting last.
+LONGEST_STACKS = (
+    "test_proxy_stack.py",
+    "test_backup.py",
+    "test_prod_stack.py",
+    "test_ship.py",
+    "test_run.py",
+    "test_pg_upgrade.py",
+    "test_preflight.py",
+    "test_bench_smoke.py",
+    "test_dev_stack.py",
+)
 
 # The images this process's session fixtures made, removed when the run ends (pytest_sessionfinish).
 _made_images: set[str] = set()

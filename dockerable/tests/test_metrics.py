@@ -2,19 +2,28 @@
 database's queries counted), and the exporter's page summing what several processes counted
 through prometheus_client's multiprocess files, as uWSGI's workers and its mule do."""
 
+import contextlib
+import datetime
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.request
 
 import pytest
+from cryptography import x509
+from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 from prometheus_client import REGISTRY
 
-import dockerable.runtime.metrics  # noqa: F401  # pylint: disable=unused-import  # its counters, in this registry
+from dockerable.envtools.certificates import self_signed
+from dockerable.runtime.metrics import MetricsMiddleware
+from dockerable.runtime.metrics_exporter import CertificateCollector, served_certificate_expiry
 from dockerable.tests.docker_stack import REPO, free_port, wait_for
 from dockerable.tests.metric_checks import samples, value
 
@@ -67,6 +76,12 @@ def test_requests_are_counted_by_view_name_never_by_path_or_an_unknown_method():
     assert latency >= 3
 
 
+def test_metrics_off_leaves_the_middleware_out(settings):
+    settings.METRICS = False
+    with pytest.raises(MiddlewareNotUsed):
+        MetricsMiddleware(lambda request: HttpResponse("fine"))
+
+
 @pytest.mark.docker
 @pytest.mark.django_db
 def test_the_probe_and_its_database_query_are_counted():
@@ -101,7 +116,9 @@ EXPORTER = textwrap.dedent(
 
 
 def test_the_exporter_sums_what_every_process_counted_and_says_what_it_could_not_read(tmp_path):
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    # From the checkout's folder, which `python -c` puts first on its path (PYTHONPATH left as it is:
+    # a project's may name where its own packages are).
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for times in (2, 5):
         subprocess.run([sys.executable, "-c", WORKER], env={**env, "TIMES": str(times)}, check=True, cwd=REPO)
     port = free_port()
@@ -126,3 +143,51 @@ def test_the_exporter_sums_what_every_process_counted_and_says_what_it_could_not
     # No uWSGI and no database here: each says so in a series of its own, and the page is served.
     assert value(exported, "uwsgi_up") == 0
     assert value(exported, "dockerable_database_up") == 0
+
+
+@contextlib.contextmanager
+def tls_server(tmp_path, cert_pem: bytes, key_pem: bytes):
+    """A TLS server on loopback with that certificate, completing handshakes until the block ends."""
+    (tmp_path / "server.crt").write_bytes(cert_pem)
+    (tmp_path / "server.key").write_bytes(key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+                with context.wrap_socket(raw, server_side=True):
+                    pass
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize("days", [30, -2])
+def test_the_served_certificates_expiry_is_read_from_the_handshake_expired_or_not(tmp_path, days):
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=10)
+    key_pem, cert_pem = self_signed("example.dockerable.test", days=10 + days, not_before=start)
+    expires = x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc.timestamp()
+    with tls_server(tmp_path, cert_pem, key_pem) as address:
+        assert served_certificate_expiry(address, "example.dockerable.test") == expires
+        exported = {
+            sample.name: sample.value
+            for family in CertificateCollector(address, "example.dockerable.test").collect()
+            for sample in family.samples
+        }
+    assert exported["dockerable_certificate_up"] == 1
+    assert abs(exported["dockerable_certificate_expiry_days"] - days) < 0.01
+    # Nothing listening: the scrape says so, and goes on.
+    assert [
+        sample.value for family in CertificateCollector(address, "x").collect() for sample in family.samples
+    ] == [0]

@@ -11,11 +11,12 @@ import ssl
 import subprocess
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
 
 from dockerable.envtools.certificates import self_signed
 from dockerable.testing import SampleSite
@@ -203,6 +204,7 @@ def test_docker_compose_exec_runs_manage_in_the_running_app(prod):
 
 
 def test_metrics_sum_every_workers_counts_on_a_port_published_nowhere(prod):
+    since = datetime.now(UTC).isoformat()
     before = exported(prod)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:  # four connections: every worker answers some
         statuses = list(pool.map(lambda _: get(prod, "/cached?metrics").status, range(12)))
@@ -229,6 +231,14 @@ def test_metrics_sum_every_workers_counts_on_a_port_published_nowhere(prod):
         value(after, "dockerable_database_up"),
         value(after, "dockerable_tasks", status="SUCCESSFUL"),
     ) == (1, done)
+    # The certificate clients get: the environment's own.
+    served = x509.load_pem_x509_certificate((prod.folder / "ssl" / "server.crt").read_bytes())
+    days = (served.not_valid_after_utc.timestamp() - time.time()) / 86400
+    assert value(after, "dockerable_certificate_up") == 1
+    assert abs(value(after, "dockerable_certificate_expiry_days") - days) < 0.01
+    # Its handshakes close cleanly: uWSGI's router logs nothing about them at each scrape.
+    logged = run("docker", "logs", "--since", since, prod.containers("app")[0]).stdout
+    assert "hr_ssl" not in logged, logged
     # Published nowhere, and not a page of the site.
     published = json.loads(
         run("docker", "inspect", "-f", "{{json .NetworkSettings.Ports}}", prod.containers("app")[0]).stdout

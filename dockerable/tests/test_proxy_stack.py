@@ -354,6 +354,11 @@ def test_prometheus_scrapes_the_app_and_counts_the_requests_sent(proxy):
         what="Prometheus to scrape the seven requests",
     )
     assert counted
+    # The certificate's days left, as nginx serves it to clients (Pebble's, by now).
+    expires = served_certificate(proxy)[0].not_valid_after_utc.timestamp()
+    exporter = exported(proxy)
+    assert value(exporter, "dockerable_certificate_up") == 1
+    assert abs(value(exporter, "dockerable_certificate_expiry_days") - (expires - time.time()) / 86400) < 0.01
     targets = prometheus(proxy, "targets")["activeTargets"]
     assert sorted((target["labels"]["job"], target["health"]) for target in targets) == [
         ("app", "up"),

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -74,6 +75,16 @@ def swarm(test_image):  # pylint: disable=unused-argument
         settings = cluster.folder / "settings.py"
         settings.write_text(settings.read_text() + TICK_SCHEDULE)
         cluster.env["WORKER_REPLICAS"] = "2"
+        # With the optional Prometheus, which scrapes each app task: every 2 s, not 15, so that its
+        # test waits less (as the stack file's shorter update delays).
+        cluster.env["PROMETHEUS_REPLICAS"] = "1"
+        config = root / "dockerable" / "metrics" / "prometheus.yml"
+        shipped = config.read_text()
+        quicker = shipped.replace("scrape_interval: 15s", "scrape_interval: 2s").replace(
+            "refresh_interval: 15s", "refresh_interval: 2s"
+        )
+        assert quicker.count(": 2s") == 2, shipped
+        config.write_text(quicker)
         with swarm_manager(cluster.stack):
             try:
                 cluster.start()
@@ -91,6 +102,53 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx(swarm):
     assert redirect.stdout == f"301 https://{HOST}/"
     static = swarm.client("-o /dev/null -D -", f"https://{HOST}/static/admin/css/base.css").stdout.lower()
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
+
+
+def prometheus(swarm, endpoint: str, **params: str) -> dict:
+    """The `data` of the stack's Prometheus API answer (/api/v1/...), asked inside its container:
+    it publishes no port."""
+    container = run(
+        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_prometheus"
+    ).stdout.split()
+    assert len(container) == 1, container
+    url = f"http://127.0.0.1:9090/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"
+    answer = json.loads(run("docker", "exec", container[0], "wget", "-q", "-O", "-", url).stdout)
+    assert answer["status"] == "success", answer
+    return answer["data"]
+
+
+def prometheus_value(swarm, expression: str) -> float | None:
+    """The value of a PromQL expression with one result, None when it has none."""
+    result = prometheus(swarm, "query", query=expression)["result"]
+    assert len(result) <= 1, result
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
+    def app_targets():
+        targets = [t for t in prometheus(swarm, "targets")["activeTargets"] if t["labels"]["job"] == "app"]
+        return targets if len(targets) == 2 and all(t["health"] == "up" for t in targets) else None
+
+    # Both app tasks, each a target of its own, found through the service's name.
+    wait_for(app_targets, timeout=90, what="Prometheus to scrape both app tasks")
+    # A count as of now: both scraped since.
+    since = time.time()
+    wait_for(
+        lambda: (prometheus_value(swarm, 'min(timestamp(up{job="app"}))') or 0) > since,
+        timeout=60,
+        what="a scrape of both app tasks",
+    )
+    selector = 'view="fixturebook:cached",method="GET",status="200"'
+    before = prometheus_value(swarm, f"sum(django_http_requests_total{{{selector}}})") or 0
+    # One curl, one connection to nginx, which spreads the requests over the app's tasks.
+    urls = [f"-o /dev/null https://{HOST}/cached?swarm-{number}" for number in range(10)]
+    codes = swarm.client("-w '%{http_code} '", *urls).stdout.split()
+    assert codes == ["200"] * 10
+    wait_for(
+        lambda: prometheus_value(swarm, f"sum(django_http_requests_total{{{selector}}})") == before + 10,
+        timeout=60,
+        what="Prometheus to count the ten requests over both tasks",
+    )
 
 
 def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the_job_once_a_due_time(swarm):

@@ -28,6 +28,7 @@ PAIRS = {
     "cache": "cache",
     "nginx": "nginx",
     "certbot": "certbot",
+    "prometheus": "prometheus",
 }
 # What the two topologies set differently on purpose, and why.
 DIFFERENCES = {

@@ -241,6 +241,13 @@ SITE_CSP_BY_PATH: dict[str, str] = {}
 # Development mode reports what the policy would block (the browser's console) and blocks nothing.
 SITE_CSP_REPORT_ONLY = DEBUG
 
+# METRICS (docs/observability.md)
+# ------------------------------------------------------------------------------
+# Requests, latency and database queries counted for Prometheus by every uWSGI worker and served,
+# with uWSGI's and the task queue's figures, on port 9100 of the app container, published nowhere.
+# DJANGO_METRICS=false turns the counting off.
+METRICS = env_bool("DJANGO_METRICS", default=True)
+
 # LOGGING
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/topics/logging/
