@@ -437,7 +437,8 @@ def first_200(url: str, timeout: float = 120) -> None:
 
 
 def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
-    """The app image (cold build and a code-only rebuild timed), the backup, wrk and gunicorn images."""
+    """The app image (cold build and a code-only rebuild timed), the backup and wrk images, and the
+    baselines' (gunicorn, Granian)."""
     dockerfile = str(checkout / "dockerable" / "Dockerfile")
     if measure_builds:
         log("cold build of the app image (no cache)")
@@ -476,7 +477,9 @@ def build_images(checkout: Path, report: Report, measure_builds: bool) -> None:
         run("docker", "build", "-q", "-f", dockerfile, "-t", APP_IMAGE, str(checkout), timeout=1800)
     build_backup_images(checkout)
     run("docker", "build", "-q", "-f", str(HERE / "Dockerfile.wrk"), "-t", WRK_IMAGE, str(HERE), timeout=900)
-    for dockerfile, image in (("Dockerfile.gunicorn", GUNICORN_IMAGE), ("Dockerfile.granian", GRANIAN_IMAGE)):
+    # The baselines' servers: the smoke run starts none of them.
+    baselines = (("Dockerfile.gunicorn", GUNICORN_IMAGE), ("Dockerfile.granian", GRANIAN_IMAGE))
+    for dockerfile, image in baselines if measure_builds else ():
         run(
             "docker",
             "build",

@@ -3,10 +3,12 @@ container (its port is published nowhere), and a real Prometheus's answers to a 
 
 import json
 import urllib.parse
+from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from dockerable.runtime.metrics import EXPORTER_PORT
+from dockerable.tests.docker_stack import run
 from dockerable.tests.http_client import request
 
 FETCH = (
@@ -35,18 +37,29 @@ def exported(stack, service: str = "app") -> dict[tuple, float]:
     return samples(stack.exec(service, "python", "-c", FETCH).stdout)
 
 
-def prometheus(stack, endpoint: str, **params: str) -> dict:
-    """The `data` of a Prometheus API answer (/api/v1/...) at the stack's PROMETHEUS_PORT."""
-    url = (
-        f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"
+def published(stack) -> Callable[[str], str]:
+    """A compose stack's Prometheus, asked at its PROMETHEUS_PORT on 127.0.0.1: path -> body."""
+    return lambda path: (
+        request("GET", f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}{path}", timeout=10).text
     )
-    answer = json.loads(request("GET", url, timeout=10).text)
+
+
+def inside(container: str) -> Callable[[str], str]:
+    """A Prometheus that publishes no port (Swarm's), asked inside its container: path -> body."""
+    return lambda path: (
+        run("docker", "exec", container, "wget", "-q", "-O", "-", f"http://127.0.0.1:9090{path}").stdout
+    )
+
+
+def api(ask: Callable[[str], str], endpoint: str, **params: str) -> dict:
+    """The `data` of a Prometheus API answer (/api/v1/...)."""
+    answer = json.loads(ask(f"/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"))
     assert answer["status"] == "success", answer
     return answer["data"]
 
 
-def query(stack, expression: str) -> float | None:
+def query(ask: Callable[[str], str], expression: str) -> float | None:
     """The value of a PromQL expression with one result, None when it has none."""
-    result = prometheus(stack, "query", query=expression)["result"]
+    result = api(ask, "query", query=expression)["result"]
     assert len(result) <= 1, result
     return float(result[0]["value"][1]) if result else None

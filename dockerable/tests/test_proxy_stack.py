@@ -38,7 +38,7 @@ from dockerable.tests.http_client import (
 )
 from dockerable.tests.log_checks import by_logger, error_lines, request_lines
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
-from dockerable.tests.metric_checks import FETCH, exported, prometheus, query, value
+from dockerable.tests.metric_checks import FETCH, api, exported, published, query, value
 from dockerable.tests.security_headers import problems_by_answer
 from dockerable.tests.task_checks import queued_task_problems
 
@@ -347,9 +347,10 @@ def test_prometheus_scrapes_the_app_and_counts_the_requests_sent(proxy):
     for _ in range(7):
         assert get(proxy, "/cached?prometheus").status == 200
     selector = ",".join(f'{label}="{text}"' for label, text in view.items())
+    prometheus = published(proxy)
     # The sum over every app target, as an alert would ask it; a scrape every 15 s.
     counted = wait_for(
-        lambda: query(proxy, f"sum(django_http_requests_total{{{selector}}})") == before + 7 or None,
+        lambda: query(prometheus, f"sum(django_http_requests_total{{{selector}}})") == before + 7 or None,
         timeout=60,
         what="Prometheus to scrape the seven requests",
     )
@@ -359,14 +360,14 @@ def test_prometheus_scrapes_the_app_and_counts_the_requests_sent(proxy):
     exporter = exported(proxy)
     assert value(exporter, "dockerable_certificate_up") == 1
     assert abs(value(exporter, "dockerable_certificate_expiry_days") - (expires - time.time()) / 86400) < 0.01
-    targets = prometheus(proxy, "targets")["activeTargets"]
+    targets = api(prometheus, "targets")["activeTargets"]
     assert sorted((target["labels"]["job"], target["health"]) for target in targets) == [
         ("app", "up"),
         ("prometheus", "up"),
     ], targets
     # The starter alerts load and evaluate, and none fires (the 500 an earlier test asked for may
     # make the error rate's pending).
-    rules = [rule for group in prometheus(proxy, "rules")["groups"] for rule in group["rules"]]
+    rules = [rule for group in api(prometheus, "rules")["groups"] for rule in group["rules"]]
     assert len(rules) >= 8 and {rule["health"] for rule in rules} == {"ok"}, rules
     assert not [rule["name"] for rule in rules if rule["state"] == "firing"]
 

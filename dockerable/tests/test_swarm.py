@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tarfile
 import time
-import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from dockerable.tests.docker_stack import (
 )
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
+from dockerable.tests.metric_checks import api, inside, query
 from dockerable.tests.swarm_cluster import HOST, TEST_STACK_FILE, Swarm, failures
 from dockerable.tests.task_checks import each_ran_once, ran_once_on_a_worker, runs, tick_runs, wait_for_status
 from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
@@ -104,29 +104,14 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx(swarm):
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
 
 
-def prometheus(swarm, endpoint: str, **params: str) -> dict:
-    """The `data` of the stack's Prometheus API answer (/api/v1/...), asked inside its container:
-    it publishes no port."""
-    container = run(
+def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
+    (container,) = run(
         "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_prometheus"
     ).stdout.split()
-    assert len(container) == 1, container
-    url = f"http://127.0.0.1:9090/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"
-    answer = json.loads(run("docker", "exec", container[0], "wget", "-q", "-O", "-", url).stdout)
-    assert answer["status"] == "success", answer
-    return answer["data"]
+    ask = inside(container)
 
-
-def prometheus_value(swarm, expression: str) -> float | None:
-    """The value of a PromQL expression with one result, None when it has none."""
-    result = prometheus(swarm, "query", query=expression)["result"]
-    assert len(result) <= 1, result
-    return float(result[0]["value"][1]) if result else None
-
-
-def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
     def app_targets():
-        targets = [t for t in prometheus(swarm, "targets")["activeTargets"] if t["labels"]["job"] == "app"]
+        targets = [t for t in api(ask, "targets")["activeTargets"] if t["labels"]["job"] == "app"]
         return targets if len(targets) == 2 and all(t["health"] == "up" for t in targets) else None
 
     # Both app tasks, each a target of its own, found through the service's name.
@@ -134,18 +119,18 @@ def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
     # A count as of now: both scraped since.
     since = time.time()
     wait_for(
-        lambda: (prometheus_value(swarm, 'min(timestamp(up{job="app"}))') or 0) > since,
+        lambda: (query(ask, 'min(timestamp(up{job="app"}))') or 0) > since,
         timeout=60,
         what="a scrape of both app tasks",
     )
     selector = 'view="fixturebook:cached",method="GET",status="200"'
-    before = prometheus_value(swarm, f"sum(django_http_requests_total{{{selector}}})") or 0
+    before = query(ask, f"sum(django_http_requests_total{{{selector}}})") or 0
     # One curl, one connection to nginx, which spreads the requests over the app's tasks.
     urls = [f"-o /dev/null https://{HOST}/cached?swarm-{number}" for number in range(10)]
     codes = swarm.client("-w '%{http_code} '", *urls).stdout.split()
     assert codes == ["200"] * 10
     wait_for(
-        lambda: prometheus_value(swarm, f"sum(django_http_requests_total{{{selector}}})") == before + 10,
+        lambda: query(ask, f"sum(django_http_requests_total{{{selector}}})") == before + 10,
         timeout=60,
         what="Prometheus to count the ten requests over both tasks",
     )
