@@ -479,7 +479,15 @@ def test_the_cache_stopped_under_load_fails_no_request_and_is_logged_once(proxy,
         proxy.compose("stop", "cache")
         time.sleep(4)
         proxy.compose("start", "cache")
-        proxy.compose("up", "-d", "--wait", "--no-deps", "cache")
+        # Healthy again, the same container (an `up` here could recreate it: a second outage).
+        (cache,) = proxy.containers("cache")
+        wait_for(
+            lambda: (
+                run("docker", "inspect", "-f", "{{.State.Health.Status}}", cache).stdout.strip() == "healthy"
+            ),
+            timeout=60,
+            what="the cache healthy again",
+        )
         # Past RETRY_AFTER (dockerable/runtime/cache.py): the app has tried the cache again.
         time.sleep(6)
     assert set(summary["counts"]) == {"200"}, summary
