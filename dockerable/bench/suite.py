@@ -52,12 +52,10 @@ from dockerable.bench.report import (
 )
 from dockerable.bench.swarm import SwarmStack, rolling_update, swarm_available, swarm_stack
 from dockerable.tests.docker_stack import (
-    ENGINE_HELD,
     Stack,
     base_image,
     build_backup_images,
     copy_checkout,
-    engine_exclusive,
     free_port,
     install_fixture_app,
     run,
@@ -721,10 +719,7 @@ def main(argv=None) -> int:
         for name in ("secrets.json", "ssl/server.key"):
             (checkout / "project" / "settings" / "example" / name).chmod(0o644)
         build_images(checkout, report, measure_builds=not options.smoke)
-        # The engine alone, as the test suites' modules take it (docker_stack.py), unless a test
-        # that holds it runs this (the smoke run): no test's stack shares the machine's cores.
-        with contextlib.nullcontext() if os.environ.get(ENGINE_HELD) else engine_exclusive():
-            run_suite(checkout, report, options)
+        run_suite(checkout, report, options)
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
         # Build cache keeps their layers, so the next run rebuilds them in seconds.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dockerable.bench.configurations import QUIET_HEALTHCHECK, SWARM_PROCESSES, SWARM_REPLICAS
 from dockerable.bench.load import LoadResult, run_wrk
-from dockerable.tests.docker_stack import run, swarm_manager
+from dockerable.tests.docker_stack import DOCKER0, SWARM_LABELS, remove_stack, run
 
 STACK = "dd-bench-swarm"
 URL = "https://nginx/healthz"
@@ -58,6 +58,59 @@ class SwarmStack:
     def exec(self, service: str, *args):
         """Run a command in one of the service's task containers."""
         return run("docker", "exec", self.containers(service)[0], *args)
+
+
+def image_references() -> set[str]:
+    """Every repository:tag this engine holds, and repository@digest where a pushed image lost its tag."""
+    listing = run("docker", "image", "ls", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")
+    references = set()
+    for repository, tag, digest in (line.split() for line in listing.stdout.splitlines()):
+        if tag != "<none>":
+            references.add(f"{repository}:{tag}")
+        elif repository != "<none>" and digest != "<none>":
+            references.add(f"{repository}@{digest}")
+    return references
+
+
+@contextlib.contextmanager
+def swarm_manager(stack: str):
+    """This engine as a one-node swarm manager labelled for every service of the stack named `stack`.
+
+    However the block ends: the stack and its volumes removed, the swarm left, and what
+    `swarm init` and the deploys made (docker_gwbridge, the tags of images named after the stack
+    or pushed to a registry on docker0) removed with it.
+    """
+    state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    assert state == "inactive", (
+        f"this engine is already in a swarm ({state}), left untouched: a bench run cut off leaves one;"
+        " if it is that, `docker stack ls`, `docker stack rm dd-bench-swarm`, `docker swarm leave --force`,"
+        " `docker network rm docker_gwbridge` (dockerable/bench/README.md)"
+    )
+    images_before = image_references()
+    # swarm init makes this bridge; leaving the swarm keeps it.
+    made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
+    try:
+        run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
+        manager = run("docker", "node", "ls", "-q").stdout.split()[0]
+        labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
+        run("docker", "node", "update", *labels, manager)
+        yield manager
+    finally:
+        with contextlib.suppress(AssertionError):
+            remove_stack(stack)
+        run("docker", "swarm", "leave", "--force", check=False)
+        if made_gwbridge:
+            run("docker", "network", "rm", "docker_gwbridge", check=False)
+        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
+            run("docker", "volume", "rm", "-f", volume, check=False)
+        # Only the stack's own and the registry's: another test process may be building images.
+        made = sorted(
+            reference
+            for reference in image_references() - images_before
+            if reference.startswith((stack, f"{DOCKER0}:"))
+        )
+        if made:
+            run("docker", "image", "rm", "-f", *made, check=False)
 
 
 def swarm_available() -> bool:

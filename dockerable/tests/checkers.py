@@ -6,7 +6,7 @@ import json
 import re
 
 from dockerable.envtools.layout import declared_domain
-from dockerable.tests.docker_stack import REPO, run
+from dockerable.tests.docker_stack import HOST_DOCKER, REPO, run
 
 CHECKERS = REPO / "dockerable" / "tests" / "data" / "checkers"
 BROWSER_IMAGE = "dockerable-tests-browser:latest"
@@ -32,8 +32,8 @@ def build_checker_images() -> list[str]:
         OBSERVATORY_IMAGE: "Dockerfile.observatory",
     }
     for image, dockerfile in images.items():
-        run("docker", "build", "--quiet", "--tag", image, "--file", str(CHECKERS / dockerfile), str(CHECKERS),
-            timeout=900)  # fmt: skip
+        run(*HOST_DOCKER, "build", "--quiet", "--tag", image, "--file", str(CHECKERS / dockerfile),
+            str(CHECKERS), timeout=900)  # fmt: skip
     return list(images)
 
 

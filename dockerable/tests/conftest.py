@@ -19,16 +19,12 @@ from dockerable.testing import (  # noqa: F401  pylint: disable=unused-import
 )
 from dockerable.tests.checkers import build_checker_images
 from dockerable.tests.docker_stack import (
-    ENGINE_LOCK,
     REPO,
     TEST_IMAGE,
     TOOLS_IMAGE,
-    TURNSTILE,
     Stack,
     build_backup_images,
     copy_checkout,
-    engine_shared,
-    engine_shared_until_now,
     install_fixture_app,
     run,
 )
@@ -44,40 +40,20 @@ _CHECKERS = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 _checker_build: dict = {"wanted": False, "future": None}
 
 
-# The Swarm module has the engine to itself (docker_stack.engine_exclusive): it starts first, and
-# the other process meanwhile runs the modules whose Docker tests need no compose stack, or not
-# until their last tests: SWARM_SAFE (their containers, if any, are on Docker's default bridge,
-# which has no name resolution to break; a compose stack of theirs waits for the Swarm module to
-# end), then those with no Docker test. Then the longest of the others, so that no process idles
-# at the end (docs/ci.md).
-SWARM_MODULE = "test_swarm.py"
-SWARM_SAFE = (
-    # No stack at all, but lint and two suites: its commands run at the lowest priority.
+# The modules that start stacks or run long, longest first as CI measured them (docs/ci.md), so
+# that the short ones fill the processes' ends instead of a two-minute module starting last. The
+# Swarm module's two nodes are docker:dind engines, so it runs beside the compose stacks.
+LONGEST_FIRST = (
+    "test_swarm.py",
+    # No stack, but lint and two suites, at the lowest priority: long on a busy machine.
     "test_boundary.py",
-    # pytest-xdist gives a process whose module has two tests or fewer a second at once.
-    "test_ci.py",
-    "test_image.py",
-    "test_health.py",
-    "test_login_throttle.py",
-    "test_environment_loader.py",
-    "test_tasks.py",
-    "test_mail.py",
-    "test_media_storage.py",
-    "test_metrics.py",
-    "test_envtools.py",
-)
-# Of those, the ones whose last tests start compose stacks: after the modules with no Docker test,
-# since they may wait there for the Swarm module to end.
-SWARM_SAFE_UNTIL_THEIR_END = ("test_envtools.py",)
-# The modules after the Swarm module, longest first (as CI measured them: docs/ci.md), so that the
-# short ones fill the processes' ends instead of a two-minute module starting last.
-LONGEST_STACKS = (
     "test_proxy_stack.py",
     "test_backup.py",
     "test_prod_stack.py",
     "test_ship.py",
     "test_run.py",
     "test_pg_upgrade.py",
+    "test_envtools.py",
     "test_preflight.py",
     "test_bench_smoke.py",
     "test_dev_stack.py",
@@ -91,18 +67,11 @@ def pytest_collection_modifyitems(items):
     """Keep the tiers honest: `-m "not docker"` runs with no engine, so a test that needs one says
     so. Then the longest modules first."""
     with_docker = {item.path for item in items if item.get_closest_marker("docker")}
-    first = [SWARM_MODULE, *(name for name in SWARM_SAFE if name not in SWARM_SAFE_UNTIL_THEIR_END)]
-    then = [*SWARM_SAFE_UNTIL_THEIR_END, *LONGEST_STACKS]
 
     def rank(item) -> int:
-        name = item.path.name
-        if name in first:
-            return first.index(name)
-        if item.path not in with_docker:
-            return len(first)
-        if name in then:
-            return len(first) + 1 + then.index(name)
-        return len(first) + 1 + len(then)
+        if item.path.name in LONGEST_FIRST:
+            return LONGEST_FIRST.index(item.path.name)
+        return len(LONGEST_FIRST) + (item.path in with_docker)
 
     items.sort(key=rank)
     for item in items:
@@ -114,42 +83,15 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_sessionfinish(session):
-    """The session fixtures' images and the engine lock's file, removed once nothing can use them:
-    under pytest-xdist, by the controlling process when every worker is done (a worker that ends
-    first must not remove the image another still runs stacks of)."""
+    """The session fixtures' images, removed once nothing can use them: under pytest-xdist, by
+    the controlling process when every worker is done (a worker that ends first must not remove
+    the image another still runs stacks of)."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["made_images"] = sorted(_made_images)
         return
     if _made_images:
         run("docker", "image", "rm", "-f", *sorted(_made_images), check=False)
-    # Only by a session that may have used them: a fast tier ending beside a Docker run must not
-    # take the files from under that run's locks.
-    if any(item.get_closest_marker("docker") for item in session.items):
-        ENGINE_LOCK.unlink(missing_ok=True)
-        TURNSTILE.unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def engine_share(request):
-    """The engine lock, shared, for the length of a module whose Docker tests may start compose
-    stacks: never while the Swarm module has the engine."""
-    path = request.node.path
-    if path.name in SWARM_SAFE:
-        # Until its first compose stack, which waits for the lock then (Stack.compose).
-        try:
-            yield
-        finally:
-            engine_shared_until_now()
-        return
-    starts_stacks = path.name != SWARM_MODULE and any(
-        item.path == path and item.get_closest_marker("docker") for item in request.session.items
-    )
-    if not starts_stacks:
-        yield
-        return
-    with engine_shared():
-        yield
 
 
 @pytest.hookimpl(optionalhook=True)

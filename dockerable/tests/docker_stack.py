@@ -1,7 +1,6 @@
 """Drive real `docker compose` stacks for the tests: unique project names, free ports, cleanup."""
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -26,100 +25,15 @@ TOOLS_IMAGE = "dockerable-django:test-tools"
 # (through DOCKERABLE_BACKUP_IMAGE), tagged postgres-<major> as compose/services.yml tags them.
 BACKUP_REPOSITORY = "dockerable-backup"
 DOCKERFILE = REPO / "dockerable" / "Dockerfile"
+# This machine's engine, whatever DOCKER_HOST says later: the Swarm module points it at its
+# docker:dind manager while the checkers' images build in the background of the same process.
+HOST_DOCKER = ("docker", "--host", os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
 # A compose override: the app with one worker and room for 4 in its queue, which a few requests fill.
 SMALL_QUEUE = """services:
   app:
     environment: {UWSGI_PROCESSES: '1'}
     command: [/dockerable/cmd.sh, --listen, '4']
 """
-
-
-# While this engine is a swarm manager, the Swarm module's joins, leaves and task churn have broken
-# the name resolution of compose stacks running beside it (seen three times with two test
-# processes: an app or a backup that could not resolve `postgres` for minutes). So the Swarm module
-# holds ENGINE_LOCK alone for its whole length, and every module that runs compose stacks holds
-# it shared for its own (conftest.py); a module waiting for it alone passes TURNSTILE first, which
-# holds back new sharers meanwhile, so that it is not starved. In /tmp, shared by a run's processes.
-ENGINE_LOCK = Path(tempfile.gettempdir()) / "dockerable-tests-engine.lock"
-TURNSTILE = Path(tempfile.gettempdir()) / "dockerable-tests-engine.turnstile"
-# Compose commands that start containers: only under the lock.
-STARTING_COMMANDS = frozenset({"up", "run", "create", "start", "restart"})
-# This process's hold on ENGINE_LOCK: how many holders share it, whether it holds it alone.
-# ENGINE_HELD says that it holds it, to Stack.compose here and in child processes (the
-# benchmark's smoke run) alike.
-_engine = {"shared": 0, "exclusive": False, "handle": None}
-ENGINE_HELD = "DOCKERABLE_TESTS_ENGINE_HELD"
-
-
-def _locked(path: Path, operation: int):
-    handle = path.open("a")
-    fcntl.flock(handle, operation)
-    return handle
-
-
-def _unlock(handle) -> None:
-    fcntl.flock(handle, fcntl.LOCK_UN)
-    handle.close()
-
-
-@contextlib.contextmanager
-def engine_exclusive():
-    """ENGINE_LOCK alone for a `with` block (nested blocks of the same process pass through)."""
-    if _engine["exclusive"]:
-        yield
-        return
-    assert not _engine["shared"], "this process runs compose stacks: it cannot have the engine alone"
-    turnstile = _locked(TURNSTILE, fcntl.LOCK_EX)
-    try:
-        engine = _locked(ENGINE_LOCK, fcntl.LOCK_EX)
-        _engine["exclusive"] = True
-        os.environ[ENGINE_HELD] = "exclusive"
-        try:
-            yield
-        finally:
-            _engine["exclusive"] = False
-            os.environ.pop(ENGINE_HELD, None)
-            _unlock(engine)
-    finally:
-        _unlock(turnstile)
-
-
-@contextlib.contextmanager
-def engine_shared():
-    """ENGINE_LOCK shared for a `with` block, once past TURNSTILE; nested blocks count."""
-    if _engine["exclusive"]:
-        yield
-        return
-    if not _engine["shared"]:
-        _unlock(_locked(TURNSTILE, fcntl.LOCK_EX))
-        _engine["handle"] = _locked(ENGINE_LOCK, fcntl.LOCK_SH)
-        os.environ[ENGINE_HELD] = "shared"
-    _engine["shared"] += 1
-    try:
-        yield
-    finally:
-        _engine["shared"] -= 1
-        if not _engine["shared"]:
-            os.environ.pop(ENGINE_HELD, None)
-            _unlock(_engine["handle"])
-            _engine["handle"] = None
-
-
-# A hold on ENGINE_LOCK taken by the first compose stack of a module that runs its other Docker
-# tests beside the Swarm module (conftest.SWARM_SAFE): kept until that module ends.
-_held_from_now = contextlib.ExitStack()
-
-
-def engine_shared_from_now() -> None:
-    """ENGINE_LOCK shared from now until engine_shared_until_now(): for a module whose first tests
-    need no compose stack, so that they run while the Swarm module has the engine."""
-    if not _engine["exclusive"]:
-        _held_from_now.enter_context(engine_shared())
-
-
-def engine_shared_until_now() -> None:
-    """Release what engine_shared_from_now() took, if it did."""
-    _held_from_now.close()
 
 
 def base_image() -> str:
@@ -267,8 +181,6 @@ class Stack:
 
     def compose(self, *args, check=True, timeout=600):
         """Run `docker compose` on this stack's files and project name."""
-        if args and args[0] in STARTING_COMMANDS and not os.environ.get(ENGINE_HELD):
-            engine_shared_from_now()
         return run(*self.compose_command(*args), check=check, env=self.env, timeout=timeout)
 
     def up(self, *args):
@@ -333,79 +245,19 @@ class Stack:
         return sorted(set(self.compose("ps", "-a", "--format", "{{.Service}}").stdout.split()))
 
 
-# The docker0 bridge's address: what a swarm manager here advertises, and what a docker:dind
-# node reaches it (and a registry published on it) by.
+# The docker0 bridge's address: what the bench's one-node swarm advertises, and where the Swarm
+# module's docker:dind nodes reach the registry it publishes there.
 DOCKER0 = "172.17.0.1"
 # The node labels the stack places its services by (docs/swarm.md).
 SWARM_LABELS = ("dockerable.proxy=true", "dockerable.db=true")
 
 
-def image_references() -> set[str]:
-    """Every repository:tag this engine holds, and repository@digest where a pushed image lost its tag."""
-    listing = run("docker", "image", "ls", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")
-    references = set()
-    for repository, tag, digest in (line.split() for line in listing.stdout.splitlines()):
-        if tag != "<none>":
-            references.add(f"{repository}:{tag}")
-        elif repository != "<none>" and digest != "<none>":
-            references.add(f"{repository}@{digest}")
-    return references
-
-
 def remove_stack(stack: str) -> None:
     """docker stack rm, and wait until its containers are gone (volumes stay)."""
     label = f"label=com.docker.stack.namespace={stack}"
-    with engine_exclusive():
-        run("docker", "stack", "rm", stack, check=False)
-        wait_for(
-            lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
-            timeout=90,
-            what="the stack's containers to go",
-        )
-
-
-@contextlib.contextmanager
-def swarm_manager(stack: str):
-    """This engine as a swarm manager labelled for every service of the stack named `stack`.
-
-    However the block ends: the stack and its volumes removed, the swarm left, and what
-    `swarm init` and the deploys made (docker_gwbridge, the tags of images named after the stack
-    or pushed to a registry on docker0) removed with it.
-    """
-    with engine_exclusive(), _swarm_manager(stack) as manager:
-        yield manager
-
-
-@contextlib.contextmanager
-def _swarm_manager(stack: str):
-    state = run("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    assert state == "inactive", (
-        f"this engine is already in a swarm ({state}), left untouched: a run cut off mid-Swarm leaves one;"
-        " if it is that, `docker stack ls`, `docker stack rm dd-swarm-...`, `docker swarm leave --force`,"
-        " `docker network rm docker_gwbridge` (docs/ci.md)"
+    run("docker", "stack", "rm", stack, check=False)
+    wait_for(
+        lambda: not run("docker", "ps", "-aq", "--filter", label).stdout.strip(),
+        timeout=90,
+        what="the stack's containers to go",
     )
-    images_before = image_references()
-    # swarm init makes this bridge; leaving the swarm keeps it.
-    made_gwbridge = run("docker", "network", "inspect", "docker_gwbridge", check=False).returncode != 0
-    try:
-        run("docker", "swarm", "init", "--advertise-addr", DOCKER0)
-        manager = run("docker", "node", "ls", "-q").stdout.split()[0]
-        labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
-        run("docker", "node", "update", *labels, manager)
-        yield manager
-    finally:
-        with contextlib.suppress(AssertionError):
-            remove_stack(stack)
-        run("docker", "swarm", "leave", "--force", check=False)
-        if made_gwbridge:
-            run("docker", "network", "rm", "docker_gwbridge", check=False)
-        for volume in run("docker", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout.split():
-            run("docker", "volume", "rm", "-f", volume, check=False)
-        # Only the stack's own and the registry's: another test process may be building images.
-        made = sorted(
-            reference
-            for reference in image_references() - images_before
-            if reference.startswith((stack, f"{DOCKER0}:"))
-        )
-        if made:
-            run("docker", "image", "rm", "-f", *made, check=False)

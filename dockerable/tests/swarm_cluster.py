@@ -1,5 +1,8 @@
-"""The two-node swarm the Swarm module deploys to: this engine as the manager, a docker:dind worker,
-a registry both reach, the example stack, and the clients and load that reach it from inside."""
+"""The two-node swarm the Swarm module deploys to: two docker:dind engines, a manager and a worker,
+a registry both reach, the example stack, and the clients and load that reach it from inside.
+
+This machine's own engine stays out of the swarm: as a manager it broke the name resolution of
+the compose stacks other modules run beside this one (docs/ci.md)."""
 
 import contextlib
 import json
@@ -12,11 +15,24 @@ import time
 import uuid
 from pathlib import Path
 
-from dockerable.tests.docker_stack import DOCKER0, REPO, TEST_IMAGE, remove_stack, run, wait_for
+import yaml
+
+from dockerable.tests.docker_stack import (
+    DOCKER0,
+    HOST_DOCKER,
+    REPO,
+    SWARM_LABELS,
+    TEST_IMAGE,
+    remove_stack,
+    run,
+    wait_for,
+)
 
 HOST = "example.dockerable.test"
 LOAD_SCRIPT = REPO / "dockerable" / "tests" / "swarm_load.py"
 CLIENT_IMAGE = "python:3.14-slim"
+# A docker:dind engine without TLS listens on this port of its container's address.
+DIND_PORT = 2375
 # The test's environment adds no published port and lets the test's clients join the app network.
 # A shorter watch after each updated task, and a shorter grace for a new task's first health
 # check (an environment's own overrides; app and worker tasks start in seconds here), keep the
@@ -34,13 +50,23 @@ networks:
 """
 
 
+def stack_images() -> list[str]:
+    """The images the template's stack file names outright (the app's and backup's are variables)."""
+    services = yaml.safe_load((REPO / "dockerable" / "swarm" / "stack.yml").read_text())["services"]
+    return sorted({service["image"] for service in services.values() if "$" not in service["image"]})
+
+
 class Swarm:  # pylint: disable=too-many-instance-attributes
-    """This engine as the manager, one docker:dind worker, a registry both reach; the example stack."""
+    """Two docker:dind engines, a manager and a worker, a registry both reach; the example stack.
+
+    Between start() and stop(), DOCKER_HOST names the manager: the module's docker commands, the
+    scripts it runs and the operator's tools all drive the swarm as they would on a manager."""
 
     def __init__(self, root: Path):
         self.root = root
         self.suffix = uuid.uuid4().hex[:8]
         self.stack = f"dd-swarm-{self.suffix}"
+        self.manager = f"dd-swarm-manager-{self.suffix}"
         self.node = f"dd-swarm-node-{self.suffix}"
         self.registry_name = f"dd-swarm-registry-{self.suffix}"
         self.registry = ""
@@ -48,34 +74,45 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
         self.control.chmod(0o755)
         self.env = {**os.environ, "DOCKERABLE_STACK": self.stack, "DOCKERABLE_IMAGE": TEST_IMAGE}
+        self._host_was = os.environ.get("DOCKER_HOST")
+        # The docker commands of the manager and of the worker node.
+        self.engines = (["docker"], [*HOST_DOCKER, "exec", self.node, "docker"])
 
     def node_docker(self, *args, check=True):
-        return run("docker", "exec", self.node, "docker", *args, check=check)
+        return host_docker("exec", self.node, "docker", *args, check=check)
 
-    def start(self):
+    def start(self, images: list[str]):
+        """The registry, both engines, `images` loaded into the manager, the swarm with its labels;
+        from then on DOCKER_HOST names the manager."""
         port = free_bridge_port()
-        run("docker", "run", "-d", "--name", self.registry_name, "-p", f"{DOCKER0}:{port}:5000", "registry:2")
+        host_docker("run", "-d", "--name", self.registry_name, "-p", f"{DOCKER0}:{port}:5000", "registry:2")
         self.registry = f"{DOCKER0}:{port}"
-        run(
-            "docker",
-            "run",
-            "-d",
-            "--privileged",
-            "--name",
-            self.node,
-            "-e",
-            "DOCKER_TLS_CERTDIR=",
-            "docker:dind",
-            "--insecure-registry",
-            "172.16.0.0/12",
-        )
+        # The manager sees the copy and the control folder at their own paths, so that the clients'
+        # bind mounts mean what they mean on this machine.
+        shared = [arg for path in (self.root, self.control) for arg in ("-v", f"{path}:{path}")]
+        for name, mounts in ((self.manager, shared), (self.node, [])):
+            host_docker(
+                "run", "-d", "--privileged", "--name", name, "-e", "DOCKER_TLS_CERTDIR=", *mounts,
+                "docker:dind", "--insecure-registry", "172.16.0.0/12",
+            )  # fmt: skip
+        for name in (self.manager, self.node):
+            wait_for(
+                lambda name=name: host_docker("exec", name, "docker", "info", check=False).returncode == 0,
+                timeout=90,
+                what=f"the docker:dind engine of {name}",
+            )
+        address = host_docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", self.manager).stdout.strip()
+        self.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"] = f"tcp://{address}:{DIND_PORT}"
         wait_for(
-            lambda: self.node_docker("info", check=False).returncode == 0,
-            timeout=60,
-            what="the docker:dind node's engine",
+            lambda: run("docker", "info", check=False).returncode == 0, timeout=60, what="the manager's API"
         )
+        self._load_images(images)
+        run("docker", "swarm", "init", "--advertise-addr", address)
+        manager = run("docker", "info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+        labels = [arg for label in SWARM_LABELS for arg in ("--label-add", label)]
+        run("docker", "node", "update", *labels, manager)
         token = run("docker", "swarm", "join-token", "-q", "worker").stdout.strip()
-        self.node_docker("swarm", "join", "--token", token, f"{DOCKER0}:2377")
+        self.node_docker("swarm", "join", "--token", token, f"{address}:2377")
         wait_for(
             lambda: run("docker", "node", "ls", "--format", "{{.Status}}").stdout.split() == ["Ready"] * 2,
             timeout=60,
@@ -83,12 +120,33 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         )
         (self.folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
 
+    @staticmethod
+    def _load_images(images: list[str]):
+        """This machine's `images` into the manager, in one stream (shared layers sent once)."""
+        with (
+            subprocess.Popen([*HOST_DOCKER, "save", *images], stdout=subprocess.PIPE) as save,
+            subprocess.Popen(
+                ["docker", "load", "--quiet"],
+                stdin=save.stdout,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            ) as load,
+        ):
+            save.stdout.close()  # load's now: should load end early, save ends on a broken pipe
+            _, errors = load.communicate(timeout=600)
+        assert save.returncode == 0 and load.returncode == 0, errors
+
     def remove_stack(self):
         remove_stack(self.stack)
 
     def stop(self):
-        """The worker node and the registry; swarm_manager removes the rest."""
-        run("docker", "rm", "-f", "-v", self.node, self.registry_name, check=False)
+        """Both engines, the registry and all they held; DOCKER_HOST as it was."""
+        if self._host_was is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = self._host_was
+        host_docker("rm", "-f", "-v", self.manager, self.node, self.registry_name, check=False)
         shutil.rmtree(self.control, ignore_errors=True)
 
     def deploy_command(self, *args) -> list[str]:
@@ -130,8 +188,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         run(str(script), str(self.folder / "docker-stack.yml"), "--rollback", env=self.env, timeout=600)
 
     def build(self, tag: str) -> str:
-        """The copy's image as it is now, under `tag` (named after the stack, as swarm_manager
-        removes only what is)."""
+        """The copy's image as it is now, under `tag`, built on the manager as an operator would."""
         dockerfile = self.root / "dockerable" / "Dockerfile"
         run(
             "docker", "build", "--quiet", f"--file={dockerfile}", f"--tag={tag}", str(self.root), timeout=1200
@@ -242,9 +299,8 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
     def app_task(self) -> tuple[list[str], str]:
         """One running app task: the docker command of the node it is on, and its container."""
         task_filter = f"label=com.docker.swarm.service.name={self.stack}_app"
-        docker = ["docker"]
-        if not run("docker", "ps", "-q", "--filter", task_filter).stdout:
-            docker = ["docker", "exec", self.node, "docker"]  # every task on the worker node
+        manager, worker = self.engines
+        docker = manager if run(*manager, "ps", "-q", "--filter", task_filter).stdout else worker
         return docker, run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]
 
     @contextlib.contextmanager
@@ -253,9 +309,9 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         ends: a task stuck whole, whose socket still takes connections that nobody answers. Not
         `docker pause`: the cgroup freezer can fail to freeze a busy container ("unable to
         freeze"). Not every process: a health check's, there for a moment, may be gone by SIGCONT."""
-        # From the node's own PID namespace (docker top's PIDs), as uWSGI may be the task's init,
-        # which ignores SIGSTOP sent from inside the container. Workers rename themselves; their
-        # command line stays uWSGI's.
+        # From the node's own PID namespace (docker top's PIDs: the docker:dind container's), as
+        # uWSGI may be the task's init, which ignores SIGSTOP sent from inside the task's container.
+        # Workers rename themselves; their command line stays uWSGI's.
         listed = run(*docker, "top", container, "-eo", "pid,args").stdout.splitlines()[1:]
         pids = [
             pid
@@ -263,8 +319,8 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             if args.split()[0].endswith("uwsgi")
         ]
         assert len(pids) >= 2, listed  # the master and a worker at least
-        where = [] if docker == ["docker"] else ["docker", "exec", self.node]
-        signal_all = [*where, "sh", "-c", 'kill -s "$0" "$@"']
+        node = self.manager if docker == self.engines[0] else self.node
+        signal_all = [*HOST_DOCKER, "exec", node, "sh", "-c", 'kill -s "$0" "$@"']
         run(*signal_all, "STOP", *pids)
         try:
             yield
@@ -292,8 +348,13 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 
 
+def host_docker(*args, check=True):
+    """docker on this machine's engine, where the two nodes and the registry run."""
+    return run(*HOST_DOCKER, *args, check=check)
+
+
 def free_bridge_port() -> int:
-    """A port free on the docker0 address, for the registry that both nodes pull from."""
+    """A port free on the docker0 address, for the registry that both nodes reach."""
     with socket.socket() as sock:
         sock.bind((DOCKER0, 0))
         return sock.getsockname()[1]

@@ -620,7 +620,6 @@ def test_newenv_from_an_environment_with_a_bucket_leaves_the_buckets_keys_out(re
         shutil.rmtree(repo / "project" / "settings" / "copied", ignore_errors=True)
 
 
-# The compose stacks last: in CI they wait for the Swarm module to end (conftest.SWARM_SAFE).
 @pytest.mark.docker
 def test_a_change_to_the_shared_topology_reaches_an_existing_environment(repo, staging):
     shared = repo / "dockerable" / "compose" / "services.yml"

@@ -1,4 +1,4 @@
-"""Docker Swarm on real Docker: two nodes (this engine and a docker:dind one), a registry, the example stack.
+"""Docker Swarm on real Docker: two docker:dind nodes, a registry, the example stack.
 
 This machine has no IPVS, so the stack uses DNS round robin and host-mode ports, as it does
 everywhere. The clients run in a container on the stack's `app` network (attachable here only),
@@ -25,16 +25,25 @@ import yaml
 
 from dockerable.tests.docker_stack import (
     REPO,
+    TEST_IMAGE,
+    base_image,
     git_copy,
     remove_stack,
     run,
-    swarm_manager,
     wait_for,
 )
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
 from dockerable.tests.metric_checks import api, inside, query
-from dockerable.tests.swarm_cluster import HOST, TEST_STACK_FILE, Swarm, failures
+from dockerable.tests.swarm_cluster import (
+    CLIENT_IMAGE,
+    HOST,
+    TEST_STACK_FILE,
+    Swarm,
+    failures,
+    host_docker,
+    stack_images,
+)
 from dockerable.tests.task_checks import each_ran_once, ran_once_on_a_worker, runs, tick_runs, wait_for_status
 from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
 from dockerable.tests.test_proxy_stack import PEBBLE_CONFIG, PEBBLE_IMAGE
@@ -85,13 +94,14 @@ def swarm(test_image):  # pylint: disable=unused-argument
         )
         assert quicker.count(": 2s") == 2, shipped
         config.write_text(quicker)
-        with swarm_manager(cluster.stack):
-            try:
-                cluster.start()
-                cluster.deploy()
-                yield cluster
-            finally:
-                cluster.stop()
+        # What the stack, the builds on the manager and the module's clients and stand-ins run.
+        images = {*stack_images(), TEST_IMAGE, base_image(), CLIENT_IMAGE, PEBBLE_IMAGE, MOTO_IMAGE}
+        try:
+            cluster.start(sorted(images))
+            cluster.deploy()
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 def test_the_stack_serves_https_redirects_http_and_static_from_nginx(swarm):
@@ -409,7 +419,7 @@ def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swa
         max(re.findall(r"-(\d{8}T\d{6}Z)-pre-restore", listed)), "%Y%m%dT%H%M%SZ"
     ).replace(tzinfo=datetime.UTC)
     stops = []
-    for docker in (["docker"], ["docker", "exec", swarm.node, "docker"]):  # both nodes' containers
+    for docker in swarm.engines:  # both nodes' containers
         stops += run(
             *docker, "events", "--since", f"{began:.0f}", "--until", f"{time.time():.0f}",
             "--filter", "event=die", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_app",
@@ -423,7 +433,7 @@ def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swa
 
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     spec = run("docker", "service", "inspect", f"{swarm.stack}_app").stdout
-    node_ip = run("docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", swarm.node).stdout.strip()
+    node_ip = host_docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", swarm.node).stdout.strip()
     worker = run(
         str(swarm.root / "dockerable" / "swarm" / "deploy.sh"),
         str(swarm.folder / "docker-stack.yml"),
@@ -614,7 +624,7 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
     assert made.returncode == 0, made.stderr
     folder = swarm.root / "project" / "settings" / "staging"
     (folder / "docker-stack.yml").write_text(TEST_STACK_FILE)
-    # Its images named after its stack (the backup image too), which swarm_manager removes.
+    # Its images are the manager's, which goes with the module.
     stack = f"{swarm.stack}-staging"
     image = f"{stack}-app:latest"
     try:
@@ -710,7 +720,7 @@ def test_with_a_bucket_a_picture_uploaded_through_one_app_task_is_served_through
         # Each app task, on each node, shows it: its link, signed for the bucket, serves the file.
         tasks = [
             (docker, container)
-            for docker in (["docker"], ["docker", "exec", swarm.node, "docker"])
+            for docker in swarm.engines
             for container in run(
                 *docker, "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_app"
             ).stdout.split()
