@@ -2,8 +2,10 @@
 is one JSON object (Django's, uWSGI's and nginx's alike), joined by the request's id, and no service
 reports an error while nothing goes wrong."""
 
+import datetime
 import json
 import re
+import time
 
 from dockerable.tests.docker_stack import run
 
@@ -13,6 +15,9 @@ PLAIN_ERROR = re.compile(r"\b(ERROR|FATAL|PANIC)\b|\[(error|crit|alert|emerg)\]|
 # What PostgreSQL answers, as FATAL, to a connection while its entrypoint's first start runs: its
 # own state, not an error.
 SERVER_STATES = ("the database system is starting up", "the database system is shutting down")
+# How long a stack is left idle before its logs are read for errors: every health check, the
+# schedules' thread, certbot's loop and Prometheus's scrapes have run many times by then.
+IDLE_SECONDS = 120
 
 
 def request_lines(text: str, request_id: str) -> list[dict]:
@@ -43,9 +48,14 @@ def error_lines(stack) -> list[str]:
     for container in stack.containers(all_states=False):
         health = json.loads(run("docker", "inspect", "-f", "{{json .State.Health}}", container).stdout)
         assert health is None or health["Log"][-1]["ExitCode"] == 0, (container, health)
+    return errors_in({service: stack.logs(service) for service in stack.services()})
+
+
+def errors_in(logs: dict[str, str]) -> list[str]:
+    """The lines of each service's log (by name) that report an error, as "service: line"."""
     problems = []
-    for service in stack.services():
-        for line in stack.logs(service).splitlines():
+    for service, text in logs.items():
+        for line in text.splitlines():
             if line.startswith("{"):
                 bad = json.loads(line).get("level") in ("ERROR", "CRITICAL")
             else:
@@ -53,3 +63,17 @@ def error_lines(stack) -> list[str]:
             if bad:
                 problems.append(f"{service}: {line}")
     return problems
+
+
+def left_idle(stack) -> None:
+    """Until the stack's newest running container has run IDLE_SECONDS."""
+    started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", *stack.containers(all_states=False))
+    newest = max(started_at(line) for line in started.stdout.split())
+    time.sleep(max(0.0, newest + IDLE_SECONDS - time.time()))
+
+
+def started_at(value: str) -> float:
+    """A time as Docker writes it (RFC 3339, nanoseconds, Z) as seconds since the epoch."""
+    seconds, _, fraction = value.rstrip("Z").partition(".")
+    moment = datetime.datetime.fromisoformat(seconds).replace(tzinfo=datetime.UTC)
+    return moment.timestamp() + float(f"0.{fraction or 0}")

@@ -1,5 +1,6 @@
-"""What the suite reads of the metrics: the exporter's page, fetched from inside a stack's app
-container (its port is published nowhere), and a real Prometheus's answers to a query."""
+"""What the suite reads of the metrics: the exporter's and the backup service's pages, fetched from
+inside a stack's app container (their ports are published nowhere), and a real Prometheus's
+answers to a query."""
 
 import json
 import urllib.parse
@@ -11,11 +12,19 @@ from dockerable.runtime.metrics import EXPORTER_PORT
 from dockerable.tests.docker_stack import run
 from dockerable.tests.http_client import request
 
-FETCH = (
-    "import sys, urllib.request; "
-    f"page = urllib.request.urlopen('http://127.0.0.1:{EXPORTER_PORT}/metrics', timeout=10); "
-    "sys.stdout.write(page.read().decode())"
-)
+
+def fetch(url: str) -> str:
+    """Python's command text that prints the page at `url`."""
+    return (
+        "import sys, urllib.request; "
+        f"page = urllib.request.urlopen({url!r}, timeout=10); "
+        "sys.stdout.write(page.read().decode())"
+    )
+
+
+FETCH = fetch(f"http://127.0.0.1:{EXPORTER_PORT}/metrics")
+# The backup service's metrics page (dockerable/compose/backup/_lib.sh), as Prometheus scrapes it.
+BACKUP_METRICS = "http://backup:9100/metrics.txt"
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -32,9 +41,10 @@ def value(exported: dict[tuple, float], name: str, **labels: str) -> float:
     return exported.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def exported(stack, service: str = "app") -> dict[tuple, float]:
-    """The exporter's page of a stack's service, read from inside its container."""
-    return samples(stack.exec(service, "python", "-c", FETCH).stdout)
+def exported(stack, service: str = "app", url: str = "") -> dict[tuple, float]:
+    """The exporter's page of a stack's service, read from inside its container (or the page at
+    `url`, read from there)."""
+    return samples(stack.exec(service, "python", "-c", fetch(url) if url else FETCH).stdout)
 
 
 def published(stack) -> Callable[[str], str]:

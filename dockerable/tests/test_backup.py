@@ -17,6 +17,7 @@ from dockerable.tests.docker_stack import BACKUP_REPOSITORY, REPO, Stack, free_p
 from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import save_uploads
+from dockerable.tests.metric_checks import BACKUP_METRICS, exported, value
 
 pytestmark = pytest.mark.docker
 
@@ -274,6 +275,12 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
         return run("docker", "inspect", "-f", "{{.State.Health.Status}}", container).stdout.strip()
 
     wait_for(lambda: health() == "healthy", timeout=60, what="the backup service to be healthy")
+    # Its metrics page, read as Prometheus reads it: the newest backup's time, and all well.
+    newest = written_at(prod, back_up_now(prod))
+    page = exported(prod, url=BACKUP_METRICS)
+    assert value(page, "dockerable_backup_last_success_timestamp_seconds") == newest
+    assert value(page, "dockerable_backup_last_attempt_ok") == 1
+    assert value(page, "dockerable_backup_overdue_after_seconds") == 86_400 + 3_600
     prod.psql(f"ALTER USER \"{values['DB_USER']}\" PASSWORD 'not-the-one-in-secrets-json'")
     try:
         failed = prod.exec("backup", "./backup.sh", "now", check=False)
@@ -281,10 +288,22 @@ def test_the_backup_service_turns_unhealthy_when_a_backup_fails(prod):
         lines = failed.stderr.strip().splitlines()
         assert len(lines) == 1 and "backup of dockerable failed" in lines[0], failed.stderr
         wait_for(lambda: health() == "unhealthy", timeout=30, what="the backup service to turn unhealthy")
+        # The failure shows at once; the last good backup is still the one before.
+        page = exported(prod, url=BACKUP_METRICS)
+        assert value(page, "dockerable_backup_last_attempt_ok") == 0
+        assert value(page, "dockerable_backup_last_success_timestamp_seconds") == newest
     finally:
         prod.psql(f"ALTER USER \"{values['DB_USER']}\" PASSWORD '{values['DB_PASSWORD']}'")
-    back_up_now(prod)
+    newer = written_at(prod, back_up_now(prod))
     wait_for(lambda: health() == "healthy", timeout=30, what="the backup service to be healthy again")
+    page = exported(prod, url=BACKUP_METRICS)
+    assert value(page, "dockerable_backup_last_attempt_ok") == 1
+    assert value(page, "dockerable_backup_last_success_timestamp_seconds") == newer > newest
+
+
+def written_at(stack, backup: str) -> float:
+    """When a backup's file was written, by its modification time in the backup container."""
+    return float(stack.exec("backup", "stat", "-c", "%Y", f"/backups/{backup}").stdout)
 
 
 def test_a_backup_writes_no_faster_than_its_rate_limit(prod):

@@ -18,6 +18,7 @@ from dockerable.tests.checkers import admin_problems_under_csp
 from dockerable.tests.conftest import unique_project
 from dockerable.tests.docker_stack import Stack, free_port, run, wait_for
 from dockerable.tests.http_client import request
+from dockerable.tests.log_checks import error_lines, left_idle
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.security_headers import listed
 from dockerable.tests.task_checks import enqueue, queued_task_problems, runs, wait_for_status
@@ -50,6 +51,13 @@ NEW_PASSWORD = "a-new-password-9c1f"
 def get(stack, path, method="GET", **kwargs):
     """GET (or `method`) from runserver on its published port."""
     return request(method, stack.url(path, "DEV_PORT"), server_name="localhost", **kwargs)
+
+
+def test_no_service_logs_an_error_in_two_idle_minutes(dev):
+    # First in the module, before any test makes something fail on purpose; plain text here.
+    left_idle(dev)
+    problems = error_lines(dev)
+    assert not problems, "\n".join(problems)
 
 
 def test_root_and_healthz_answer_200(dev):

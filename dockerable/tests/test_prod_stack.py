@@ -35,7 +35,7 @@ from dockerable.tests.http_client import (
     sign_fixturebook,
     ssl_connection,
 )
-from dockerable.tests.log_checks import error_lines, request_lines
+from dockerable.tests.log_checks import error_lines, left_idle, request_lines
 from dockerable.tests.media_checks import (
     INLINE,
     UPLOADS,
@@ -77,11 +77,12 @@ def get(stack, path, method="GET", **kwargs):
     )
 
 
-def test_no_service_logs_an_error_in_normal_operation(prod):
-    # First in the module, before any test makes something fail on purpose. Each service has
-    # passed a health check (up --wait): those above all must log nothing. pg_isready with no user
-    # tried the role of the OS user (root), which the server logged as FATAL at every check, 8,640
-    # lines a day: the check names the database's own user and database.
+def test_no_service_logs_an_error_in_two_idle_minutes(prod):
+    # First in the module, before any test makes something fail on purpose. The health checks
+    # above all must log nothing: pg_isready with no user tried the role of the OS user (root),
+    # which the server logged as FATAL at every check, 8,640 lines a day; the check names the
+    # database's own user and database.
+    left_idle(prod)
     problems = error_lines(prod)
     assert not problems, "\n".join(problems)
 
@@ -163,7 +164,9 @@ def test_slow_request_bodies_do_not_hold_the_workers(prod):
     answers, sent = answer_times_during_slow_bodies(prod.url("/"), ca_file, HOST, clients=6, seconds=30)
     assert sent == [30] * 6, sent
     assert len(answers) >= 40 and {status for _, status in answers} == {200}, answers
-    assert max(elapsed for elapsed, _ in answers) < 1, answers
+    # A worker held by a slow body would keep a page waiting for the body's 30 s; a busy machine
+    # may take a second or two.
+    assert max(elapsed for elapsed, _ in answers) < 5, answers
 
 
 def test_collected_static_file_is_served_with_a_long_cache_lifetime(prod):

@@ -36,7 +36,7 @@ from dockerable.tests.http_client import (
     request,
     sign_fixturebook,
 )
-from dockerable.tests.log_checks import by_logger, error_lines, request_lines
+from dockerable.tests.log_checks import by_logger, error_lines, left_idle, request_lines
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.metric_checks import FETCH, api, exported, published, query, value
 from dockerable.tests.security_headers import problems_by_answer
@@ -191,10 +191,11 @@ def test_static_files_come_from_nginx_compressed_and_cached(proxy):
     assert "immutable" not in missing.headers.get("cache-control", "")
 
 
-def test_no_service_logs_an_error_in_normal_operation(proxy):
-    # Before the tests that make something fail on purpose: the certificate issued, pages served.
+def test_no_service_logs_an_error_in_two_idle_minutes(proxy):
+    # Before the tests that make something fail on purpose: the certificate issued, a page served.
     issued_by_pebble(proxy)
     assert get(proxy, "/").status == 200
+    left_idle(proxy)
     problems = error_lines(proxy)
     assert not problems, "\n".join(problems)
 
@@ -363,8 +364,13 @@ def test_prometheus_scrapes_the_app_and_counts_the_requests_sent(proxy):
     targets = api(prometheus, "targets")["activeTargets"]
     assert sorted((target["labels"]["job"], target["health"]) for target in targets) == [
         ("app", "up"),
+        ("backup", "up"),
         ("prometheus", "up"),
     ], targets
+    # The backup service's page: the last backup worked, and it is younger than the interval.
+    assert query(prometheus, "min(dockerable_backup_last_attempt_ok)") == 1
+    age = query(prometheus, "time() - max(dockerable_backup_last_success_timestamp_seconds)")
+    assert 0 <= age < query(prometheus, "min(dockerable_backup_overdue_after_seconds)"), age
     # The starter alerts load and evaluate, and none fires (the 500 an earlier test asked for may
     # make the error rate's pending).
     rules = [rule for group in api(prometheus, "rules")["groups"] for rule in group["rules"]]
@@ -504,7 +510,9 @@ def test_slow_request_bodies_do_not_hold_the_workers(proxy):
     answers, sent = answer_times_during_slow_bodies(proxy.url("/"), None, DOMAIN, clients=6, seconds=30)
     assert sent == [30] * 6, sent
     assert len(answers) >= 40 and {status for _, status in answers} == {200}, answers
-    assert max(elapsed for elapsed, _ in answers) < 1, answers
+    # A worker held by a slow body would keep a page waiting for the body's 30 s; a busy machine
+    # may take a second or two.
+    assert max(elapsed for elapsed, _ in answers) < 5, answers
 
 
 def test_sslyze_finds_nothing_against_mozilla_intermediate_but_the_certificate(proxy, checker_images):  # pylint: disable=unused-argument

@@ -32,6 +32,7 @@ from dockerable.tests.docker_stack import (
     run,
     wait_for,
 )
+from dockerable.tests.log_checks import IDLE_SECONDS, errors_in
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
 from dockerable.tests.metric_checks import api, inside, query
@@ -92,7 +93,7 @@ def swarm(test_image):  # pylint: disable=unused-argument
         quicker = shipped.replace("scrape_interval: 15s", "scrape_interval: 2s").replace(
             "refresh_interval: 15s", "refresh_interval: 2s"
         )
-        assert quicker.count(": 2s") == 2, shipped
+        assert quicker.count(": 2s") == shipped.count("refresh_interval: 15s") + 1, shipped
         config.write_text(quicker)
         # What the stack, the builds on the manager and the module's clients and stand-ins run.
         images = {*stack_images(), TEST_IMAGE, base_image(), CLIENT_IMAGE, PEBBLE_IMAGE, MOTO_IMAGE}
@@ -120,12 +121,14 @@ def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
     ).stdout.split()
     ask = inside(container)
 
-    def app_targets():
-        targets = [t for t in api(ask, "targets")["activeTargets"] if t["labels"]["job"] == "app"]
-        return targets if len(targets) == 2 and all(t["health"] == "up" for t in targets) else None
+    def targets_up():
+        targets = [(t["labels"]["job"], t["health"]) for t in api(ask, "targets")["activeTargets"]]
+        return sorted(targets) == [("app", "up"), ("app", "up"), ("backup", "up"), ("prometheus", "up")]
 
-    # Both app tasks, each a target of its own, found through the service's name.
-    wait_for(app_targets, timeout=90, what="Prometheus to scrape both app tasks")
+    # Both app tasks, each a target of its own, found through the service's name; the backup
+    # service's page, on the other overlay network it joins.
+    wait_for(targets_up, timeout=90, what="Prometheus to scrape both app tasks and the backup service")
+    assert query(ask, "min(dockerable_backup_last_attempt_ok)") == 1
     # A count as of now: both scraped since.
     since = time.time()
     wait_for(
@@ -144,6 +147,17 @@ def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
         timeout=60,
         what="Prometheus to count the ten requests over both tasks",
     )
+
+
+def test_no_service_logs_an_error_in_two_idle_minutes(swarm):
+    # Before the tests that make something fail on purpose: every service's tasks, on both nodes.
+    time.sleep(max(0.0, swarm.deployed + IDLE_SECONDS - time.monotonic()))
+    logs = {}
+    for service in run("docker", "stack", "services", "--format", "{{.Name}}", swarm.stack).stdout.split():
+        said = run("docker", "service", "logs", "--raw", service)
+        logs[service] = said.stdout + said.stderr
+    problems = errors_in(logs)
+    assert not problems, "\n".join(problems)
 
 
 def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the_job_once_a_due_time(swarm):

@@ -28,6 +28,9 @@ readonly KEEP_DAILY="${BACKUP_KEEP_DAILY:-7}" KEEP_WEEKLY="${BACKUP_KEEP_WEEKLY:
 readonly KEEP_MONTHLY="${BACKUP_KEEP_MONTHLY:-6}"
 # A backup is overdue when the last good one is older than the interval plus this.
 readonly GRACE=3600
+# The loop's container serves METRICS_DIR's metrics.txt to Prometheus on this port (busybox
+# httpd: static files only), which no stack publishes.
+readonly METRICS_DIR=/tmp/backup-metrics METRICS_PORT=9100
 # After a failed backup the next try comes this many seconds later, then twice as long each
 # time up to the interval: the database may only be starting (Swarm starts services in any order).
 readonly RETRY_FIRST="${BACKUP_RETRY_FIRST:-30}"
@@ -72,6 +75,32 @@ prunable() {
 
 record() {
     printf '%s %s %s\n' "$1" "$(date -u +%s)" "$2" >"${STATUS}.new" && mv "${STATUS}.new" "$STATUS"
+    write_metrics
+}
+
+# The metrics page, in Prometheus's text format: when the newest backup was written (Prometheus
+# computes its age), whether the last attempt worked, when a backup is overdue. Written whole,
+# then moved, so that a scrape never reads half of it.
+write_metrics() {
+    local newest state=ok
+    newest="$(backups | head -n 1)"
+    [[ ! -f "$STATUS" ]] || read -r state _ <"$STATUS"
+    mkdir -p "$METRICS_DIR"
+    {
+        metric last_success_timestamp_seconds "When the newest backup was written (none yet: absent)." \
+            "${newest:+$(stat -c %Y "${DIR}/${newest}")}"
+        metric last_attempt_ok "1 if the last backup worked (or none has been tried), 0 if it failed." \
+            "$([[ "$state" == ok ]] && echo 1 || echo 0)"
+        metric overdue_after_seconds "How old the newest backup may be before it is overdue." \
+            "$((INTERVAL + GRACE))"
+    } >"${METRICS_DIR}/metrics.txt.new"
+    mv "${METRICS_DIR}/metrics.txt.new" "${METRICS_DIR}/metrics.txt"
+}
+
+# One gauge, dockerable_backup_$1, described by $2, of value $3 (none: the series is absent).
+metric() {
+    printf '# HELP dockerable_backup_%s %s\n# TYPE dockerable_backup_%s gauge\n' "$1" "$2" "$1"
+    [[ -z "$3" ]] || printf 'dockerable_backup_%s %s\n' "$1" "$3"
 }
 
 # True when backup-recipients.txt names at least one public key (age skips # comments).
