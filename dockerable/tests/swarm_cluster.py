@@ -70,7 +70,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         self.node = f"dd-swarm-node-{self.suffix}"
         self.registry_name = f"dd-swarm-registry-{self.suffix}"
         self.registry = ""
-        self.deployed = 0.0  # time.monotonic() as the last deploy ended
+        self.deployed = 0.0  # when the last deploy ended (seconds since the epoch)
         self.folder = root / "project" / "settings" / "example"
         self.control = Path(tempfile.mkdtemp(prefix="dockerable-swarm-"))
         self.control.chmod(0o755)
@@ -165,7 +165,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         )
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
-        self.deployed = time.monotonic()
+        self.deployed = time.time()
         return result
 
     @contextlib.contextmanager

@@ -91,8 +91,9 @@ write_metrics() {
             "${newest:+$(stat -c %Y "${DIR}/${newest}")}"
         metric last_attempt_ok "1 if the last backup worked (or none has been tried), 0 if it failed." \
             "$([[ "$state" == ok ]] && echo 1 || echo 0)"
+        # Absent while BACKUP_INTERVAL is not a number (the failure says so).
         metric overdue_after_seconds "How old the newest backup may be before it is overdue." \
-            "$((INTERVAL + GRACE))"
+            "$([[ "$INTERVAL" =~ ^[0-9]+$ ]] && echo $((INTERVAL + GRACE)))"
     } >"${METRICS_DIR}/metrics.txt.new"
     mv "${METRICS_DIR}/metrics.txt.new" "${METRICS_DIR}/metrics.txt"
 }
