@@ -220,9 +220,11 @@ class Stack:
         """Stop and remove the containers (and the named volumes with volumes=True)."""
         return self.compose("down", "--remove-orphans", *(["-v"] if volumes else []), check=False)
 
-    def logs(self, service: str) -> str:
-        """Everything a service printed so far."""
-        return ANSI_ESCAPE.sub("", self.compose("logs", "--no-color", "--no-log-prefix", service).stdout)
+    def logs(self, service: str, since: str = "") -> str:
+        """Everything a service printed so far (since a time Docker understands, if given)."""
+        window = ["--since", since] if since else []
+        said = self.compose("logs", "--no-color", "--no-log-prefix", *window, service)
+        return ANSI_ESCAPE.sub("", said.stdout)
 
     def exec(self, service: str, *args, check=True, user=None):
         """Run a command in a running service container (as `user`, if given)."""

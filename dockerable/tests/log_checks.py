@@ -42,13 +42,14 @@ def by_logger(lines: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def error_lines(stack) -> list[str]:
-    """Every line of the stack's services that reports an error ("service: line"), after checking
-    that each running container's last health check passed (one-off jobs, exited, have none to run)."""
+def error_lines(stack, since: str = "") -> list[str]:
+    """Every line of the stack's services that reports an error ("service: line"), since a time if
+    given, after checking that each running container's last health check passed (one-off jobs,
+    exited, have none to run)."""
     for container in stack.containers(all_states=False):
         health = json.loads(run("docker", "inspect", "-f", "{{json .State.Health}}", container).stdout)
         assert health is None or health["Log"][-1]["ExitCode"] == 0, (container, health)
-    return errors_in({service: stack.logs(service) for service in stack.services()})
+    return errors_in({service: stack.logs(service, since) for service in stack.services()})
 
 
 def errors_in(logs: dict[str, str]) -> list[str]:
@@ -65,11 +66,13 @@ def errors_in(logs: dict[str, str]) -> list[str]:
     return problems
 
 
-def left_idle(stack) -> None:
-    """Until the stack's newest running container has run IDLE_SECONDS."""
+def left_idle(stack) -> str:
+    """Until the stack's newest running container has run IDLE_SECONDS; when it started (the
+    idle time's start, for `docker compose logs --since`)."""
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", *stack.containers(all_states=False))
     newest = max(started_at(line) for line in started.stdout.split())
     time.sleep(max(0.0, newest + IDLE_SECONDS - time.time()))
+    return f"{newest:.0f}"
 
 
 def started_at(value: str) -> float:

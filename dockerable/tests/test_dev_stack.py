@@ -55,8 +55,7 @@ def get(stack, path, method="GET", **kwargs):
 
 def test_no_service_logs_an_error_in_two_idle_minutes(dev):
     # First in the module, before any test makes something fail on purpose; plain text here.
-    left_idle(dev)
-    problems = error_lines(dev)
+    problems = error_lines(dev, since=left_idle(dev))
     assert not problems, "\n".join(problems)
 
 

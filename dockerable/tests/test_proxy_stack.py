@@ -195,8 +195,7 @@ def test_no_service_logs_an_error_in_two_idle_minutes(proxy):
     # Before the tests that make something fail on purpose: the certificate issued, a page served.
     issued_by_pebble(proxy)
     assert get(proxy, "/").status == 200
-    left_idle(proxy)
-    problems = error_lines(proxy)
+    problems = error_lines(proxy, since=left_idle(proxy))
     assert not problems, "\n".join(problems)
 
 

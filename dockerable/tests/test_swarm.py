@@ -2,7 +2,7 @@
 
 This machine has no IPVS, so the stack uses DNS round robin and host-mode ports, as it does
 everywhere. The clients run in a container on the stack's `app` network (attachable here only),
-because host-mode ports would listen on every interface of this machine.
+as the test's environment publishes no port.
 """
 
 import contextlib
