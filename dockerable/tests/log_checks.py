@@ -71,8 +71,13 @@ def left_idle(stack) -> str:
     idle time's start, for `docker compose logs --since`)."""
     started = run("docker", "inspect", "-f", "{{.State.StartedAt}}", *stack.containers(all_states=False))
     newest = max(started_at(line) for line in started.stdout.split())
-    time.sleep(max(0.0, newest + IDLE_SECONDS - time.time()))
+    idle_from(newest)
     return f"{newest:.0f}"
+
+
+def idle_from(start: float) -> None:
+    """Until IDLE_SECONDS after `start` (seconds since the epoch)."""
+    time.sleep(max(0.0, start + IDLE_SECONDS - time.time()))
 
 
 def started_at(value: str) -> float:

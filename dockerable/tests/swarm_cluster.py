@@ -23,7 +23,6 @@ from dockerable.tests.docker_stack import (
     REPO,
     SWARM_LABELS,
     TEST_IMAGE,
-    remove_stack,
     run,
     wait_for,
 )
@@ -137,9 +136,6 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             save.stdout.close()  # load's now: should load end early, save ends on a broken pipe
             _, errors = load.communicate(timeout=600)
         assert save.returncode == 0 and load.returncode == 0, errors
-
-    def remove_stack(self):
-        remove_stack(self.stack)
 
     def stop(self):
         """Both engines, the registry and all they held; DOCKER_HOST as it was."""

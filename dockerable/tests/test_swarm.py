@@ -32,7 +32,7 @@ from dockerable.tests.docker_stack import (
     run,
     wait_for,
 )
-from dockerable.tests.log_checks import IDLE_SECONDS, errors_in
+from dockerable.tests.log_checks import errors_in, idle_from
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
 from dockerable.tests.metric_checks import api, inside, query
@@ -153,7 +153,7 @@ def test_no_service_logs_an_error_in_two_idle_minutes(swarm):
     # Before the tests that make something fail on purpose: every service's tasks, on both nodes,
     # from the end of the deploy (while the first one runs, nginx says every 2 s that no app task
     # is there yet: docs/swarm.md).
-    time.sleep(max(0.0, swarm.deployed + IDLE_SECONDS - time.time()))
+    idle_from(swarm.deployed)
     logs = {}
     for service in run("docker", "stack", "services", "--format", "{{.Name}}", swarm.stack).stdout.split():
         said = run("docker", "service", "logs", "--raw", "--since", f"{swarm.deployed:.0f}", service)
