@@ -44,8 +44,9 @@ load_image() {
 
 main() {
     read_bundle
-    # The release's images by the names they were built under (DOCKERABLE_BACKUP_IMAGE with a backup service).
-    export DOCKERABLE_IMAGE DOCKERABLE_BACKUP_IMAGE
+    # The release's images by the names they were built under (DOCKERABLE_BACKUP_IMAGE with a
+    # backup service), and its name for error reports.
+    export DOCKERABLE_IMAGE DOCKERABLE_BACKUP_IMAGE DOCKERABLE_RELEASE
     if [[ "${1:-}" == --swarm ]]; then
         # On a swarm manager: the same image and folder, deployed as a stack (docs/swarm.md), which
         # keeps its deploys one at a time itself.

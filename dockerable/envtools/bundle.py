@@ -78,8 +78,9 @@ def build_images(folder: Path, *services: str) -> dict[str, str]:
 
 def release_variables(tag: str, images: dict[str, str]) -> dict[str, str]:
     """What names this release's images on a host: the app's tag and the backup image's repository,
-    as they were built here (a host's compose project resolves them the same way, or not)."""
-    named = {"DOCKERABLE_IMAGE": tag}
+    as they were built here (a host's compose project resolves them the same way, or not); and the
+    release's name, the tag alone, which error reports carry."""
+    named = {"DOCKERABLE_IMAGE": tag, "DOCKERABLE_RELEASE": tag.rsplit(":", 1)[1]}
     if "backup" in images:
         named["DOCKERABLE_BACKUP_IMAGE"] = repository(images["backup"])
     return named

@@ -1,6 +1,8 @@
 """Error reports to Sentry, or to any service that takes its protocol, when secrets.json names a
 SENTRY_DSN: unhandled exceptions of views and tasks, with the request id, and no personal data."""
 
+import os
+
 from dockerable.runtime import request_id
 
 
@@ -13,7 +15,8 @@ def _with_request_id(event, hint):  # pylint: disable=unused-argument
 
 
 def error_reports(secrets, environment: str) -> bool:
-    """Start reporting if `secrets` has a SENTRY_DSN; whether it does."""
+    """Start reporting if `secrets` has a SENTRY_DSN; whether it does. The release is the image's
+    tag a deploy gave it (DOCKERABLE_RELEASE: a bundle's or a Swarm release's), else the SDK's guess."""
     dsn = secrets.get("SENTRY_DSN", "")
     if not dsn:
         return False
@@ -23,6 +26,7 @@ def error_reports(secrets, environment: str) -> bool:
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
+        release=os.environ.get("DOCKERABLE_RELEASE") or None,
         # No personal data: no user, no client address, no cookie, no request body (a password
         # form's), no query's values, no local variables (a view's may hold a password); headers
         # but those the SDK's denylist names (Authorization among them). Errors only, no traces.

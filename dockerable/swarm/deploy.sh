@@ -205,7 +205,7 @@ stack_deploy() {
     # No worker before the first migrations: its queue's table does not exist yet.
     [[ "$2" != 0 ]] || workers=0
     before="$(update_status)"
-    if ! fault="$(APP_IMAGE="$1" APP_REPLICAS="$2" WORKER_REPLICAS="$workers" docker stack deploy --detach=false --quiet --with-registry-auth \
+    if ! fault="$(APP_IMAGE="$1" APP_RELEASE="${1##*:}" APP_REPLICAS="$2" WORKER_REPLICAS="$workers" docker stack deploy --detach=false --quiet --with-registry-auth \
             --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" 2>&1 >/dev/null)"; then
         check_update "$before"
         die "docker stack deploy failed: $(tail -n 1 <<<"$fault")"

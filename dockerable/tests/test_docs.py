@@ -1,10 +1,12 @@
 """What a newcomer reads: a front-door README, docs whose links resolve, no figures in code comments,
 and a benchmark suite that can be deleted without breaking anything."""
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dockerable.tests.docker_stack import REPO, run
 
@@ -101,3 +103,31 @@ def test_the_template_names_the_sample_app_only_to_delete_it():
         if path.is_file() and "__pycache__" not in path.parts and sample in path.read_text(errors="replace")
     )
     assert naming == ["dockerable/tests/docker_stack.py"], naming
+
+
+def test_the_log_shipping_example_replaces_the_template_s_logging_whole(tmp_path):
+    """docs/observability.md's other-driver example, merged with the sample environment as an
+    environment's own lines would be: its services log through that driver with only its options."""
+    text = (REPO / "docs" / "observability.md").read_text()
+    section = text.split("## Shipping logs elsewhere\n", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    shipped = yaml.safe_load(example)["x-ship"]
+    (tmp_path / "ship.yml").write_text(example)
+    compose_file = REPO / "project" / "settings" / "example" / "docker-compose.yml"
+    merged = run(
+        "docker",
+        "compose",
+        "-f",
+        str(compose_file),
+        "-f",
+        str(tmp_path / "ship.yml"),
+        "config",
+        "--format",
+        "json",
+    ).stdout
+    services = json.loads(merged)["services"]
+    for name in ("app", "worker"):
+        assert services[name]["logging"] == shipped, services[name]["logging"]
+    # The services the example leaves alone keep the template's rotated json-file.
+    assert services["postgres"]["logging"]["driver"] == "json-file"
+    assert services["postgres"]["logging"]["options"]["max-size"] == "10m"

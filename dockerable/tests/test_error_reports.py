@@ -127,7 +127,9 @@ def wsgi_post(path: str, body: bytes, **environ) -> tuple[str, dict]:
 
 
 @pytest.mark.urls(__name__)
-def test_a_view_that_raises_is_reported_with_its_request_id_and_no_personal_data():
+def test_a_view_that_raises_is_reported_with_its_request_id_and_no_personal_data(monkeypatch):
+    # The release's tag, as a bundle's deploy.sh or the Swarm deploy gives it.
+    monkeypatch.setenv("DOCKERABLE_RELEASE", "example-0123456789ab")
     with sentry_stand_in() as (dsn, envelopes):
         assert error_reports({"SENTRY_DSN": dsn}, environment="example")
         status, headers = wsgi_post(
@@ -148,6 +150,7 @@ def test_a_view_that_raises_is_reported_with_its_request_id_and_no_personal_data
     assert event["exception"]["values"][-1]["value"] == "a view that fails on purpose"
     assert event["tags"]["request_id"] == "req-0123456789abcdef"
     assert event["environment"] == "example"
+    assert event["release"] == "example-0123456789ab"
     assert event["request"]["url"] == "https://testserver/boom/", event["request"]
     sent = b"".join(body for _, body in envelopes)
     never = ("session-cookie", "password", "token", "query-value")

@@ -64,6 +64,12 @@ class Host:
         assert backup in tags and release["DOCKERABLE_IMAGE"] in tags, (release, tags)
         self.images.add(backup)
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
+        # The release's tag reaches the app, whose error reports name it.
+        assert release["DOCKERABLE_RELEASE"] == release["DOCKERABLE_IMAGE"].rsplit(":", 1)[1]
+        environment = run(
+            "docker", "inspect", "--format", "{{json .Config.Env}}", f"{self.project}-app-1"
+        ).stdout
+        assert f"DOCKERABLE_RELEASE={release['DOCKERABLE_RELEASE']}" in json.loads(environment)
         return root
 
     def url(self, path: str) -> str:

@@ -162,6 +162,20 @@ def test_no_service_logs_an_error_in_two_idle_minutes(swarm):
     assert not problems, "\n".join(problems)
 
 
+def release_named(swarm: Swarm, service: str) -> str:
+    """The DOCKERABLE_RELEASE a service of the stack gives its tasks ("" if none)."""
+    environment = run(
+        "docker",
+        "service",
+        "inspect",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        f"{swarm.stack}_{service}",
+    ).stdout
+    named = dict(entry.split("=", 1) for entry in json.loads(environment))
+    return named.get("DOCKERABLE_RELEASE", "")
+
+
 def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the_job_once_a_due_time(swarm):
     template = swarm.root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
     template.write_text(template.read_text().replace("<h1>Dockerable Django</h1>", "<h1>Release two</h1>"))
@@ -209,6 +223,9 @@ def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the
     assert "@sha256:" in spec, spec  # pinned by the registry's digest, so no node can drift
     digest = spec.split("@")[1]
     assert digest in swarm.node_docker("image", "ls", "--digests", "--format", "{{.Digest}}").stdout
+    # The release's tag reaches the app and the workers, whose error reports name it.
+    for service in ("app", "worker"):
+        assert release_named(swarm, service) == spec.split("@")[0].rsplit(":", 1)[1], service
     # Back to the previous release and forth again, under load too.
     with swarm.load() as outcome:
         swarm.rollback()
