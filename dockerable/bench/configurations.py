@@ -31,6 +31,7 @@ GUNICORN = "gunicorn sync (HTTP)"
 GRANIAN = "Granian (HTTPS, access log)"
 NO_METRICS = "prod, no metrics (reference)"
 QUIET_LOG = "prod, errors-only request log (reference)"
+WITHOUT_THREE = "prod without body reading, request log and metrics (reference)"
 # Without keep-alive, saying so lets clients reconnect cleanly instead of counting read errors.
 CLOSE = "--add-header=Connection: close"
 
@@ -164,6 +165,16 @@ def variants() -> list[Variant]:
             uwsgi("--http-use-socket=0"),
             "https://no-fastrouter",
             endpoints=("/healthz",),
+        ),
+        # All three at once: the same server with none of what production mode adds to each
+        # request, to set beside Granian (which has none of them either).
+        Variant(
+            WITHOUT_THREE,
+            "without-three",
+            uwsgi("--http-use-socket=0", "--disable-logging", "--log-4xx", "--log-5xx"),
+            "https://without-three",
+            endpoints=("/healthz",),
+            extra={"environment": {"DJANGO_METRICS": "false"}},
         ),
         # The same shipped settings with a plain-HTTP router beside the HTTPS one.
         Variant(

@@ -16,6 +16,7 @@ from dockerable.bench.configurations import (
     SHIPPED,
     SWARM_PROCESSES,
     SWARM_REPLICAS,
+    WITHOUT_THREE,
     WORKERS,
 )
 from dockerable.bench.login import CLIENTS, LIGHT_LOAD
@@ -334,6 +335,12 @@ def evaluate(report: Report) -> None:
             "prod >= 1.0x Granian (HTTPS, access log) on / req/s",
             median_of(report.round_ratios(PROD, GRANIAN, "/")),
             lambda v: v >= 1.0,
+        ),
+        (
+            "where the Granian gap is: prod without body reading, request log and metrics "
+            ">= 0.9x Granian on /healthz req/s",
+            median_of(report.round_ratios(WITHOUT_THREE, GRANIAN)),
+            lambda v: v >= 0.9,
         ),
         (
             "proxy >= 1.0x direct on /healthz req/s",

@@ -10,7 +10,7 @@ from dockerable.tests.docker_stack import REPO
 
 pytestmark = pytest.mark.docker
 
-TARGETS = 25
+TARGETS = 26
 
 
 def test_bench_smoke_prints_the_table_and_writes_json(tmp_path, test_image):  # pylint: disable=unused-argument
