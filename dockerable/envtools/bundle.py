@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
 UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
+# What the image installs, each with its hashes (the Dockerfile's --require-hashes): the SBOM's source.
+LOCKS = (Path("requirements.txt"), Path("dockerable") / "requirements-uwsgi.txt")
+SBOM = "sbom.cdx.json"
 # What the environment's thin compose files extend, and what those services mount.
 SHARED_DIRS = (
     Path("dockerable") / "compose",
@@ -138,6 +142,34 @@ def write_bundle(target: Path, root: str, folder: Path, image_tar: Path, texts: 
     shutil.move(partial, target)
 
 
+def software_bill(work: Path) -> str:
+    """The CycloneDX JSON SBOM of the Python packages the image installs, from its locks (cyclonedx-py)."""
+    base = Path(settings.BASE_DIR)
+    locks = work / "locks.txt"
+    locks.write_text("".join((base / lock).read_text() for lock in LOCKS))
+    target = work / SBOM
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cyclonedx_py",
+            "requirements",
+            str(locks),
+            "--output-format",
+            "JSON",
+            "--output-file",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not target.is_file():
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise CommandError(f"cyclonedx-py could not make the SBOM: {last}")
+    return target.read_text()
+
+
 def make_bundle(name: str, output_dir: Path) -> Bundle:
     """Build, tag and save the images, and pack them with the environment folder."""
     folder = existing_env(name)
@@ -154,6 +186,7 @@ def make_bundle(name: str, output_dir: Path) -> Bundle:
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{tag.rsplit(':', 1)[1]}.bundle.tar"
     with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
+        texts[f"{root}/{SBOM}"] = (software_bill(Path(work)), 0o644)
         image_tar = Path(work) / "image.tar"
         backups = [images["backup"]] if "backup" in images else []
         docker("save", "--output", str(image_tar), tag, *backups)

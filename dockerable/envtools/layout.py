@@ -40,6 +40,11 @@ def settings_dir() -> Path:
     return Path(settings.BASE_DIR) / SETTINGS_DIR_NAME
 
 
+def requirements_lock() -> Path:
+    """The image's locked Python packages (requirements.txt) of the checkout this code runs from."""
+    return Path(settings.BASE_DIR) / "requirements.txt"
+
+
 def env_dir(name: str) -> Path:
     """The folder of environment `name`."""
     return settings_dir() / name

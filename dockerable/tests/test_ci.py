@@ -42,6 +42,8 @@ def test_the_workflow_runs_what_ci_runs_minus_the_local_engine_setup():
     for command in commands:
         assert command in steps, command
     assert any("docker build --pull" in step for step in steps)
+    # The vulnerability gate shipenv runs, on every push and each week.
+    assert "dockerable/run audit" in steps
     assert "schedule" in yaml.safe_load(WORKFLOW.read_text())[True]  # `on:` is YAML 1.1's true
 
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from dockerable.envtools.certificates import self_signed
 from dockerable.envtools.compose import render
 from dockerable.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
+from dockerable.tests.advisory_stand_in import ADVISORY, AdvisoryStandIn
 from dockerable.tests.docker_stack import REPO, Stack, free_port, git_copy, run
 from dockerable.tests.http_client import request
 from dockerable.tests.manage_cli import envtool
@@ -187,6 +188,21 @@ def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=un
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
     assert "no issues in production mode" in result.stdout
+
+
+def test_shipenv_refuses_a_lock_with_a_known_vulnerability_before_it_builds(repo, staging, tmp_path):  # pylint: disable=unused-argument
+    image = f"dockerable-audit-test:{uuid.uuid4().hex[:8]}"
+    with AdvisoryStandIn(tmp_path, {"django": [ADVISORY]}).serving() as feed:
+        result = envtool(
+            "shipenv", "staging", "--output", str(tmp_path / "dist"), cwd=repo, DOCKERABLE_IMAGE=image, **feed
+        )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("CommandError: pip-audit: known vulnerabilities (1): django "), line
+    assert line.endswith("or ship anyway with --accept-vulnerabilities"), line
+    # Refused before anything was built or written.
+    assert not (tmp_path / "dist").exists()
+    assert "Building" not in result.stdout + result.stderr
 
 
 def test_checkenv_says_where_mail_goes_and_warns_when_nowhere(repo, staging):

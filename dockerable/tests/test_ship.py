@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerable.tests.docker_stack import copy_checkout, free_port, install_fixture_app, run
+from dockerable.tests.docker_stack import REPO, copy_checkout, free_port, install_fixture_app, run
 from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
 
@@ -53,6 +53,13 @@ class Host:
         assert any(name.endswith("/pg-upgrade.sh") for name in names)
         assert any(name.endswith("docker-compose-proxy.yml") for name in names)
         (root,) = folder.iterdir()
+        # The SBOM of the image's Python packages: each locked one by its version, uWSGI's too.
+        sbom = json.loads((root / "sbom.cdx.json").read_text())
+        assert sbom["bomFormat"] == "CycloneDX", sbom.get("bomFormat")
+        listed = {component["purl"] for component in sbom["components"]}
+        for lock in (REPO / "requirements.txt", REPO / "dockerable" / "requirements-uwsgi.txt"):
+            pins = re.findall(r"^([a-z0-9._-]+)==(\S+)", lock.read_text(), re.M)
+            assert pins and {f"pkg:pypi/{name}@{version}" for name, version in pins} <= listed, lock
         # The backup service's image travels too: a host has no Dockerfile to build it from.
         with tarfile.open(root / "image.tar") as images:
             tags = [

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from dockerable.envtools.audit import PASSED, REFUSED, audit
 from dockerable.envtools.bundle import make_bundle
 from dockerable.envtools.checks import require_no_errors
-from dockerable.envtools.layout import existing_env
+from dockerable.envtools.layout import existing_env, requirements_lock
 
 
 class Command(BaseCommand):
@@ -14,17 +15,24 @@ class Command(BaseCommand):
 
     help = (
         "Make a deployable bundle of an environment: the image (docker save) and the environment "
-        "folder in one tar. Refuses an environment that checkenv reports errors for."
+        "folder in one tar. Refuses an environment that checkenv reports errors for, and an image "
+        "whose locked Python packages have a known vulnerability (pip-audit) unless told to go on."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the environment under project/settings/")
         parser.add_argument("--output", default="dist", help="folder for the bundle (default: dist)")
+        parser.add_argument(
+            "--accept-vulnerabilities",
+            action="store_true",
+            help="ship even when pip-audit finds a known vulnerability in requirements.txt",
+        )
 
     def handle(self, *args, **options):
         name = options["name"]
         existing_env(name)
         require_no_errors(name)
+        self.vulnerability_gate(options["accept_vulnerabilities"])
         bundle = make_bundle(name, Path(options["output"]))
         self.stdout.write(
             f"Made {bundle.path} (image {bundle.image}). It holds the environment's secrets: copy it "
@@ -32,3 +40,13 @@ class Command(BaseCommand):
             f"  tar -xf {bundle.path.name} && {bundle.root}/deploy.sh\n"
             "Deploying a newer bundle the same way upgrades the stack and keeps the database."
         )
+
+    def vulnerability_gate(self, accept: bool) -> None:
+        """Refuse on a known vulnerability unless `accept`; say so in one line when not checked."""
+        verdict = audit(requirements_lock())
+        if verdict.state == REFUSED and not accept:
+            raise CommandError(
+                f"{verdict.line}; update them (dockerable/update-requirements.sh) or ship anyway "
+                "with --accept-vulnerabilities"
+            )
+        (self.stdout if verdict.state == PASSED else self.stderr).write(verdict.line)
