@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSED, REFUSED, NOT_CHECKED = "passed", "refused", "not checked"
-# The lock has a hash for every package, so pip-audit needs no pip and resolves nothing: it asks the
-# advisory service about each pinned version. This Python's: the tools image's, or the virtualenv's.
+# The locks have a hash for every package, so pip-audit needs no pip and resolves nothing: it asks
+# the advisory service about each pinned version. This Python's: the tools image's, or the virtualenv's.
 COMMAND = (
     sys.executable,
     "-m",
@@ -19,7 +19,6 @@ COMMAND = (
     "json",
     "--progress-spinner",
     "off",
-    "--requirement",
 )
 TIMEOUT = 600
 
@@ -34,8 +33,9 @@ class Verdict:
 
 def finding(package: dict, vulnerability: dict) -> str:
     """`name version: ID (fixed in X)` for one of pip-audit's findings."""
-    fixed = ", ".join(vulnerability.get("fix_versions") or []) or "no fixed release yet"
-    return f"{package['name']} {package['version']}: {vulnerability['id']} (fixed in {fixed})"
+    versions = vulnerability.get("fix_versions") or []
+    fix = f"fixed in {', '.join(versions)}" if versions else "no fixed release yet"
+    return f"{package['name']} {package['version']}: {vulnerability['id']} ({fix})"
 
 
 def judge(returncode: int, stdout: str, stderr: str) -> Verdict:
@@ -62,11 +62,12 @@ def judge(returncode: int, stdout: str, stderr: str) -> Verdict:
     return Verdict(PASSED, f"pip-audit: no known vulnerability in the {len(packages)} locked packages")
 
 
-def audit(requirements: Path) -> Verdict:
-    """Run pip-audit on `requirements` (a hashed lock) and judge what it says."""
+def audit(locks: tuple[Path, ...]) -> Verdict:
+    """Run pip-audit on `locks` (hashed requirements files) and judge what it says."""
+    files = [argument for lock in locks for argument in ("--requirement", str(lock))]
     try:
         result = subprocess.run(
-            [*COMMAND, str(requirements)], capture_output=True, text=True, timeout=TIMEOUT, check=False
+            [*COMMAND, *files], capture_output=True, text=True, timeout=TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
         return Verdict(NOT_CHECKED, f"pip-audit: not checked: no answer within {TIMEOUT} s")

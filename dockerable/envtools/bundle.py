@@ -15,14 +15,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from dockerable.envtools.layout import existing_env
+from dockerable.envtools.layout import existing_env, image_locks
 
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
 UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
-# What the image installs, each with its hashes (the Dockerfile's --require-hashes): the SBOM's source.
-LOCKS = (Path("requirements.txt"), Path("dockerable") / "requirements-uwsgi.txt")
 SBOM = "sbom.cdx.json"
 # What the environment's thin compose files extend, and what those services mount.
 SHARED_DIRS = (
@@ -144,9 +142,8 @@ def write_bundle(target: Path, root: str, folder: Path, image_tar: Path, texts: 
 
 def software_bill(work: Path) -> str:
     """The CycloneDX JSON SBOM of the Python packages the image installs, from its locks (cyclonedx-py)."""
-    base = Path(settings.BASE_DIR)
     locks = work / "locks.txt"
-    locks.write_text("".join((base / lock).read_text() for lock in LOCKS))
+    locks.write_text("".join(lock.read_text() for lock in image_locks()))
     target = work / SBOM
     result = subprocess.run(
         [

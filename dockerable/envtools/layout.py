@@ -40,9 +40,11 @@ def settings_dir() -> Path:
     return Path(settings.BASE_DIR) / SETTINGS_DIR_NAME
 
 
-def requirements_lock() -> Path:
-    """The image's locked Python packages (requirements.txt) of the checkout this code runs from."""
-    return Path(settings.BASE_DIR) / "requirements.txt"
+def image_locks() -> tuple[Path, ...]:
+    """What the image installs from PyPI, each package with its hashes (the Dockerfile's
+    --require-hashes): requirements.txt and uWSGI's own lock, in the checkout this code runs from."""
+    base = Path(settings.BASE_DIR)
+    return (base / "requirements.txt", base / "dockerable" / "requirements-uwsgi.txt")
 
 
 def env_dir(name: str) -> Path:

@@ -11,13 +11,14 @@ from dockerable.tests.advisory_stand_in import ADVISORY, AdvisoryStandIn, unreac
 from dockerable.tests.docker_stack import REPO
 from dockerable.tests.manage_cli import envtool
 
-LOCK = REPO / "requirements.txt"
-# The lock's packages that apply here (pip-audit, as pip would, leaves out the others' markers).
+LOCKS = (REPO / "requirements.txt", REPO / "dockerable" / "requirements-uwsgi.txt")
+# The locks' packages that apply here (pip-audit, as pip would, leaves out the others' markers).
 LOCKED = {
     required.name: str(required.specifier).removeprefix("==")
     for required in (
         Requirement(line.removesuffix(" \\"))
-        for line in LOCK.read_text().splitlines()
+        for lock in LOCKS
+        for line in lock.read_text().splitlines()
         if re.match(r"^[a-z0-9]", line)
     )
     if not required.marker or required.marker.evaluate()
@@ -27,17 +28,18 @@ LOCKED = {
 def audited(monkeypatch, environment: dict):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    return audit(LOCK)
+    return audit(LOCKS)
 
 
 def test_a_known_vulnerability_refuses_naming_the_package_its_advisory_and_fix(tmp_path, monkeypatch):
-    stand_in = AdvisoryStandIn(tmp_path, {"django": [ADVISORY]})
+    # uWSGI's lock too: the image installs both.
+    stand_in = AdvisoryStandIn(tmp_path, {"django": [ADVISORY], "uwsgi": [{**ADVISORY, "fixed_in": []}]})
     with stand_in.serving() as environment:
         verdict = audited(monkeypatch, environment)
     assert verdict.state == REFUSED, verdict
     assert verdict.line == (
-        f"pip-audit: known vulnerabilities (1): django {LOCKED['django']}: PYSEC-2026-999 "
-        "(fixed in 98.2.3, 99.0.1)"
+        f"pip-audit: known vulnerabilities (2): django {LOCKED['django']}: PYSEC-2026-999 "
+        f"(fixed in 98.2.3, 99.0.1); uwsgi {LOCKED['uwsgi']}: PYSEC-2026-999 (no fixed release yet)"
     )
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dockerable.envtools.audit import PASSED, REFUSED, audit
 from dockerable.envtools.bundle import make_bundle
 from dockerable.envtools.checks import require_no_errors
-from dockerable.envtools.layout import existing_env, requirements_lock
+from dockerable.envtools.layout import existing_env, image_locks
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--accept-vulnerabilities",
             action="store_true",
-            help="ship even when pip-audit finds a known vulnerability in requirements.txt",
+            help="ship even when pip-audit finds a known vulnerability in the image's locked packages",
         )
 
     def handle(self, *args, **options):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
 
     def vulnerability_gate(self, accept: bool) -> None:
         """Refuse on a known vulnerability unless `accept`; say so in one line when not checked."""
-        verdict = audit(requirements_lock())
+        verdict = audit(image_locks())
         if verdict.state == REFUSED and not accept:
             raise CommandError(
                 f"{verdict.line}; update them (dockerable/update-requirements.sh) or ship anyway "
