@@ -1,18 +1,62 @@
 #!/usr/bin/env bash
 # Deploys an unpacked bundle made by `dockerable/run shipenv NAME` (no source checkout needed):
-#   tar -xf NAME-*.bundle.tar && dockerable-NAME/deploy.sh
-#   ... dockerable-NAME/deploy.sh --swarm [--registry HOST:PORT]   to Docker Swarm instead
-# Loads the bundle's image into Docker, then brings the environment's production
-# stack up and waits until it is healthy. The database lives in the named volume
-# of the compose project (dockerable-NAME): deploying a newer bundle, from any
-# folder, replaces the containers and keeps the data.
+#   tar -xf NAME-STAMP.bundle.tar && dockerable-NAME-STAMP/deploy.sh
+#   ... dockerable-NAME-STAMP/deploy.sh --swarm [--registry HOST:PORT]   to Docker Swarm instead
+# First checks the bundle's signature against the host's allowed signers (DOCKERABLE_ALLOWED_SIGNERS,
+# default /etc/dockerable/allowed_signers) and every file against what was signed. Then loads the
+# bundle's image into Docker, brings the environment's production stack up and waits until it is
+# healthy. The database lives in the named volume of the compose project (dockerable-NAME):
+# deploying a newer bundle, from any folder, replaces the containers and keeps the data.
 set -Eeuo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly here
+# shipenv's names for the signed list of files and its signature, and the signature's purpose.
+readonly MANIFEST=SHA256SUMS SIGNATURE=SHA256SUMS.sig NAMESPACE=dockerable-bundle
 
 die() {
     echo "deploy.sh: $*" >&2
     exit 1
+}
+
+# The environment the bundle is for, by its one folder under project/settings (bundle.env is read
+# only once the signature holds).
+bundle_environment() {
+    local folders
+    mapfile -t folders < <(find "${here}/project/settings" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null)
+    ((${#folders[@]} == 1)) || die "${here}/project/settings must hold one environment folder: is this an unpacked bundle?"
+    echo "${folders[0]}"
+}
+
+# Refuses, before anything of the bundle is read or run, a bundle that is unsigned, signed by a key
+# the allowed signers do not name for its environment, or whose files differ from, or are not in,
+# the signed list.
+verify_bundle() {
+    local signers="${DOCKERABLE_ALLOWED_SIGNERS:-/etc/dockerable/allowed_signers}" env fault line path
+    local -A listed=()
+    command -v ssh-keygen >/dev/null || die "ssh-keygen (OpenSSH 8.1 or later) is not installed: it checks the bundle's signature"
+    [[ -f "${here}/${MANIFEST}" && -f "${here}/${SIGNATURE}" ]] \
+        || die "${here} is not signed (no ${SIGNATURE}): refused; shipenv signs with DOCKERABLE_SIGNING_KEY"
+    [[ -r "$signers" ]] || die "${signers}: no allowed signers file to check the bundle against" \
+        "(docs/environments.md, Signed bundles; DOCKERABLE_ALLOWED_SIGNERS names another)"
+    env="$(bundle_environment)"
+    if ! fault="$(ssh-keygen -Y verify -f "$signers" -I "$env" -n "$NAMESPACE" -s "${here}/${SIGNATURE}" \
+            <"${here}/${MANIFEST}" 2>&1 >/dev/null)"; then
+        fault="${fault//$'\r'/}"  # OpenSSH ends its lines with CR LF
+        die "the bundle's signature is not one ${signers} allows for ${env}: refused (${fault//$'\n'/; })"
+    fi
+    # sha256sum prints "PATH: FAILED..." for each file that differs or is missing.
+    fault="$(cd "$here" && sha256sum --check --strict --quiet "$MANIFEST" 2>/dev/null)" \
+        || die "${here}/${fault%%: FAILED*} differs from what was signed: refused (the bundle was altered or damaged)"
+    while IFS= read -r line; do
+        listed["${line#*  }"]=1
+    done <"${here}/${MANIFEST}"
+    while IFS= read -r -d '' path; do
+        path="${path#./}"
+        [[ "$path" == "$MANIFEST" || "$path" == "$SIGNATURE" || -n "${listed[$path]:-}" ]] \
+            || die "${here}/${path} is not in the signed bundle: refused (unpack each bundle into a folder of its own)"
+    done < <(cd "$here" && find . ! -type d -print0)
+    VERIFIED_ENV="$env"
 }
 
 read_bundle() {
@@ -20,6 +64,7 @@ read_bundle() {
     # shellcheck source=/dev/null
     source "${here}/bundle.env"
     [[ -n "${ENV_NAME:-}" && -n "${DOCKERABLE_IMAGE:-}" ]] || die "${here}/bundle.env lacks ENV_NAME or DOCKERABLE_IMAGE"
+    [[ "$ENV_NAME" == "$VERIFIED_ENV" ]] || die "${here}/bundle.env names ${ENV_NAME}, its folder ${VERIFIED_ENV}: refused"
     compose_file="${here}/project/settings/${ENV_NAME}/docker-compose.yml"
     [[ -f "$compose_file" ]] || die "${compose_file} is missing"
 }
@@ -43,6 +88,7 @@ load_image() {
 }
 
 main() {
+    verify_bundle
     read_bundle
     # The release's images by the names they were built under (DOCKERABLE_BACKUP_IMAGE with a
     # backup service), and its name for error reports.

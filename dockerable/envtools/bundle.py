@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from dockerable.envtools.layout import existing_env, image_locks
+from dockerable.envtools.signing import seal
 
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
@@ -114,30 +115,22 @@ def add_text(archive: tarfile.TarFile, name: str, text: str, mode: int = 0o644) 
 Texts = dict[str, tuple[str, int]]
 
 
-def write_bundle(target: Path, root: str, folder: Path, image_tar: Path, texts: Texts) -> None:
+def write_bundle(partial: Path, root: str, folder: Path, image_tar: Path, texts: Texts) -> None:
     """Pack the saved images, the scripts, the shared topology, the environment's `folder` and
-    `texts` under `root` into `target`."""
+    `texts` under `root` into `partial`, owner-only from its first byte (it holds secrets)."""
     base = Path(settings.BASE_DIR)
-    partial = target.with_suffix(".partial")
-    # The bundle holds secrets: owner-only from its first byte, removed if
-    # packing fails, and only a complete bundle gets the final name.
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
-            archive.add(image_tar, f"{root}/image.tar")
-            archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
-            archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
-            archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
-            archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
-            for shared in SHARED_DIRS:
-                archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
-            archive.add(folder, f"{root}/project/settings/{folder.name}", filter=without_skipped)
-            for arcname, (text, mode) in texts.items():
-                add_text(archive, arcname, text, mode)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    shutil.move(partial, target)
+    with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
+        archive.add(image_tar, f"{root}/image.tar")
+        archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
+        archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
+        archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
+        archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+        for shared in SHARED_DIRS:
+            archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
+        archive.add(folder, f"{root}/project/settings/{folder.name}", filter=without_skipped)
+        for arcname, (text, mode) in texts.items():
+            add_text(archive, arcname, text, mode)
 
 
 def software_bill(work: Path) -> str:
@@ -167,25 +160,34 @@ def software_bill(work: Path) -> str:
     return target.read_text()
 
 
-def make_bundle(name: str, output_dir: Path) -> Bundle:
-    """Build, tag and save the images, and pack them with the environment folder."""
+def make_bundle(name: str, output_dir: Path, key: Path) -> Bundle:
+    """Build, tag and save the images, and pack them with the environment folder, signed with `key`."""
     folder = existing_env(name)
     images = build_images(folder, "app", "backup")
     tag = release_tag(name, images["app"])
     docker("tag", images["app"], tag)
-    root = f"dockerable-{name}"
     release = release_variables(tag, images)
-    bundle_env = "".join(f"{key}={value}\n" for key, value in {"ENV_NAME": name, **release}.items())
+    # A folder of its own for each release: a newer bundle never unpacks over an older one's files.
+    root = f"dockerable-{release['DOCKERABLE_RELEASE']}"
+    bundle_env = "".join(f"{variable}={value}\n" for variable, value in {"ENV_NAME": name, **release}.items())
     texts = {
         f"{root}/project/settings/{name}/.env": (env_file_lines(folder, release), 0o600),
         f"{root}/bundle.env": (bundle_env, 0o644),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / f"{tag.rsplit(':', 1)[1]}.bundle.tar"
+    target = output_dir / f"{release['DOCKERABLE_RELEASE']}.bundle.tar"
     with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
         texts[f"{root}/{SBOM}"] = (software_bill(Path(work)), 0o644)
         image_tar = Path(work) / "image.tar"
         backups = [images["backup"]] if "backup" in images else []
         docker("save", "--output", str(image_tar), tag, *backups)
-        write_bundle(target, root, folder, image_tar, texts)
+        # Only a complete, signed bundle gets the final name; a failure leaves none.
+        partial = target.with_suffix(".partial")
+        try:
+            write_bundle(partial, root, folder, image_tar, texts)
+            seal(partial, root, key, add_text)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        shutil.move(partial, target)
     return Bundle(path=target, image=tag, root=root)

@@ -28,6 +28,7 @@ from dockerable.tests.docker_stack import (
     install_fixture_app,
     run,
 )
+from dockerable.tests.signing_keys import allowed_signers, make_key
 
 # Fixtures that need the engine; a test using one must say so with @pytest.mark.docker.
 DOCKER_FIXTURES = frozenset({"postgres_server", "test_image", "checker_images"})
@@ -105,6 +106,19 @@ def pytest_collection_finish(session):
     _checker_build["wanted"] = any(
         "checker_images" in getattr(item, "fixturenames", ()) for item in session.items
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_signing():
+    """A signing key of the session's own, which shipenv signs with, and an allowed signers file
+    naming it for any environment, which deploy.sh checks bundles against (as a team's host would)."""
+    with tempfile.TemporaryDirectory(prefix="dockerable-signing-") as folder:
+        key = make_key(Path(folder))
+        signers = allowed_signers(Path(folder) / "allowed_signers", key)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DOCKERABLE_SIGNING_KEY", str(key))
+            patch.setenv("DOCKERABLE_ALLOWED_SIGNERS", str(signers))
+            yield key, signers
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ from dockerable.tests.docker_stack import (
 )
 from dockerable.tests.http_client import request
 from dockerable.tests.manage_cli import clean_env
+from dockerable.tests.signing_keys import allowed_signers, make_key
 
 pytestmark = pytest.mark.docker
 
@@ -31,6 +33,8 @@ HOST_PROGRAMS = ("bash", "dirname", "id", "stat", "docker")
 # An unprivileged user, as a developer is on their machine (this suite may run as root).
 HOST_USER = 12345
 SOCKET = "/var/run/docker.sock"
+# The bundle's signed list of files and its signature.
+SIGNED = ("SHA256SUMS", "SHA256SUMS.sig")
 
 
 @contextlib.contextmanager
@@ -79,13 +83,36 @@ def owners(folder: Path) -> set[int]:
     return {path.stat().st_uid for path in [folder, *folder.rglob("*")]}
 
 
+def signed_by(bundle: Path, key: Path, work: Path) -> bool:
+    """Whether the bundle's list of files names its image and deploy.sh, and is signed by `key`
+    for staging, as OpenSSH's own ssh-keygen finds."""
+    work.mkdir()
+    with tarfile.open(bundle) as archive:
+        (folder,) = {name.split("/", 1)[0] for name in archive.getnames()}
+        listed, signature = (archive.extractfile(f"{folder}/{name}").read() for name in SIGNED)
+    (work / "SHA256SUMS.sig").write_bytes(signature)
+    verified = subprocess.run(
+        ["ssh-keygen", "-Y", "verify", "-f", str(allowed_signers(work / "signers", key, "staging")),
+         "-I", "staging", "-n", "dockerable-bundle", "-s", str(work / "SHA256SUMS.sig")],
+        input=listed, capture_output=True, check=False,
+    )  # fmt: skip
+    return verified.returncode == 0 and b"  image.tar\n" in listed and b"  deploy.sh\n" in listed
+
+
 def test_a_clone_with_only_docker_makes_checks_and_ships_an_environment_as_its_user(tools_image):
     image = f"dockerable-django:run-{uuid.uuid4().hex[:8]}"
     made_images = [image]
     with bare_host() as (host, uid), git_copy("dockerable-run-") as root:
         give(root, uid)
+        # The user's signing key, in their home (outside the clone), which the tools image has no
+        # passwd entry for its user to use with.
+        key = make_key(Path(host["HOME"]))
+        give(key.parent, uid)
         # The suite's own backup image: shipenv builds (and bundles) it again, from the cache.
-        env = {**host, **tools_image, "DOCKERABLE_IMAGE": image, "DOCKERABLE_BACKUP_IMAGE": BACKUP_REPOSITORY}
+        env = {
+            **host, **tools_image, "DOCKERABLE_IMAGE": image, "DOCKERABLE_BACKUP_IMAGE": BACKUP_REPOSITORY,
+            "DOCKERABLE_SIGNING_KEY": str(key),
+        }  # fmt: skip
         try:
             made = as_user(uid, root, "newenv", "staging", "--domain", "staging.example.test", env=env)
             assert made.returncode == 0, made.stdout + made.stderr
@@ -105,6 +132,8 @@ def test_a_clone_with_only_docker_makes_checks_and_ships_an_environment_as_its_u
             (bundle,) = (root / "dist").glob("*.bundle.tar")
             assert owners(root / "dist") == {uid}
             assert bundle.stat().st_mode & 0o777 == 0o600
+            # Signed with the user's key: what deploy.sh checks, checked here with OpenSSH's own tool.
+            assert signed_by(bundle, key, root / "check")
         finally:
             run("docker", "image", "rm", "-f", *made_images, check=False)
 

@@ -19,6 +19,8 @@ from dockerable.tests.manage_cli import envtool
 pytestmark = pytest.mark.docker
 
 DOMAIN = "staging.example.test"
+# The environment's compose file in a host's folder with an unpacked bundle.
+COMPOSE_FILES = "*/project/settings/*/docker-compose.yml"
 
 
 class Host:
@@ -36,13 +38,20 @@ class Host:
         self.folders: list[Path] = []
         self.images: set[str] = set()
 
-    def deploy(self, bundle: Path) -> Path:
-        """Unpack the bundle in a new folder and run its deploy.sh, as an operator would."""
+    def unpack(self, bundle: Path) -> Path:
+        """Unpack the bundle in a new folder, as an operator would: the bundle's own folder in it."""
         folder = Path(tempfile.mkdtemp(prefix="dockerable-host-"))
         self.folders.append(folder)
         with tarfile.open(bundle) as archive:
-            names = archive.getnames()
             archive.extractall(folder, filter="tar")
+        (root,) = folder.iterdir()
+        return root
+
+    def deploy(self, bundle: Path) -> Path:
+        """Unpack the bundle in a new folder and run its deploy.sh, as an operator would."""
+        with tarfile.open(bundle) as archive:
+            names = archive.getnames()
+        root = self.unpack(bundle)
         # Everything any of the environment's modes mounts travels with it.
         assert any(name.endswith("dockerable/proxy/nginx.conf.template") for name in names)
         # ...and the shared topology that the environment's thin compose files extend.
@@ -52,7 +61,6 @@ class Host:
         assert any(name.endswith("/restore.sh") for name in names)
         assert any(name.endswith("/pg-upgrade.sh") for name in names)
         assert any(name.endswith("docker-compose-proxy.yml") for name in names)
-        (root,) = folder.iterdir()
         # The SBOM of the image's Python packages: each locked one by its version, uWSGI's too.
         sbom = json.loads((root / "sbom.cdx.json").read_text())
         assert sbom["bomFormat"] == "CycloneDX", sbom.get("bomFormat")
@@ -83,9 +91,10 @@ class Host:
         return f"https://127.0.0.1:{self.env['HTTPS_PORT']}{path}"
 
     def cleanup(self):
-        for folder in self.folders[-1:]:
-            compose = next(folder.glob("*/project/settings/*/docker-compose.yml"))
-            run("docker", "compose", "-f", str(compose), "down", "-v", env=self.env, check=False)
+        # The environment's stack, down from any bundle's folder (one compose project).
+        composes = [path for folder in self.folders for path in folder.glob(COMPOSE_FILES)]
+        if composes:
+            run("docker", "compose", "-f", str(composes[-1]), "down", "-v", env=self.env, check=False)
         for image in self.images:
             run("docker", "image", "rm", "-f", image, check=False)
         for folder in self.folders:
@@ -134,6 +143,42 @@ def get(host: Host, root: Path, path: str):
     )
 
 
+def app_container(host: Host) -> str:
+    """The ID of the app container the host runs."""
+    return run("docker", "inspect", "--format", "{{.Id}}", f"{host.project}-app-1").stdout.strip()
+
+
+def refusal(host: Host, folder: Path) -> str:
+    """The one line deploy.sh of `folder` refuses it with (exit 1)."""
+    result = run(str(folder / "deploy.sh"), env=host.env, check=False)
+    assert result.returncode == 1 and result.stdout == "", result
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr.rstrip("\n")
+
+
+def refuse_unsigned_and_altered(host: Host, bundle: Path) -> None:
+    """deploy.sh refuses the bundle without its signature, then with a byte of its image changed,
+    each in one line, and its image is not loaded."""
+    unsigned = host.unpack(bundle)
+    (unsigned / "SHA256SUMS.sig").unlink()
+    assert refusal(host, unsigned) == (
+        f"deploy.sh: {unsigned} is not signed (no SHA256SUMS.sig): refused; "
+        "shipenv signs with DOCKERABLE_SIGNING_KEY"
+    )
+    altered = host.unpack(bundle)
+    with (altered / "image.tar").open("r+b") as image:
+        image.seek(image.seek(0, os.SEEK_END) // 2)
+        byte = image.read(1)
+        image.seek(-1, os.SEEK_CUR)
+        image.write(bytes([byte[0] ^ 1]))
+    assert refusal(host, altered) == (
+        f"deploy.sh: {altered}/image.tar differs from what was signed: refused "
+        "(the bundle was altered or damaged)"
+    )
+    release = dict(line.split("=", 1) for line in (altered / "bundle.env").read_text().splitlines())
+    assert run("docker", "image", "inspect", release["DOCKERABLE_IMAGE"], check=False).returncode != 0
+
+
 def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
     root, host = workspace
     made = envtool("newenv", "staging", "--domain", DOMAIN, cwd=root, DOCKERABLE_IMAGE="unused")
@@ -165,7 +210,14 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
         f"deploy.sh: another deploy of staging ({host.project}) runs on this host: wait for it to end\n"
     )
 
-    second = host.deploy(ship(root, host, "release-two"))
+    # Release two, unsigned or with one byte of its image changed: refused before anything changes
+    # on the host (its image not loaded, release one's containers serving on).
+    bundle = ship(root, host, "release-two")
+    serving = app_container(host)
+    refuse_unsigned_and_altered(host, bundle)
+    assert app_container(host) == serving and "release-one" in get(host, first, "/").text
+
+    second = host.deploy(bundle)
     page = get(host, second, "/")
     assert "release-two" in page.text  # the new image serves...
     assert "kept-across-upgrades" in page.text  # ...the old data

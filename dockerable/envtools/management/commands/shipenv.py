@@ -8,6 +8,7 @@ from dockerable.envtools.audit import PASSED, REFUSED, audit
 from dockerable.envtools.bundle import make_bundle
 from dockerable.envtools.checks import require_no_errors
 from dockerable.envtools.layout import existing_env, image_locks
+from dockerable.envtools.signing import KEY_VARIABLE, signing_key
 
 
 class Command(BaseCommand):
@@ -15,7 +16,8 @@ class Command(BaseCommand):
 
     help = (
         "Make a deployable bundle of an environment: the image (docker save) and the environment "
-        "folder in one tar. Refuses an environment that checkenv reports errors for, and an image "
+        f"folder in one tar, signed with the SSH key {KEY_VARIABLE} names. Refuses an environment that "
+        "checkenv reports errors for, and an image "
         "whose locked Python packages have a known vulnerability (pip-audit) unless told to go on."
     )
 
@@ -31,12 +33,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         name = options["name"]
         existing_env(name)
+        key = signing_key()
         require_no_errors(name)
         self.vulnerability_gate(options["accept_vulnerabilities"])
-        bundle = make_bundle(name, Path(options["output"]))
+        bundle = make_bundle(name, Path(options["output"]), key)
         self.stdout.write(
             f"Made {bundle.path} (image {bundle.image}). It holds the environment's secrets: copy it "
-            "only to the host.\nOn the host, with Docker and no checkout:\n"
+            "only to the host.\nOn the host, with Docker, OpenSSH and no checkout (its allowed signers "
+            "naming your key for this environment):\n"
             f"  tar -xf {bundle.path.name} && {bundle.root}/deploy.sh\n"
             "Deploying a newer bundle the same way upgrades the stack and keeps the database."
         )
