@@ -5,7 +5,8 @@
 # First checks the bundle's signature against the host's allowed signers (DOCKERABLE_ALLOWED_SIGNERS,
 # default /etc/dockerable/allowed_signers) and every file against what was signed. Then loads the
 # bundle's image into Docker, brings the environment's production stack up and waits until it is
-# healthy. The database lives in the named volume of the compose project (dockerable-NAME):
+# healthy, and records the release in the host's history (release-history.sh; rollback.sh goes
+# back). The database lives in the named volume of the compose project (dockerable-NAME):
 # deploying a newer bundle, from any folder, replaces the containers and keeps the data.
 set -Eeuo pipefail
 
@@ -19,27 +20,20 @@ die() {
     exit 1
 }
 
-# The environment the bundle is for, by its one folder under project/settings (bundle.env is read
-# only once the signature holds).
-bundle_environment() {
-    local folders
-    mapfile -t folders < <(find "${here}/project/settings" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null)
-    ((${#folders[@]} == 1)) || die "${here}/project/settings must hold one environment folder: is this an unpacked bundle?"
-    echo "${folders[0]}"
-}
+# shellcheck source-path=SCRIPTDIR source=release-history.sh
+source "${here}/release-history.sh"
 
 # Refuses, before anything of the bundle is read or run, a bundle that is unsigned, signed by a key
 # the allowed signers do not name for its environment, or whose files differ from, or are not in,
 # the signed list.
 verify_bundle() {
-    local signers="${DOCKERABLE_ALLOWED_SIGNERS:-/etc/dockerable/allowed_signers}" env fault line path
+    local signers="${DOCKERABLE_ALLOWED_SIGNERS:-/etc/dockerable/allowed_signers}" env="$BUNDLE_ENV" fault line path
     local -A listed=()
     command -v ssh-keygen >/dev/null || die "ssh-keygen (OpenSSH 8.1 or later) is not installed: it checks the bundle's signature"
     [[ -f "${here}/${MANIFEST}" && -f "${here}/${SIGNATURE}" ]] \
         || die "${here} is not signed (no ${SIGNATURE}): refused; shipenv signs with DOCKERABLE_SIGNING_KEY"
     [[ -r "$signers" ]] || die "${signers}: no allowed signers file to check the bundle against" \
         "(docs/environments.md, Signed bundles; DOCKERABLE_ALLOWED_SIGNERS names another)"
-    env="$(bundle_environment)"
     if ! fault="$(ssh-keygen -Y verify -f "$signers" -I "$env" -n "$NAMESPACE" -s "${here}/${SIGNATURE}" \
             <"${here}/${MANIFEST}" 2>&1 >/dev/null)"; then
         fault="${fault//$'\r'/}"  # OpenSSH ends its lines with CR LF
@@ -56,7 +50,6 @@ verify_bundle() {
         [[ "$path" == "$MANIFEST" || "$path" == "$SIGNATURE" || -n "${listed[$path]:-}" ]] \
             || die "${here}/${path} is not in the signed bundle: refused (unpack each bundle into a folder of its own)"
     done < <(cd "$here" && find . ! -type d -print0)
-    VERIFIED_ENV="$env"
 }
 
 read_bundle() {
@@ -64,21 +57,21 @@ read_bundle() {
     # shellcheck source=/dev/null
     source "${here}/bundle.env"
     [[ -n "${ENV_NAME:-}" && -n "${DOCKERABLE_IMAGE:-}" ]] || die "${here}/bundle.env lacks ENV_NAME or DOCKERABLE_IMAGE"
-    [[ "$ENV_NAME" == "$VERIFIED_ENV" ]] || die "${here}/bundle.env names ${ENV_NAME}, its folder ${VERIFIED_ENV}: refused"
+    [[ "$ENV_NAME" == "$BUNDLE_ENV" ]] || die "${here}/bundle.env names ${ENV_NAME}, its folder ${BUNDLE_ENV}: refused"
     compose_file="${here}/project/settings/${ENV_NAME}/docker-compose.yml"
     [[ -f "$compose_file" ]] || die "${compose_file} is missing"
 }
 
 # One deploy of an environment at a time on this host: an exclusive lock on a file named after
-# its compose project, held until this script and the `docker compose up` it becomes have ended
-# (the kernel drops it with them, even if they are killed).
+# its compose project, taken first and held until this script has ended (the kernel drops it
+# with the process, even if it is killed).
 take_lock() {
-    local project="${COMPOSE_PROJECT_NAME:-dockerable-${ENV_NAME}}" lock
+    local lock
     command -v flock >/dev/null || die "flock (util-linux) is not installed: it keeps deploys one at a time"
     lock="${TMPDIR:-/tmp}/dockerable-deploy-${project}.lock"
     [[ -e "$lock" ]] || (umask 022 && : >"$lock") || die "${lock}: cannot create the deploy lock"
     exec {LOCK_FD}<"$lock"
-    flock --nonblock "$LOCK_FD" || die "another deploy of ${ENV_NAME} (${project}) runs on this host: wait for it to end"
+    flock --nonblock "$LOCK_FD" || die "another deploy of ${BUNDLE_ENV} (${project}) runs on this host: wait for it to end"
 }
 
 load_image() {
@@ -88,24 +81,35 @@ load_image() {
 }
 
 main() {
+    local swarm=""
+    if [[ "${1:-}" == --swarm ]]; then
+        swarm=yes
+        shift
+    fi
+    # The environment the bundle is for, by its folder: bundle.env is read once the signature holds.
+    BUNDLE_ENV="$(bundle_env_name "$here")"
+    project="$(bundle_project "$here")"
+    # A swarm keeps its deploys one at a time itself (swarm/deploy.sh).
+    [[ -n "$swarm" ]] || take_lock
     verify_bundle
     read_bundle
     # The release's images by the names they were built under (DOCKERABLE_BACKUP_IMAGE with a
     # backup service), and its name for error reports.
     export DOCKERABLE_IMAGE DOCKERABLE_BACKUP_IMAGE DOCKERABLE_RELEASE
-    if [[ "${1:-}" == --swarm ]]; then
-        # On a swarm manager: the same image and folder, deployed as a stack (docs/swarm.md), which
-        # keeps its deploys one at a time itself.
-        shift
+    if [[ -n "$swarm" ]]; then
+        # On a swarm manager: the same image and folder, deployed as a stack (docs/swarm.md).
         load_image
         exec "${here}/dockerable/swarm/deploy.sh" "${compose_file%/*}/docker-stack.yml" "$@"
     fi
-    take_lock
+    # Checked before anything changes: a deploy that could not be recorded could not be rolled back.
+    require_history "$project"
     load_image
     # A bundle on a newer PostgreSQL major than the host's data stops here with what to run.
     "${here}/pg-upgrade.sh" "$compose_file" --check
     # --no-build: the image came in the bundle; there is no source here to build from.
-    exec docker compose -f "$compose_file" up --detach --no-build --wait --remove-orphans "$@"
+    docker compose -f "$compose_file" up --detach --no-build --wait --remove-orphans "$@"
+    record_release "$project" "$DOCKERABLE_RELEASE" "$DOCKERABLE_IMAGE" "$here"
+    prune_releases "$project"
 }
 
 main "$@"

@@ -22,6 +22,12 @@ BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
 DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
 RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
 UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
+# Releases and rollback on the host: the commands and the history they share with deploy.sh.
+RELEASE_SCRIPTS = (
+    Path("dockerable") / "releases.sh",
+    Path("dockerable") / "rollback.sh",
+    Path("dockerable") / "release-history.sh",
+)
 SBOM = "sbom.cdx.json"
 # What the environment's thin compose files extend, and what those services mount.
 SHARED_DIRS = (
@@ -125,6 +131,8 @@ def write_bundle(partial: Path, root: str, folder: Path, image_tar: Path, texts:
         archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
         archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
         archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
+        for script in RELEASE_SCRIPTS:
+            archive.add(base / script, f"{root}/{script.name}")
         archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
         for shared in SHARED_DIRS:
             archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)

@@ -35,6 +35,9 @@ class Host:
             "HTTPS_PORT": str(free_port()),
             "HTTP_PORT": str(free_port()),
         }
+        # The host's release history, where /var/lib/dockerable would be.
+        self.state = Path(tempfile.mkdtemp(prefix="dockerable-state-"))
+        self.env["DOCKERABLE_STATE_DIR"] = str(self.state)
         self.folders: list[Path] = []
         self.images: set[str] = set()
 
@@ -97,7 +100,7 @@ class Host:
             run("docker", "compose", "-f", str(composes[-1]), "down", "-v", env=self.env, check=False)
         for image in self.images:
             run("docker", "image", "rm", "-f", image, check=False)
-        for folder in self.folders:
+        for folder in [*self.folders, self.state]:
             shutil.rmtree(folder, ignore_errors=True)
         # deploy.sh's lock file.
         (Path(os.environ.get("TMPDIR", "/tmp")) / f"dockerable-deploy-{self.project}.lock").unlink(
@@ -148,9 +151,9 @@ def app_container(host: Host) -> str:
     return run("docker", "inspect", "--format", "{{.Id}}", f"{host.project}-app-1").stdout.strip()
 
 
-def refusal(host: Host, folder: Path) -> str:
-    """The one line deploy.sh of `folder` refuses it with (exit 1)."""
-    result = run(str(folder / "deploy.sh"), env=host.env, check=False)
+def refusal(host: Host, script: Path, *args: str) -> str:
+    """The one line a bundle's `script` refuses with (exit 1)."""
+    result = run(str(script), *args, env=host.env, check=False)
     assert result.returncode == 1 and result.stdout == "", result
     assert len(result.stderr.splitlines()) == 1, result.stderr
     return result.stderr.rstrip("\n")
@@ -161,7 +164,7 @@ def refuse_unsigned_and_altered(host: Host, bundle: Path) -> None:
     each in one line, and its image is not loaded."""
     unsigned = host.unpack(bundle)
     (unsigned / "SHA256SUMS.sig").unlink()
-    assert refusal(host, unsigned) == (
+    assert refusal(host, unsigned / "deploy.sh") == (
         f"deploy.sh: {unsigned} is not signed (no SHA256SUMS.sig): refused; "
         "shipenv signs with DOCKERABLE_SIGNING_KEY"
     )
@@ -171,12 +174,48 @@ def refuse_unsigned_and_altered(host: Host, bundle: Path) -> None:
         byte = image.read(1)
         image.seek(-1, os.SEEK_CUR)
         image.write(bytes([byte[0] ^ 1]))
-    assert refusal(host, altered) == (
+    assert refusal(host, altered / "deploy.sh") == (
         f"deploy.sh: {altered}/image.tar differs from what was signed: refused "
         "(the bundle was altered or damaged)"
     )
-    release = dict(line.split("=", 1) for line in (altered / "bundle.env").read_text().splitlines())
-    assert run("docker", "image", "inspect", release["DOCKERABLE_IMAGE"], check=False).returncode != 0
+    image = bundle_release(altered)["DOCKERABLE_IMAGE"]
+    assert run("docker", "image", "inspect", image, check=False).returncode != 0
+
+
+def bundle_release(folder: Path) -> dict[str, str]:
+    """The unpacked bundle's bundle.env: ENV_NAME, DOCKERABLE_IMAGE, DOCKERABLE_RELEASE..."""
+    return dict(line.split("=", 1) for line in (folder / "bundle.env").read_text().splitlines())
+
+
+def releases(host: Host, folder: Path) -> list[tuple[str, bool]]:
+    """releases.sh's list: (release, whether it runs), oldest deploy first."""
+    lines = run(str(folder / "releases.sh"), env=host.env).stdout.splitlines()
+    return [(line[1:].split()[1], line.startswith("*")) for line in lines[1:]]
+
+
+def roll_back_and_forth(host: Host, first: Path, second: Path) -> None:
+    """From release two (running, in folder `second`) back to release one (`first`) and forth by
+    name, each serving the data; one image kept prunes the other's, which its folder brings back."""
+    one, two = bundle_release(first), bundle_release(second)
+    assert releases(host, second) == [(one["DOCKERABLE_RELEASE"], False), (two["DOCKERABLE_RELEASE"], True)]
+    back = run(str(second / "rollback.sh"), env=host.env, timeout=600)
+    assert f"rollback.sh: back to {first.name}" in back.stdout
+    page = get(host, first, "/")
+    assert "release-one" in page.text and "kept-across-upgrades" in page.text
+    assert releases(host, second) == [(two["DOCKERABLE_RELEASE"], False), (one["DOCKERABLE_RELEASE"], True)]
+    assert refusal(host, second / "rollback.sh", one["DOCKERABLE_RELEASE"]) == (
+        f"rollback.sh: {one['DOCKERABLE_RELEASE']} is the release running already"
+    )
+    assert refusal(host, second / "rollback.sh", "staging-1") == (
+        f"rollback.sh: no release staging-1 of {host.project} is recorded: releases.sh lists those there are"
+    )
+    # One release kept: going forward prunes release one's image, which its folder still brings back.
+    keep_one = {**host.env, "DOCKERABLE_KEEP_RELEASES": "1"}
+    run(str(first / "rollback.sh"), two["DOCKERABLE_RELEASE"], env=keep_one, timeout=600)
+    assert "release-two" in get(host, second, "/").text
+    assert run("docker", "image", "inspect", one["DOCKERABLE_IMAGE"], check=False).returncode != 0
+    run(str(second / "rollback.sh"), env=host.env, timeout=600)
+    assert "release-one" in get(host, first, "/").text
 
 
 def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace):
@@ -221,6 +260,8 @@ def test_bundle_deploys_without_a_checkout_and_upgrades_keep_the_data(workspace)
     page = get(host, second, "/")
     assert "release-two" in page.text  # the new image serves...
     assert "kept-across-upgrades" in page.text  # ...the old data
+
+    roll_back_and_forth(host, first, second)
 
 
 def test_shipenv_refuses_an_environment_with_errors(workspace):

@@ -1,5 +1,6 @@
-"""Signed bundles: deploy.sh checks a bundle's signature and files before it reads or runs any of
-them, and refuses in one line; shipenv's signing. No engine: the bundles here stop at `docker`."""
+"""A bundle's deploy.sh before it changes anything: its signature and files checked before any of
+them is read or run, the release history writable, each refusal one line; shipenv's signing. No
+engine: the bundles here stop at `docker`."""
 
 import io
 import os
@@ -18,15 +19,18 @@ from dockerable.tests.manage_cli import envtool
 from dockerable.tests.signing_keys import allowed_signers, make_key
 
 ROOT = "dockerable-staging-20261204000000"
+SCRIPTS = ("deploy.sh", "release-history.sh")
 # What deploy.sh needs before it reaches Docker; `docker` itself left out, so that a bundle that
 # passes the checks stops at "docker is not installed" with nothing loaded.
-HOST_PROGRAMS = ("bash", "dirname", "find", "sha256sum", "ssh-keygen", "flock")
+HOST_PROGRAMS = ("bash", "dirname", "find", "sha256sum", "ssh-keygen", "flock", "mkdir", "touch")
 
 
 def pack(target: Path, key: Path, files: dict[str, bytes]) -> Path:
-    """A bundle tar of `files` (paths under ROOT) with the template's deploy.sh, sealed with `key`."""
+    """A bundle tar of `files` (paths under ROOT) with the template's deploy.sh (and what it
+    sources), sealed with `key`."""
     with tarfile.open(target, "w") as archive:
-        archive.add(REPO / "dockerable" / "deploy.sh", f"{ROOT}/deploy.sh")
+        for script in SCRIPTS:
+            archive.add(REPO / "dockerable" / script, f"{ROOT}/{script}")
         for name, data in files.items():
             info = tarfile.TarInfo(f"{ROOT}/{name}")
             info.size = len(data)
@@ -46,13 +50,18 @@ BUNDLE_FILES = {
 @pytest.fixture(name="host")
 def fixture_host(tmp_path, bundle_signing):
     """A host's PATH with HOST_PROGRAMS only, its allowed signers (the session's key, any
-    environment) and lock folder: (environment, unpack(bundle) -> folder)."""
+    environment), lock and release history folders: (environment, unpack(bundle) -> folder)."""
     _, signers = bundle_signing
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in HOST_PROGRAMS:
         (bin_dir / name).symlink_to(shutil.which(name))
-    env = {"PATH": str(bin_dir), "TMPDIR": str(tmp_path), "DOCKERABLE_ALLOWED_SIGNERS": str(signers)}
+    env = {
+        "PATH": str(bin_dir),
+        "TMPDIR": str(tmp_path),
+        "DOCKERABLE_ALLOWED_SIGNERS": str(signers),
+        "DOCKERABLE_STATE_DIR": str(tmp_path / "state"),
+    }
 
     def unpack(bundle: Path) -> Path:
         place = tmp_path / f"host-{bundle.stem}"
@@ -201,7 +210,7 @@ def test_the_manifest_lists_every_file_and_refuses_links(tmp_path, bundle_signin
     key, _ = bundle_signing
     bundle = pack(tmp_path / "listed.bundle.tar", key, BUNDLE_FILES)
     names = [line.split("  ", 1)[1] for line in manifest(bundle, ROOT).splitlines()]
-    assert names == sorted(["deploy.sh", "SHA256SUMS", "SHA256SUMS.sig", *BUNDLE_FILES])
+    assert names == sorted([*SCRIPTS, "SHA256SUMS", "SHA256SUMS.sig", *BUNDLE_FILES])
     linked = tmp_path / "linked.tar"
     with tarfile.open(linked, "w") as archive:
         info = tarfile.TarInfo(f"{ROOT}/secrets.json")
@@ -225,3 +234,18 @@ def test_shipenv_refuses_without_a_signing_key_before_anything_else(tmp_path, va
     (line,) = result.stderr.splitlines()
     assert line.startswith(expected), line
     assert not (tmp_path / "dist").exists()
+
+
+def test_a_history_it_cannot_write_or_a_bad_count_to_keep_is_refused_before_anything(bundle, host, tmp_path):
+    env, unpack = host
+    folder = unpack(bundle)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the history's folder would be\n")
+    assert refused(folder, {**env, "DOCKERABLE_STATE_DIR": str(blocked)}) == (
+        f"deploy.sh: {blocked}/dockerable-staging/releases.tsv: cannot write the release history; make "
+        f"{blocked} writable by whoever deploys (docs/operations.md, Releases and rollback), or name "
+        "another folder with DOCKERABLE_STATE_DIR"
+    )
+    assert refused(folder, {**env, "DOCKERABLE_KEEP_RELEASES": "0"}) == (
+        "deploy.sh: DOCKERABLE_KEEP_RELEASES=0: must be a whole number, 1 or more"
+    )
