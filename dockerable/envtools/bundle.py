@@ -19,14 +19,19 @@ from dockerable.envtools.layout import existing_env, image_locks
 from dockerable.envtools.signing import seal
 
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
-DEPLOY_SCRIPT = Path("dockerable") / "deploy.sh"
-RESTORE_SCRIPT = Path("dockerable") / "restore.sh"
-UPGRADE_SCRIPT = Path("dockerable") / "pg-upgrade.sh"
-# Releases and rollback on the host: the commands and the history they share with deploy.sh.
-RELEASE_SCRIPTS = (
-    Path("dockerable") / "releases.sh",
-    Path("dockerable") / "rollback.sh",
-    Path("dockerable") / "release-history.sh",
+# What a host runs, at the bundle's top: the deploy, restores, PostgreSQL upgrades, releases and
+# rollback (and the history they share), maintenance mode.
+HOST_SCRIPTS = tuple(
+    Path("dockerable") / name
+    for name in (
+        "deploy.sh",
+        "restore.sh",
+        "pg-upgrade.sh",
+        "releases.sh",
+        "rollback.sh",
+        "release-history.sh",
+        "maintenance.sh",
+    )
 )
 SBOM = "sbom.cdx.json"
 # What the environment's thin compose files extend, and what those services mount.
@@ -128,10 +133,7 @@ def write_bundle(partial: Path, root: str, folder: Path, image_tar: Path, texts:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as archive:
         archive.add(image_tar, f"{root}/image.tar")
-        archive.add(base / DEPLOY_SCRIPT, f"{root}/deploy.sh")
-        archive.add(base / RESTORE_SCRIPT, f"{root}/restore.sh")
-        archive.add(base / UPGRADE_SCRIPT, f"{root}/pg-upgrade.sh")
-        for script in RELEASE_SCRIPTS:
+        for script in HOST_SCRIPTS:
             archive.add(base / script, f"{root}/{script.name}")
         archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
         for shared in SHARED_DIRS:

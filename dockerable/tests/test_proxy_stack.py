@@ -39,7 +39,7 @@ from dockerable.tests.http_client import (
 from dockerable.tests.log_checks import by_logger, error_lines, left_idle, request_lines
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.metric_checks import FETCH, api, exported, published, query, value
-from dockerable.tests.security_headers import problems_by_answer
+from dockerable.tests.security_headers import header_problems, problems_by_answer
 from dockerable.tests.task_checks import queued_task_problems
 
 pytestmark = pytest.mark.docker
@@ -292,6 +292,59 @@ def test_every_answer_carries_each_listed_security_header_once(proxy):
     issued_by_pebble(proxy)
     port_80 = request("GET", proxy.url("/", "HTTP_PORT"), headers={"Host": DOMAIN})
     assert problems_by_answer(lambda path: get(proxy, path), port_80) == {}
+
+
+def sent(response, name: str) -> list[str]:
+    """Every value of header `name` in `response`, as sent."""
+    return [value for key, value in response.header_lines if key.lower() == name.lower()]
+
+
+def maintenance_problems(response) -> list[str]:
+    """What `response` lacks of the maintenance page: 503, Retry-After, no caching, the security headers."""
+    problems = header_problems(response)
+    if response.status != 503 or "<h1>Down for maintenance</h1>" not in response.text:
+        problems.append(f"status {response.status}: {response.text[:80]!r}")
+    for name, expected in (("Retry-After", "300"), ("Cache-Control", "no-store")):
+        if sent(response, name) != [expected]:
+            problems.append(f"{name}: {sent(response, name)}")
+    return problems
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_maintenance_mode_is_nginx_alone_answering_503_until_taken_away(proxy):
+    issued_by_pebble(proxy)
+    command = [str(proxy.folder.parents[2] / "dockerable" / "maintenance.sh"), str(proxy.compose_file)]
+    env = {**proxy.env, "COMPOSE_PROJECT_NAME": proxy.project}
+    port_80 = proxy.url("/", "HTTP_PORT")
+    assert run(*command, "status", env=env).stdout == "off\n"
+    try:
+        assert run(*command, "on", env=env).stdout.startswith("maintenance.sh: on: ")
+        # No application code: with the app stopped, every method still gets the page, not a 502.
+        proxy.compose("stop", "app")
+        answers = {
+            "GET": get(proxy, "/"),
+            "POST": get(proxy, "/", method="POST", body=b"text=x", headers={"Content-Type": FORM}),
+            "port 80": request("GET", port_80, headers={"Host": DOMAIN}),
+        }
+        assert {kind: maintenance_problems(answer) for kind, answer in answers.items()} == {
+            kind: [] for kind in answers
+        }
+        # nginx's health check is not the site's: the container stays healthy.
+        assert request("GET", proxy.url("/nginx-health", "HTTP_PORT")).status == 200
+        # It outlives a deploy: the app back up behind it, still not reached.
+        proxy.up()
+        assert run(*command, "status", env=env).stdout == "on\n"
+        problems = maintenance_problems(get(proxy, "/"))
+        assert not problems, problems
+    finally:
+        off = run(*command, "off", env=env, check=False)
+        proxy.up()
+    assert off.stdout == "maintenance.sh: off: requests reach the app again\n", off
+    page = get(proxy, "/")
+    assert page.status == 200 and "Dockerable Django" in page.text, page.status
+    assert run(*command, "status", env=env).stdout == "off\n"
 
 
 def test_the_admin_works_in_a_real_browser_under_the_content_security_policy(proxy, checker_images):  # pylint: disable=unused-argument
