@@ -47,11 +47,15 @@ EMAIL_SECURITIES = ("starttls", "tls", "none")
 # Error reports (docs/observability.md): optional; where Sentry, or a service that takes its
 # protocol, receives them.
 SENTRY_DSN = "SENTRY_DSN"
+# Earlier SECRET_KEYs, newest first, which Django still accepts for sessions, password-reset links
+# and signed values made with them (dockerable/run rotatekey; docs/security.md): a list.
+SECRET_KEY_FALLBACKS = "SECRET_KEY_FALLBACKS"
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
 TEMPLATE_KEYS = {
     "SECRET_KEY": True,
+    SECRET_KEY_FALLBACKS: False,
     "DB_NAME": True,
     "DB_USER": True,
     "DB_PASSWORD": True,
@@ -108,6 +112,10 @@ VALUE_FORMS = {
 
 
 def _value_fault(key: str, value) -> str | None:
+    if key == SECRET_KEY_FALLBACKS:
+        if isinstance(value, list) and all(isinstance(item, str) and item for item in value):
+            return None
+        return f"key {key!r} must be a list of earlier SECRET_KEYs (non-empty strings)"
     if not isinstance(value, str) or not value:
         return f"key {key!r} must be a non-empty string"
     test, form = VALUE_FORMS.get(key, (None, ""))

@@ -34,6 +34,10 @@ FAULTS = {
     "number": (with_value("DB_PASSWORD", 5), "key 'DB_PASSWORD' must be a non-empty string"),
     "empty": (with_value("SECRET_KEY", ""), "key 'SECRET_KEY' must be a non-empty string"),
     "optional-wrong-type": (with_value("DB_HOST", ["db"]), "key 'DB_HOST' must be a non-empty string"),
+    "fallbacks-not-a-list": (
+        with_value("SECRET_KEY_FALLBACKS", "an-earlier-key"),
+        "key 'SECRET_KEY_FALLBACKS' must be a list of earlier SECRET_KEYs (non-empty strings)",
+    ),
     "domain-with-scheme": (
         with_value("DOMAIN", "https://www.example.com/"),
         "key 'DOMAIN' must be a host name such as www.example.com (no scheme, port or path)",

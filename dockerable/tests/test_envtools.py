@@ -183,6 +183,37 @@ def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, tools_imag
     assert not (settings_dir / "blocked").exists() and not leftovers(repo)
 
 
+def test_rotatekey_keeps_each_replaced_key_first_among_the_fallbacks_until_dropped(repo, staging):
+    staging, _ = staging
+    secrets_file = staging / "secrets.json"
+    kept = secrets_file.read_bytes()
+    first = json.loads(kept)
+    try:
+        for _ in range(2):
+            result = envtool("rotatekey", "staging", cwd=repo)
+            assert result.returncode == 0, result.stderr
+        values = json.loads(secrets_file.read_text())
+        second_key = values["SECRET_KEY_FALLBACKS"][0]
+        assert values["SECRET_KEY_FALLBACKS"] == [second_key, first["SECRET_KEY"]]
+        assert len({values["SECRET_KEY"], second_key, first["SECRET_KEY"]}) == 3
+        # Nothing else changed, and the file is still the owner's alone.
+        rest = {key: value for key, value in values.items() if not key.startswith("SECRET_KEY")}
+        assert rest == {key: value for key, value in first.items() if key != "SECRET_KEY"}
+        assert secrets_file.stat().st_mode & 0o777 == 0o600
+        assert [path.name for path in staging.glob(".secrets-*")] == []
+        # The settings read it, and checkenv passes.
+        assert envtool("checkenv", "staging", cwd=repo).returncode == 0
+        dropped = envtool("rotatekey", "staging", "--drop-fallbacks", cwd=repo)
+        assert dropped.returncode == 0, dropped.stderr
+        assert "dropped 2 earlier key(s)" in dropped.stdout
+        assert json.loads(secrets_file.read_text())["SECRET_KEY"] == values["SECRET_KEY"]
+        assert "SECRET_KEY_FALLBACKS" not in json.loads(secrets_file.read_text())
+    finally:
+        secrets_file.write_bytes(kept)
+    missing = envtool("rotatekey", "nowhere", cwd=repo)
+    assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1, missing.stderr
+
+
 def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=unused-argument
     result = envtool("checkenv", "staging", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr

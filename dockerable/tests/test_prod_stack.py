@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from cryptography import x509
@@ -26,7 +26,7 @@ from dockerable.tests.checkers import (
     mozilla_intermediate_findings,
     observatory_failures,
 )
-from dockerable.tests.conftest import unique_project
+from dockerable.tests.conftest import make_private, unique_project
 from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, TEST_IMAGE, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import (
     answer_times_during_slow_bodies,
@@ -36,6 +36,7 @@ from dockerable.tests.http_client import (
     ssl_connection,
 )
 from dockerable.tests.log_checks import error_lines, left_idle, request_lines
+from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import (
     INLINE,
     UPLOADS,
@@ -75,6 +76,84 @@ def get(stack, path, method="GET", **kwargs):
     return request(
         method, stack.url(path), ca_file=stack.folder / "ssl" / "server.crt", server_name=HOST, **kwargs
     )
+
+
+def signed_in(stack, user: str, password: str) -> str:
+    """The session cookie of `user` signed in through the admin's form, as a browser does."""
+    login = get(stack, "/admin/login/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    headers = {
+        "Cookie": f"csrftoken={login.cookies['csrftoken']}",
+        "Referer": f"https://{HOST}:{stack.env['HTTPS_PORT']}/admin/login/",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    form = urlencode({"csrfmiddlewaretoken": csrf, "username": user, "password": password, "next": "/admin/"})
+    answer = get(stack, "/admin/login/", method="POST", body=form.encode(), headers=headers)
+    assert answer.status == 302 and "sessionid" in answer.cookies, (answer.status, answer.text[:300])
+    return answer.cookies["sessionid"]
+
+
+def admin_page_status(stack, session: str) -> int:
+    """200 while the session is signed in; 302 to the sign-in page once it is not."""
+    return get(stack, "/admin/", headers={"Cookie": f"sessionid={session}"}).status
+
+
+# A new password-reset link's token of the user `rotation` (with no token given), or whether the
+# token given is still valid, in the running app's Django.
+RESET_TOKEN = """
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator as tokens
+user = get_user_model().objects.get(username="rotation")
+token = {token!r}
+print(tokens.check_token(user, token) if token else tokens.make_token(user))
+"""
+
+
+def reset_token(stack, token: str = "") -> str:
+    code = RESET_TOKEN.format(token=token)
+    # The last line: Django's shell may first say what it imported.
+    said = stack.exec("app", "/dockerable/cmd.sh", "manage", "shell", "-c", code).stdout
+    return said.strip().splitlines()[-1]
+
+
+def restart_app_and_worker(stack) -> None:
+    """As docs/security.md says after a rotation: the app and worker read secrets.json anew."""
+    stack.up("--force-recreate", "app", "worker")
+
+
+def test_a_rotated_secret_key_keeps_sessions_and_reset_links_until_its_fallback_is_dropped(prod):
+    password = f"rotation-{uuid.uuid4().hex}"
+    prod.compose(
+        "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={password}", "app", "/dockerable/cmd.sh", "manage",
+        "createsuperuser", "--noinput", "--username", "rotation", "--email", "rotation@example.com",
+    )  # fmt: skip
+    session = signed_in(prod, "rotation", password)
+    token = reset_token(prod)
+    assert admin_page_status(prod, session) == 200
+    secrets_file = prod.folder / "secrets.json"
+    kept = secrets_file.read_bytes()
+    old_key = json.loads(kept)["SECRET_KEY"]
+    try:
+        rotated = envtool("rotatekey", "example", cwd=prod.folder.parents[2])
+        assert rotated.returncode == 0, rotated.stderr
+        values = json.loads(secrets_file.read_text())
+        assert values["SECRET_KEY"] != old_key and values["SECRET_KEY_FALLBACKS"] == [old_key]
+        assert secrets_file.stat().st_mode & 0o777 == 0o600
+        restart_app_and_worker(prod)
+        # Signed with the key before: still valid, through its fallback.
+        assert admin_page_status(prod, session) == 200
+        assert reset_token(prod, token) == "True"
+        # The fallback dropped: what the old key signed is no longer valid.
+        dropped = envtool("rotatekey", "example", "--drop-fallbacks", cwd=prod.folder.parents[2])
+        assert dropped.returncode == 0, dropped.stderr
+        assert "SECRET_KEY_FALLBACKS" not in json.loads(secrets_file.read_text())
+        restart_app_and_worker(prod)
+        assert admin_page_status(prod, session) == 302
+        assert reset_token(prod, token) == "False"
+    finally:
+        secrets_file.write_bytes(kept)
+        make_private(secrets_file)
+        restart_app_and_worker(prod)
 
 
 def test_no_service_logs_an_error_in_two_idle_minutes(prod):

@@ -22,6 +22,9 @@ DOMAIN = SECRETS["DOMAIN"]
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = SECRETS["SECRET_KEY"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key-fallbacks
+# Earlier keys, still accepted, so that a new SECRET_KEY logs nobody out (dockerable/run rotatekey).
+SECRET_KEY_FALLBACKS = SECRETS.get("SECRET_KEY_FALLBACKS", [])
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 # localhost stays so that the stack can be tried on this machine, as the certificate allows.
 ALLOWED_HOSTS = [DOMAIN, "localhost", "127.0.0.1"]
