@@ -16,7 +16,7 @@ die() {
 source "${here}/release-history.sh"
 
 main() {
-    local project lines current time release image folder
+    local project lines line current time release image folder
     project="$(bundle_project "$here")"
     mapfile -t lines < <(latest_deploys "$project")
     ((${#lines[@]} > 0)) || die "no release of ${project} deployed from a bundle is recorded in $(history_file "$project")"

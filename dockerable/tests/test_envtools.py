@@ -214,6 +214,27 @@ def test_rotatekey_keeps_each_replaced_key_first_among_the_fallbacks_until_dropp
     assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1, missing.stderr
 
 
+def test_rotatekey_refuses_settings_that_would_not_read_the_fallback(repo, staging):
+    staging, _ = staging
+    settings_file, secrets_file = staging / "settings.py", staging / "secrets.json"
+    kept, secrets = settings_file.read_text(), secrets_file.read_bytes()
+    # As environments made before the fallbacks: the line is not there.
+    settings_file.write_text(
+        "\n".join(line for line in kept.splitlines() if not line.startswith("SECRET_KEY_FALLBACKS")) + "\n"
+    )
+    try:
+        result = envtool("rotatekey", "staging", cwd=repo)
+    finally:
+        settings_file.write_text(kept)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        f"CommandError: {settings_file} does not set SECRET_KEY_FALLBACKS: add "
+        'SECRET_KEY_FALLBACKS = SECRETS.get("SECRET_KEY_FALLBACKS", []) under SECRET_KEY first'
+    )
+    assert secrets_file.read_bytes() == secrets  # nothing written
+
+
 def test_checkenv_passes_a_new_environment(repo, staging):  # pylint: disable=unused-argument
     result = envtool("checkenv", "staging", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from dockerable.envtools.certificates import self_signed
 from dockerable.tests.conftest import make_private, unique_project
-from dockerable.tests.docker_stack import Stack, free_port
+from dockerable.tests.docker_stack import Stack, free_port, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -18,6 +18,20 @@ ONE_SHOTS = {"preflight", "static"}
 def folder_listing(folder: Path) -> list[str]:
     """Every path under `folder`, with a slash after each directory: what `up` must not add to."""
     return sorted(f"{path.relative_to(folder)}{'/' if path.is_dir() else ''}" for path in folder.rglob("*"))
+
+
+def service_states(stack) -> list[str]:
+    """`SERVICE STATE` of each of the stack's containers, stopped ones too."""
+    listed = stack.compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout.split("\n")
+    return [line for line in listed if line]
+
+
+def settled_states(stack) -> tuple[list[str]] | None:
+    """(service_states,) once no one-shot is running (a list that may be empty: nothing was
+    created), else None."""
+    states = service_states(stack)
+    running = [line for line in states if line.split()[0] in ONE_SHOTS and line.endswith(" running")]
+    return None if running else (states,)
 
 
 def refused_up(checkout, compose_file: str, **variables) -> tuple[str, list[str]]:
@@ -34,7 +48,9 @@ def refused_up(checkout, compose_file: str, **variables) -> tuple[str, list[str]
     try:
         result = stack.compose("up", "-d", "--wait", "--wait-timeout", "60", check=False)
         assert result.returncode != 0, "up succeeded with a broken environment"
-        states = stack.compose("ps", "-a", "--format", "{{.Service}} {{.State}}").stdout.split("\n")
+        # A one-shot that needs no check (static's copy) may still be running when up gives up
+        # on a busy machine: its end is waited for, not taken for a service left running.
+        (states,) = wait_for(lambda: settled_states(stack), timeout=60, what="the one-shot services to end")
         started = [line for line in states if line and not line.endswith((" created", " exited"))]
         # Nothing but the one-shots ever ran (static copies files, needing no check), so nothing
         # is left restarting on the mistake.

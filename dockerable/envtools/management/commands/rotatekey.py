@@ -1,5 +1,6 @@
 """`dockerable/run rotatekey NAME`: a new SECRET_KEY, the one it replaces kept as a fallback."""
 
+import ast
 import json
 import os
 import tempfile
@@ -25,6 +26,22 @@ def write_replacing(path: Path, values: dict) -> None:
         raise
 
 
+def sets_fallbacks(settings_file: Path) -> bool:
+    """Whether the environment's settings.py assigns SECRET_KEY_FALLBACKS at its top level (parsed,
+    not run: its secrets may not load here)."""
+    try:
+        tree = ast.parse(settings_file.read_text(encoding="utf-8"), filename=str(settings_file))
+    except SyntaxError as exc:
+        raise CommandError(f"{settings_file}: line {exc.lineno}: {exc.msg}") from None
+    targets = [
+        target
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+    ]
+    return any(isinstance(target, ast.Name) and target.id == "SECRET_KEY_FALLBACKS" for target in targets)
+
+
 class Command(BaseCommand):
     """Rotate an environment's SECRET_KEY through SECRET_KEY_FALLBACKS in its secrets.json."""
 
@@ -44,7 +61,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        path = existing_env(options["name"]) / "secrets.json"
+        folder = existing_env(options["name"])
+        path = folder / "secrets.json"
+        if not options["drop_fallbacks"] and not sets_fallbacks(folder / "settings.py"):
+            # A new key the settings do not pair with the old one signs every user out.
+            raise CommandError(
+                f"{folder / 'settings.py'} does not set SECRET_KEY_FALLBACKS: add "
+                'SECRET_KEY_FALLBACKS = SECRETS.get("SECRET_KEY_FALLBACKS", []) under SECRET_KEY first'
+            )
         try:
             values = environment.read(path).values
         except environment.SecretsError as exc:
