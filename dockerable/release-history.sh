@@ -59,6 +59,15 @@ latest_deploys() {
     printf '%s\n' "${kept[@]}"
 }
 
+# The latest deploy of each release of project $1 into DEPLOYS (oldest first), the running
+# release into CURRENT; ends the script (the caller's `die`) in one line when none is recorded.
+read_deploys() {
+    mapfile -t DEPLOYS < <(latest_deploys "$1")
+    ((${#DEPLOYS[@]} > 0)) || die "no release of $1 deployed from a bundle is recorded in $(history_file "$1")"
+    # shellcheck disable=SC2034  # read by the scripts that source this
+    IFS=$'\t' read -r _ CURRENT _ _ <<<"${DEPLOYS[-1]}"
+}
+
 # Removes the images of project $1's releases older than the newest DOCKERABLE_KEEP_RELEASES;
 # an image a container still uses stays.
 prune_releases() {

@@ -16,16 +16,13 @@ die() {
 source "${here}/release-history.sh"
 
 main() {
-    local project lines line current time release image folder
-    project="$(bundle_project "$here")"
-    mapfile -t lines < <(latest_deploys "$project")
-    ((${#lines[@]} > 0)) || die "no release of ${project} deployed from a bundle is recorded in $(history_file "$project")"
-    IFS=$'\t' read -r _ current _ _ <<<"${lines[-1]}"
+    local line time release image folder
+    read_deploys "$(bundle_project "$here")"
     printf '  %-20s  %-32s  %s\n' "DEPLOYED (UTC)" "RELEASE" "FOLDER"
-    for line in "${lines[@]}"; do
+    for line in "${DEPLOYS[@]}"; do
         IFS=$'\t' read -r time release image folder <<<"$line"
         docker image inspect "$image" >/dev/null 2>&1 || folder="${folder} (image pruned: its bundle's image.tar has it)"
-        printf '%s %-20s  %-32s  %s\n' "$([[ "$release" == "$current" ]] && echo '*' || echo ' ')" "$time" "$release" "$folder"
+        printf '%s %-20s  %-32s  %s\n' "$([[ "$release" == "$CURRENT" ]] && echo '*' || echo ' ')" "$time" "$release" "$folder"
     done
 }
 

@@ -19,19 +19,17 @@ source "${here}/release-history.sh"
 
 # The folder of release $2 of project $1, or of the one deployed before the running one.
 target_folder() {
-    local lines current release folder i
-    mapfile -t lines < <(latest_deploys "$1")
-    ((${#lines[@]} > 0)) || die "no release of $1 deployed from a bundle is recorded in $(history_file "$1")"
-    IFS=$'\t' read -r _ current _ _ <<<"${lines[-1]}"
-    for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
-        IFS=$'\t' read -r _ release _ folder <<<"${lines[i]}"
-        if [[ -n "$2" && "$release" == "$2" ]] || [[ -z "$2" && "$release" != "$current" ]]; then
-            [[ "$release" != "$current" ]] || die "${release} is the release running already"
+    local release folder i
+    read_deploys "$1"
+    for ((i = ${#DEPLOYS[@]} - 1; i >= 0; i--)); do
+        IFS=$'\t' read -r _ release _ folder <<<"${DEPLOYS[i]}"
+        if [[ -n "$2" && "$release" == "$2" ]] || [[ -z "$2" && "$release" != "$CURRENT" ]]; then
+            [[ "$release" != "$CURRENT" ]] || die "${release} is the release running already"
             echo "$folder"
             return 0
         fi
     done
-    [[ -n "$2" ]] || die "only one release of $1 is recorded (${current}): there is none before it"
+    [[ -n "$2" ]] || die "only one release of $1 is recorded (${CURRENT}): there is none before it"
     die "no release ${2} of $1 is recorded: releases.sh lists those there are"
 }
 

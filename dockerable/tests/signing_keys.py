@@ -1,4 +1,5 @@
-"""SSH keys for signing bundles in tests, made with ssh-keygen, and allowed signers files naming them."""
+"""SSH keys for signing bundles in tests, made with ssh-keygen, allowed signers files naming them, and
+a byte changed in a signed file."""
 
 import subprocess
 from pathlib import Path
@@ -21,3 +22,12 @@ def allowed_signers(path: Path, key: Path, principals: str = "*") -> Path:
     algorithm, public = key.with_name(f"{key.name}.pub").read_text().split()[:2]
     path.write_text(f'{principals} namespaces="dockerable-bundle" {algorithm} {public}\n')
     return path
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    """Change the byte at `offset` of `path` in place (one bit), as a damaged or altered copy would."""
+    with path.open("r+b") as raw:
+        raw.seek(offset)
+        byte = raw.read(1)
+        raw.seek(offset)
+        raw.write(bytes([byte[0] ^ 1]))

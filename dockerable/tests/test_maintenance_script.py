@@ -21,12 +21,16 @@ def refusal(*args: str) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ((), "usage: maintenance.sh project/settings/<env>/docker-compose-proxy.yml on|off|status"),
+        (
+            (),
+            "usage: maintenance.sh project/settings/<env>/docker-compose-proxy.yml|docker-stack.yml "
+            "on|off|status",
+        ),
         ((str(EXAMPLE / "nope.yml"), "on"), f"{EXAMPLE / 'nope.yml'}: no such compose file"),
         (
             (str(EXAMPLE / "docker-compose.yml"), "on"),
             f"{EXAMPLE / 'docker-compose.yml'} has no nginx and certbot in front of the app: maintenance "
-            "mode is proxy mode's (docker-compose-proxy.yml)",
+            "mode is proxy mode's (docker-compose-proxy.yml) and Swarm's (docker-stack.yml)",
         ),
         ((str(EXAMPLE / "docker-compose-proxy.yml"), "maybe"), "unknown action 'maybe': on, off or status"),
     ],

@@ -15,6 +15,7 @@ import pytest
 from dockerable.tests.docker_stack import REPO, copy_checkout, free_port, install_fixture_app, run
 from dockerable.tests.http_client import request, sign_fixturebook
 from dockerable.tests.manage_cli import envtool
+from dockerable.tests.signing_keys import flip_byte
 
 pytestmark = pytest.mark.docker
 
@@ -169,11 +170,7 @@ def refuse_unsigned_and_altered(host: Host, bundle: Path) -> None:
         "shipenv signs with DOCKERABLE_SIGNING_KEY"
     )
     altered = host.unpack(bundle)
-    with (altered / "image.tar").open("r+b") as image:
-        image.seek(image.seek(0, os.SEEK_END) // 2)
-        byte = image.read(1)
-        image.seek(-1, os.SEEK_CUR)
-        image.write(bytes([byte[0] ^ 1]))
+    flip_byte(altered / "image.tar", (altered / "image.tar").stat().st_size // 2)
     assert refusal(host, altered / "deploy.sh") == (
         f"deploy.sh: {altered}/image.tar differs from what was signed: refused "
         "(the bundle was altered or damaged)"

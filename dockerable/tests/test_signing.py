@@ -3,7 +3,6 @@ them is read or run, the release history writable, each refusal one line; shipen
 engine: the bundles here stop at `docker`."""
 
 import io
-import os
 import shutil
 import subprocess
 import tarfile
@@ -16,7 +15,7 @@ from dockerable.envtools.bundle import add_text
 from dockerable.envtools.signing import manifest, seal
 from dockerable.tests.docker_stack import REPO
 from dockerable.tests.manage_cli import envtool
-from dockerable.tests.signing_keys import allowed_signers, make_key
+from dockerable.tests.signing_keys import allowed_signers, flip_byte, make_key
 
 ROOT = "dockerable-staging-20261204000000"
 SCRIPTS = ("deploy.sh", "release-history.sh")
@@ -120,11 +119,7 @@ def test_a_bundle_with_one_byte_changed_is_refused(bundle, host):
     # In the tar itself, as a copy damaged or altered on its way would be: a byte of the image.
     with tarfile.open(bundle) as archive:
         member = archive.getmember(f"{ROOT}/image.tar")
-    with bundle.open("r+b") as raw:
-        raw.seek(member.offset_data + member.size // 2)
-        byte = raw.read(1)
-        raw.seek(-1, os.SEEK_CUR)
-        raw.write(bytes([byte[0] ^ 1]))
+    flip_byte(bundle, member.offset_data + member.size // 2)
     folder = unpack(bundle)
     assert refused(folder, env) == (
         f"deploy.sh: {folder}/image.tar differs from what was signed: refused "

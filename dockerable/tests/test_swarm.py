@@ -115,6 +115,27 @@ def test_the_stack_serves_https_redirects_http_and_static_from_nginx(swarm):
     assert static.startswith("http/2 200") and "server: nginx" in static and "immutable" in static, static
 
 
+def test_maintenance_mode_puts_nginxs_page_in_front_of_the_stack_and_takes_it_away(swarm):
+    # From this machine, whose engine is not a node: the flag is written by a job on the proxy node.
+    command = [str(swarm.root / "dockerable" / "maintenance.sh"), str(swarm.folder / "docker-stack.yml")]
+    assert run(*command, "status", env=swarm.env).stdout == "off\n"
+    try:
+        assert run(*command, "on", env=swarm.env).stdout.startswith("maintenance.sh: on: ")
+        answer = swarm.client("-i", f"https://{HOST}/").stdout.lower()
+        assert answer.startswith("http/2 503") and "<h1>down for maintenance</h1>" in answer, answer[:300]
+        assert "retry-after: 300" in answer and "cache-control: no-store" in answer, answer[:600]
+        assert "strict-transport-security: " in answer, answer[:600]
+        assert run(*command, "status", env=swarm.env).stdout == "on\n"
+    finally:
+        off = run(*command, "off", env=swarm.env, check=False)
+    assert off.stdout == "maintenance.sh: off: requests reach the app again\n", off
+    assert "<h1>Dockerable Django</h1>" in swarm.page()
+    assert run(*command, "status", env=swarm.env).stdout == "off\n"
+    # Each job removed once it has run.
+    services = run("docker", "service", "ls", "--format", "{{.Name}}").stdout.split()
+    assert not [name for name in services if "maintenance" in name], services
+
+
 def test_prometheus_scrapes_every_app_task_and_counts_the_requests_sent(swarm):
     (container,) = run(
         "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_prometheus"
@@ -374,11 +395,50 @@ def second_deploy_while(first: subprocess.Popen, swarm) -> subprocess.CompletedP
     return second
 
 
-def test_a_changed_secrets_file_rolls_out_no_secret_shows_and_a_second_deploy_meanwhile_is_refused(swarm):
+# A staff user signed in by Django's test client inside an app task: its session key.
+SIGN_IN = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+user, _ = get_user_model().objects.get_or_create(username="rotation", is_staff=True, is_superuser=True)
+user.set_password("rotation-" + user.username * 4)
+user.save()
+client = Client()
+client.force_login(user)
+print(client.cookies["sessionid"].value)
+"""
+
+
+def admin_status(swarm, session: str) -> str:
+    """The status of the admin's index page through nginx with `session`: 200 signed in, 302 not."""
+    return swarm.client(
+        "-o /dev/null -w '%{http_code}'", f"-H 'Cookie: sessionid={session}'", f"https://{HOST}/admin/"
+    ).stdout
+
+
+def signed_in_session(swarm) -> str:
+    """The session key of a staff user signed in inside an app task, checked through nginx."""
+    docker, task = swarm.app_task()
+    session = run(*docker, "exec", task, "/dockerable/cmd.sh", "manage", "shell", "-c", SIGN_IN).stdout
+    session = session.split()[-1]
+    assert admin_status(swarm, session) == "200"
+    return session
+
+
+def rotated_secret_key(swarm) -> dict:
+    """`rotatekey example` in the swarm's checkout: its secrets.json after it."""
     secrets_file = swarm.folder / "secrets.json"
+    old_key = json.loads(secrets_file.read_text())["SECRET_KEY"]
+    rotated = envtool("rotatekey", "example", cwd=swarm.root)
+    assert rotated.returncode == 0, rotated.stderr
     values = json.loads(secrets_file.read_text())
-    values["SECRET_KEY"] = "swarm-test-" + uuid.uuid4().hex * 2
-    secrets_file.write_text(json.dumps(values, indent=4))
+    assert values["SECRET_KEY"] != old_key and values["SECRET_KEY_FALLBACKS"] == [old_key]
+    return values
+
+
+def test_a_rotated_secret_key_rolls_out_under_load_keeping_sessions_no_secret_shows(swarm):
+    # A second deploy meanwhile is refused.
+    session = signed_in_session(swarm)
+    values = rotated_secret_key(swarm)
     before = {task["ID"] for task in swarm.running_tasks("app")}
     banner = swarm.folder / "banner.txt"
     banner.write_text(f"release {uuid.uuid4().hex}\n")
@@ -401,6 +461,8 @@ def test_a_changed_secrets_file_rolls_out_no_secret_shows_and_a_second_deploy_me
     assert lines[0].endswith(f"if none runs (it was killed), remove its lock: docker config rm {lock}")
     assert run("docker", "config", "inspect", lock, check=False).returncode != 0
     assert not before & {task["ID"] for task in swarm.running_tasks("app")}  # every task replaced
+    # Signed in before the rotation, still signed in after it: the old key is a fallback.
+    assert admin_status(swarm, session) == "200"
     configs = run("docker", "config", "ls", "--format", "{{.Name}}").stdout.split()
     assert f"{swarm.stack}_banner-{hashlib.sha256(banner.read_bytes()).hexdigest()[:12]}" in configs
     inspected = run(
