@@ -97,8 +97,11 @@ watch_certificate() {
         last="$now"
         if grep -q ssl_reject_handshake "$conf"; then
             write_conf
-            nginx -t -q && nginx -s reload
-            echo "nginx-tls: first certificate; nginx reloaded"
+            if nginx -t -q 2>"$pairs/check.log" && nginx -s reload; then
+                echo "nginx-tls: first certificate; nginx reloaded"
+            else
+                echo "nginx-tls: nginx refuses its configuration, not reloaded: $(head -n 1 "$pairs/check.log")" >&2
+            fi
         else
             echo "nginx-tls: certificate changed; new connections get it within ${recheck} s, no reload"
         fi

@@ -270,8 +270,10 @@ check_update() {
         "" | completed) ;;
         updating | rollback_started) die "the app's update is still ${state} after ${UPDATE_TIMEOUT} s" \
             "(docker service ps ${STACK}_app says more)" ;;
-        rollback_*) die "the new release of ${ENV_NAME} failed its health check and was rolled back:" \
-            "$(running_image) serves (docker service ps ${STACK}_app says more)" ;;
+        rollback_*)
+            worker_back_with_app
+            die "the new release of ${ENV_NAME} failed its health check and was rolled back:" \
+                "$(running_image) serves (docker service ps ${STACK}_app says more)" ;;
         *) die "the app's update is ${state} (docker service ps ${STACK}_app says more)" ;;
     esac
 }
@@ -286,6 +288,40 @@ wait_stopping_tasks() {
         ((SECONDS < deadline)) || die "tasks of ${STACK}_app still run two minutes after Swarm began stopping them"
         sleep 1
     done
+}
+
+# The image service $1 ran before its last update ("" if Swarm keeps no previous spec: none yet,
+# or Swarm rolled that update back itself).
+previous_image() {
+    docker service inspect --format '{{with .PreviousSpec}}{{.TaskTemplate.ContainerSpec.Image}}{{end}}' \
+        "${STACK}_$1" 2>/dev/null || true
+}
+
+# The worker back to the release the app runs, when its last update took it off that release (the
+# app rolled back by Swarm): app and worker run one release.
+worker_back_with_app() {
+    local app
+    app="$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_app")"
+    [[ "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_worker")" != "$app" \
+        && "$(previous_image worker)" == "$app" ]] || return 0
+    docker service rollback --quiet "${STACK}_worker" >/dev/null
+}
+
+# The app back to its previous spec, and the worker with it (at the same time) when its previous
+# spec ran the same image.
+rollback() {
+    local target worker=""
+    target="$(previous_image app)"
+    [[ -n "$target" ]] || die "${STACK}_app keeps no previous release to go back to" \
+        "(after a release Swarm rolled back by itself, the running one is the previous)"
+    if [[ "$(previous_image worker)" == "$target" ]]; then
+        docker service rollback --quiet "${STACK}_worker" >/dev/null &
+        worker=$!
+    fi
+    docker service rollback --quiet "${STACK}_app" >/dev/null
+    [[ -z "$worker" ]] || wait "$worker" || die "${STACK}_worker did not roll back (docker service ps ${STACK}_worker says more)"
+    wait_stopping_tasks
+    say "${ENV_NAME} runs $(running_image) again"
 }
 
 deploy() {
@@ -335,10 +371,7 @@ main() {
         --registry)
             registry="${2:?--registry needs HOST:PORT}"
             deploy ;;
-        --rollback)
-            docker service rollback --quiet "${STACK}_app" >/dev/null
-            wait_stopping_tasks
-            say "${ENV_NAME} runs $(running_image) again" ;;
+        --rollback) rollback ;;
         *) die "unknown option '$1'" ;;
     esac
 }

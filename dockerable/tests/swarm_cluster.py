@@ -296,7 +296,11 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
 
     def app_task(self) -> tuple[list[str], str]:
         """One running app task: the docker command of the node it is on, and its container."""
-        task_filter = f"label=com.docker.swarm.service.name={self.stack}_app"
+        return self.task_of("app")
+
+    def task_of(self, service: str) -> tuple[list[str], str]:
+        """One running task of `service`: the docker command of the node it is on, and its container."""
+        task_filter = f"label=com.docker.swarm.service.name={self.stack}_{service}"
         manager, worker = self.engines
         docker = manager if run(*manager, "ps", "-q", "--filter", task_filter).stdout else worker
         return docker, run(*docker, "ps", "-q", "--filter", task_filter).stdout.split()[0]

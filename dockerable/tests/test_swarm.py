@@ -251,8 +251,11 @@ def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the
     with swarm.load() as outcome:
         swarm.rollback()
         assert "<h1>Dockerable Django</h1>" in swarm.page()
+        # The workers went back with the app: one release.
+        assert swarm.running_image("worker") == swarm.running_image("app")
         swarm.rollback()
     assert failures(outcome) == {}, outcome
+    assert swarm.running_image("worker") == swarm.running_image("app") == spec
     assert "<h1>Release two</h1>" in swarm.page()
     print("p99 before and during the update:", outcome["p99_before"], outcome["p99_after"])
 
@@ -297,6 +300,15 @@ def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
     assert result.returncode == 1
     assert "failed its health check and was rolled back" in result.stderr, result.stderr
     assert failures(outcome) == {}, outcome
+    assert {task["Image"] for task in swarm.running_tasks("app")} == before
+    # The workers, which were healthy on it, went back too: one release runs.
+    assert swarm.running_image("worker") == swarm.running_image("app")
+    # Swarm keeps no release before the one it went back to: --rollback says so, changing nothing.
+    script = swarm.root / "dockerable" / "swarm" / "deploy.sh"
+    stack_file = str(swarm.folder / "docker-stack.yml")
+    refused = run(str(script), stack_file, "--rollback", env=swarm.env, check=False)
+    assert refused.returncode == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert f"{swarm.stack}_app keeps no previous release to go back to" in refused.stderr
     assert {task["Image"] for task in swarm.running_tasks("app")} == before
 
 
@@ -642,7 +654,7 @@ def acme_stack_file(acme: Path) -> str:
     network, where nginx answers to the domain that Pebble validates."""
     stack = yaml.safe_load(TEST_STACK_FILE)
     stack["services"]["nginx"] = {
-        "environment": {"TLS_SOURCE": "acme"},
+        "environment": {"TLS_SOURCE": "acme", "TLS_WATCH_INTERVAL": "1"},
         "networks": {"app": {}, "acme": {"aliases": [HOST]}},
     }
     stack["services"]["certbot"] = {
@@ -680,15 +692,32 @@ def test_certbot_in_the_stack_gets_the_certificate_nginx_serves(swarm):
     with swarm.stack_file(acme_stack_file(acme)):
         swarm.deploy()
 
-        def issuer():
-            # Until certbot has the certificate, nginx refuses every handshake.
-            served = swarm.client("-k -v -o /dev/null", f"https://{HOST}/healthz", check=False)
-            found = re.search(r"issuer: (.*)", served.stderr)
-            return found.group(1) if found and "Pebble" in found.group(1) else None
-
-        wait_for(issuer, timeout=120, what="nginx to serve a certificate issued by Pebble")
+        served = [wait_for(lambda: new_from_pebble(swarm, []), timeout=120, what="a certificate from Pebble")]
         health = run("docker", "service", "ps", "--format", "{{.CurrentState}}", f"{swarm.stack}_certbot")
         assert health.stdout.startswith("Running"), health.stdout
+        # Forced renewals under load, each served to new connections before the next, none failing
+        # a request (nginx is not reloaded: docs/proxy.md).
+        docker, certbot = swarm.task_of("certbot")
+        with swarm.load("/healthz", verify=False) as outcome:
+            for _ in range(2):
+                run(
+                    *docker, "exec", certbot, "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal"
+                )
+                renewed = wait_for(
+                    lambda: new_from_pebble(swarm, served), timeout=60, what="the renewal served"
+                )
+                served.append(renewed)
+        assert failures(outcome) == {}, outcome
+        assert outcome["counts"]["200"] > 100, outcome
+
+
+def new_from_pebble(swarm, served: list) -> str:
+    """The issuer and dates of the certificate nginx serves if Pebble issued it and it is none of
+    `served`; "" if not (until certbot has one, nginx refuses every handshake)."""
+    answer = swarm.client("-k -v -o /dev/null", f"https://{HOST}/healthz", check=False).stderr
+    found = re.findall(r"(issuer|start date|expire date): (.*)", answer)
+    from_pebble = any(key == "issuer" and "Pebble" in value for key, value in found)
+    return repr(found) if from_pebble and repr(found) not in served else ""
 
 
 def ship_and_deploy(swarm, env: str, image: str, stack: str) -> tuple[str, Path]:
