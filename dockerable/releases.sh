@@ -16,14 +16,14 @@ die() {
 source "${here}/release-history.sh"
 
 main() {
-    local line time release image folder
+    local i image
     read_deploys "$(bundle_project "$here")"
-    printf '  %-20s  %-32s  %s\n' "DEPLOYED (UTC)" "RELEASE" "FOLDER"
-    for line in "${DEPLOYS[@]}"; do
-        IFS=$'\t' read -r time release image folder <<<"$line"
-        docker image inspect "$image" >/dev/null 2>&1 || folder="${folder} (image pruned: its bundle's image.tar has it)"
-        printf '%s %-20s  %-32s  %s\n' "$([[ "$release" == "$CURRENT" ]] && echo '*' || echo ' ')" "$time" "$release" "$folder"
+    for i in "${!DEPLOYS[@]}"; do
+        IFS=$'\t' read -r _ _ image _ <<<"${DEPLOYS[i]}"
+        docker image inspect "$image" >/dev/null 2>&1 \
+            || DEPLOYS[i]="${DEPLOYS[i]} (image pruned: its bundle's image.tar has it)"
     done
+    print_deploys FOLDER
 }
 
 main "$@"

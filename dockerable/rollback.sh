@@ -17,27 +17,13 @@ die() {
 # shellcheck source-path=SCRIPTDIR source=release-history.sh
 source "${here}/release-history.sh"
 
-# The folder of release $2 of project $1, or of the one deployed before the running one.
-target_folder() {
-    local release folder i
-    read_deploys "$1"
-    for ((i = ${#DEPLOYS[@]} - 1; i >= 0; i--)); do
-        IFS=$'\t' read -r _ release _ folder <<<"${DEPLOYS[i]}"
-        if [[ -n "$2" && "$release" == "$2" ]] || [[ -z "$2" && "$release" != "$CURRENT" ]]; then
-            [[ "$release" != "$CURRENT" ]] || die "${release} is the release running already"
-            echo "$folder"
-            return 0
-        fi
-    done
-    [[ -n "$2" ]] || die "only one release of $1 is recorded (${CURRENT}): there is none before it"
-    die "no release ${2} of $1 is recorded: releases.sh lists those there are"
-}
-
 main() {
     (($# <= 1)) || die "usage: rollback.sh [RELEASE]"
-    local project folder
+    local project line folder
     project="$(bundle_project "$here")"
-    folder="$(target_folder "$project" "${1:-}")"
+    read_deploys "$project"
+    line="$(rollback_target "${1:-}" "$project" releases.sh)"
+    folder="${line##*$'\t'}"
     [[ -x "${folder}/deploy.sh" ]] || die "${folder}/deploy.sh is gone: unpack that release's bundle there again"
     echo "rollback.sh: back to ${folder##*/}"
     exec "${folder}/deploy.sh"

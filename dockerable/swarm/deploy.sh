@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Deploys an environment to Docker Swarm, or rolls it back (docs/swarm.md):
+# Deploys an environment to Docker Swarm, lists its releases, or rolls it back (docs/swarm.md):
 #   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT]
-#   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --rollback
+#   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --releases
+#   dockerable/swarm/deploy.sh project/settings/<env>/docker-stack.yml --rollback [RELEASE]
 # On a swarm manager; DOCKERABLE_STACK names the stack (default dockerable-<env>). The release is the image DOCKERABLE_IMAGE names (default
 # <stack>-app:latest, what the environment's production compose file builds), tagged by its content; with --registry it is pushed
-# there first, so that every node can pull it. The backup image is DOCKERABLE_BACKUP_IMAGE's (default <stack>-backup) postgres-18. Steps: the stack as it runs, with any new secret or config
-# (PostgreSQL up); migrations, once, by a job of the new image (a failure stops here and the
-# running release serves on); static files onto nginx's node; then the app rolls over task by
-# task, each new one healthy before an old one stops, and rolls back by itself if they are not.
+# there first, so that every node can pull it. The backup image is DOCKERABLE_BACKUP_IMAGE's (default <stack>-backup) postgres-18. Steps: static files and the TLS
+# pair onto nginx's node; the stack as it runs, with any new secret or config (PostgreSQL up);
+# migrations, once, by a job of the new image (a failure stops here and the running release serves
+# on); then the app rolls over task by task, each new one healthy before an old one stops, and
+# rolls back by itself if they are not.
+# The swarm records each release that serves (swarm/history.sh); --rollback returns the app and
+# the workers to the one before, or to RELEASE, by the same rolling update.
 set -Eeuo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +28,14 @@ die() {
 say() {
     echo "swarm/deploy.sh: $*"
 }
+
+# The history's shared part is beside this folder in a checkout, at the top of a bundle.
+history="${here}/../release-history.sh"
+[[ -f "$history" ]] || history="${here}/../../release-history.sh"
+# shellcheck source-path=SCRIPTDIR source=../release-history.sh
+source "$history"
+# shellcheck source-path=SCRIPTDIR source=history.sh
+source "${here}/history.sh"
 
 require_manager() {
     command -v docker >/dev/null || die "docker is not installed on this host"
@@ -193,8 +205,12 @@ release_image() {
 
 # The image the app service runs now, if the stack exists.
 running_image() {
-    docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_app" 2>/dev/null \
-        | sed 's/@sha256:.*//' || true
+    spec_image app | sed 's/@sha256:.*//' || true
+}
+
+# The image service $1 of the stack runs, as its spec names it (with the registry's digest).
+spec_image() {
+    docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_$1" 2>/dev/null
 }
 
 # `docker stack deploy` of the app and worker on image $1, the app with $2 tasks, then how the app's update ended. The
@@ -213,18 +229,15 @@ stack_deploy() {
     check_update "$before"
 }
 
-# A one-shot job of the release image, tried JOB_ATTEMPTS times (the first may find PostgreSQL
-# still starting); its last lines of log, and a non-zero exit, if every attempt failed.
+# A one-shot job, $1, of the options, image and command that follow, tried JOB_ATTEMPTS times (the
+# first may find PostgreSQL still starting); its last lines of log, and a non-zero exit, if every
+# attempt failed.
 run_job() {
     local name="${STACK}_$1" states deadline=$((SECONDS + 600))
     shift
     docker service rm "$name" >/dev/null 2>&1 || true
     docker service create --quiet --detach --name "$name" --mode replicated-job \
         --restart-condition on-failure --restart-max-attempts $((JOB_ATTEMPTS - 1)) --restart-delay 3s \
-        --env "DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE}" \
-        --env DJANGO_SECRETS_FILE=/run/secrets/django.json \
-        --secret "source=${STACK}_django-${HASH_DJANGO},target=django.json,uid=10001,gid=10001,mode=0400" \
-        --config "source=${STACK}_settings-${HASH_SETTINGS},target=/app/project/settings/${ENV_NAME}/settings.py" \
         --cap-drop ALL --read-only --limit-pids 512 --limit-memory "${APP_MEMORY_LIMIT:-2g}" \
         "$@" 2>/dev/null >/dev/null
     while ((SECONDS < deadline)); do
@@ -239,6 +252,37 @@ run_job() {
     docker service logs --raw "$name" 2>&1 | grep -v 'could not be accessed on a registry' | tail -n 5 >&2
     docker service rm "$name" >/dev/null
     return 1
+}
+
+# run_job with what the app reads: its settings and secrets.
+app_job() {
+    local name="$1"
+    shift
+    run_job "$name" --env "DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE}" \
+        --env DJANGO_SECRETS_FILE=/run/secrets/django.json \
+        --secret "source=${STACK}_django-${HASH_DJANGO},target=django.json,uid=10001,gid=10001,mode=0400" \
+        --config "source=${STACK}_settings-${HASH_SETTINGS},target=/app/project/settings/${ENV_NAME}/settings.py" \
+        "$@"
+}
+
+# What nginx serves, onto its node by a job of the release image (start/nginx-files.sh): the static
+# files, and the environment's TLS key and certificate through a Swarm secret and config named
+# after their content. nginx mounts neither, so a new pair is no new nginx task: it swaps the
+# pair in from its volume, with no restart.
+nginx_files() {
+    local key="${ENV_DIR}/ssl/server.key" cert="${ENV_DIR}/ssl/server.crt" secret config
+    secret="${STACK}_server-key-$(sha256sum <"$key" | cut -c 1-12)"
+    config="${STACK}_server-crt-$(sha256sum <"$cert" | cut -c 1-12)"
+    docker secret inspect "$secret" >/dev/null 2>&1 || docker secret create "$secret" "$key" >/dev/null \
+        || die "cannot make the Swarm secret ${secret} of ${key}"
+    docker config inspect "$config" >/dev/null 2>&1 || docker config create "$config" "$cert" >/dev/null \
+        || die "cannot make the Swarm config ${config} of ${cert}"
+    run_job nginx-files --user 0:0 --constraint node.labels.dockerable.proxy==true \
+        --mount "type=volume,source=${STACK}_static,target=/srv/static" \
+        --mount "type=volume,source=${STACK}_tls,target=/srv/tls" \
+        --secret "source=${secret},target=server.key,mode=0400" \
+        --config "source=${config},target=/run/tls/server.crt,mode=0444" \
+        "$RELEASE_IMAGE" /dockerable/start/nginx-files.sh
 }
 
 # When the app's last update started, and how it ended ("" if it never had one).
@@ -301,31 +345,57 @@ previous_image() {
 # app rolled back by Swarm): app and worker run one release.
 worker_back_with_app() {
     local app
-    app="$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_app")"
-    [[ "$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${STACK}_worker")" != "$app" \
-        && "$(previous_image worker)" == "$app" ]] || return 0
+    app="$(spec_image app)"
+    [[ "$(spec_image worker)" != "$app" && "$(previous_image worker)" == "$app" ]] || return 0
     docker service rollback --quiet "${STACK}_worker" >/dev/null
 }
 
-# The app back to its previous spec, and the worker with it (at the same time) when its previous
-# spec ran the same image.
-rollback() {
-    local target worker=""
-    target="$(previous_image app)"
-    [[ -n "$target" ]] || die "${STACK}_app keeps no previous release to go back to" \
-        "(after a release Swarm rolled back by itself, the running one is the previous)"
-    if [[ "$(previous_image worker)" == "$target" ]]; then
-        docker service rollback --quiet "${STACK}_worker" >/dev/null &
-        worker=$!
+# Where the release was made: this checkout's git commit ("+changes" when its files differ from
+# it), or the unpacked bundle's folder.
+release_source() {
+    local root commit
+    root="$(cd "${here}/../.." && pwd)"
+    if [[ "$(git -C "$root" rev-parse --show-toplevel 2>/dev/null)" == "$root" ]] \
+            && commit="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null)"; then
+        [[ -z "$(git -C "$root" status --porcelain 2>/dev/null)" ]] || commit+="+changes"
+        echo "git ${commit}"
+    else
+        echo "$root"
     fi
-    docker service rollback --quiet "${STACK}_app" >/dev/null
-    [[ -z "$worker" ]] || wait "$worker" || die "${STACK}_worker did not roll back (docker service ps ${STACK}_worker says more)"
+}
+
+releases() {
+    read_swarm_deploys
+    print_deploys SOURCE
+}
+
+# The app and the workers back to release $1, or to the one before the release running: the
+# stack deployed as it is now (its secrets, configs, settings.py), on that release's image, by the
+# same rolling update as a deploy, with no migration and the backup service's image as it runs.
+rollback() {
+    local line release image source
+    read_keep
+    read_swarm_deploys
+    line="$(rollback_target "$1" "$STACK" "swarm/deploy.sh ${stack_file} --releases")"
+    IFS=$'\t' read -r _ release image source <<<"$line"
+    SOURCE_IMAGE="$image"
+    docker image inspect "$image" >/dev/null 2>&1 || docker pull --quiet "$image" >/dev/null \
+        || die "image ${image} of ${release} is neither on this engine nor in its registry"
+    database_secret
+    hash_files
+    BACKUP_IMAGE="$(spec_image backup)"
+    export BACKUP_IMAGE
+    say "rolling ${ENV_NAME} back to ${release}"
+    stack_deploy "$image" "${APP_REPLICAS:-2}"
     wait_stopping_tasks
-    say "${ENV_NAME} runs $(running_image) again"
+    swarm_record "$release" "$image" "$source"
+    swarm_prune
+    say "${ENV_NAME} runs ${release} again"
 }
 
 deploy() {
     local current replicas
+    read_keep
     check_labels
     source_image
     database_secret
@@ -333,6 +403,8 @@ deploy() {
     release_image
     current="$(running_image)"
     replicas="${APP_REPLICAS:-2}"
+    say "static files, TLS key and certificate onto nginx's node"
+    nginx_files || die "copying the static files, TLS key and certificate failed: the running release serves on"
     say "the stack with this release's secrets and configs (app still on ${current:-nothing yet})"
     if [[ -n "$current" ]]; then
         # A changed secret or settings.py rolls the running release over to it, and back if it fails.
@@ -341,26 +413,29 @@ deploy() {
         stack_deploy "$RELEASE_IMAGE" 0
     fi
     say "migrations of ${RELEASE_IMAGE}"
-    run_job migrate --network "${STACK}_db" "$RELEASE_IMAGE" /dockerable/cmd.sh manage migrate --noinput \
-        || die "migrations of ${RELEASE_IMAGE} failed: nothing else changed, the running release serves on"
-    say "static files onto nginx's node"
-    run_job static --user 0:0 --constraint node.labels.dockerable.proxy==true \
-        --mount "type=volume,source=${STACK}_static,target=/srv/static" \
-        "$RELEASE_IMAGE" cp -a /app/static/. /srv/static/ \
-        || die "copying the static files failed: the running release serves on"
+    app_job migrate --network "${STACK}_db" "$RELEASE_IMAGE" /dockerable/cmd.sh manage migrate --noinput \
+        || die "migrations of ${RELEASE_IMAGE} failed: the running release serves on, on its own image"
     say "rolling the app over to ${RELEASE_IMAGE}"
     stack_deploy "$RELEASE_IMAGE" "$replicas"
     wait_stopping_tasks
+    swarm_record "${RELEASE_IMAGE##*:}" "$RELEASE_IMAGE" "$(release_source)"
+    swarm_prune
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"
 }
 
 main() {
     stack_file="${1:-}"
-    [[ -n "$stack_file" ]] || die "usage: swarm/deploy.sh project/settings/<env>/docker-stack.yml [--registry HOST:PORT | --rollback]"
+    [[ -n "$stack_file" ]] || die "usage: swarm/deploy.sh project/settings/<env>/docker-stack.yml" \
+        "[--registry HOST:PORT | --releases | --rollback [RELEASE]]"
     shift
     registry=""
     require_manager
     read_environment
+    if [[ "${1:-}" == --releases ]]; then
+        (($# == 1)) || die "--releases takes nothing after it"
+        releases
+        return
+    fi
     trap clean_up EXIT
     # An interrupted deploy still removes its lock.
     trap 'exit 130' INT
@@ -371,7 +446,9 @@ main() {
         --registry)
             registry="${2:?--registry needs HOST:PORT}"
             deploy ;;
-        --rollback) rollback ;;
+        --rollback)
+            (($# <= 2)) || die "usage: swarm/deploy.sh ${stack_file} --rollback [RELEASE]"
+            rollback "${2:-}" ;;
         *) die "unknown option '$1'" ;;
     esac
 }

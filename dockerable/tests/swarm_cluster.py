@@ -36,8 +36,9 @@ DIND_PORT = 2375
 # A shorter watch after each updated task, and a shorter grace for a new task's first health
 # check (an environment's own overrides; app and worker tasks start in seconds here), keep the
 # tests quick.
+# nginx looks for a new TLS pair every second (30 by default), for the tests that replace it.
 TEST_STACK_FILE = """services:
-  nginx: {}
+  nginx: {environment: {TLS_WATCH_INTERVAL: "1"}}
   app:
     healthcheck: {start_period: 10s}
     deploy: {update_config: {monitor: 5s, delay: 1s}}
@@ -180,10 +181,15 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             "docker", "service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{self.stack}_app"
         ).stdout.strip()
 
-    def rollback(self):
-        """swarm/deploy.sh --rollback: the app's previous release."""
+    def history(self, *args, check=True, **env) -> subprocess.CompletedProcess:
+        """swarm/deploy.sh --releases, or --rollback [RELEASE] (`args`), with `env` added to the
+        environment; with `check`, it must succeed."""
         script = self.root / "dockerable" / "swarm" / "deploy.sh"
-        run(str(script), str(self.folder / "docker-stack.yml"), "--rollback", env=self.env, timeout=600)
+        stack_file = str(self.folder / "docker-stack.yml")
+        result = run(str(script), stack_file, *args, env={**self.env, **env}, check=False, timeout=600)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
 
     def build(self, tag: str) -> str:
         """The copy's image as it is now, under `tag`, built on the manager as an operator would."""

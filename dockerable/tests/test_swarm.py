@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dockerable.envtools.certificates import self_signed
 from dockerable.tests.docker_stack import (
     REPO,
     TEST_IMAGE,
@@ -247,16 +248,6 @@ def test_a_rolling_update_under_load_fails_no_request_loses_no_task_and_runs_the
     # The release's tag reaches the app and the workers, whose error reports name it.
     for service in ("app", "worker"):
         assert release_named(swarm, service) == spec.split("@")[0].rsplit(":", 1)[1], service
-    # Back to the previous release and forth again, under load too.
-    with swarm.load() as outcome:
-        swarm.rollback()
-        assert "<h1>Dockerable Django</h1>" in swarm.page()
-        # The workers went back with the app: one release.
-        assert swarm.running_image("worker") == swarm.running_image("app")
-        swarm.rollback()
-    assert failures(outcome) == {}, outcome
-    assert swarm.running_image("worker") == swarm.running_image("app") == spec
-    assert "<h1>Release two</h1>" in swarm.page()
     print("p99 before and during the update:", outcome["p99_before"], outcome["p99_after"])
 
 
@@ -282,34 +273,6 @@ def test_a_worker_task_killed_mid_task_has_its_task_run_again_to_its_end(swarm):
     claimed = wait_for_status(swarm, task_id, "SUCCESSFUL", timeout=90)
     assert len(claimed) == 2 and claimed[0] == claimer, claimed
     assert len(runs(swarm, key)) == 1
-
-
-def test_a_release_that_fails_its_health_check_rolls_back_by_itself(swarm):
-    health = swarm.root / "dockerable" / "runtime" / "health.py"
-    kept = health.read_text()
-    health.write_text(
-        kept.replace('JsonResponse({"status": "alive"})', 'JsonResponse({"status": "no"}, status=500)')
-    )
-    try:
-        image = swarm.build(f"{swarm.stack}-app:unhealthy")
-    finally:
-        health.write_text(kept)
-    before = {task["Image"] for task in swarm.running_tasks("app")}
-    with swarm.load(expect="Release two") as outcome:
-        result = swarm.deploy(image=image, check=False)
-    assert result.returncode == 1
-    assert "failed its health check and was rolled back" in result.stderr, result.stderr
-    assert failures(outcome) == {}, outcome
-    assert {task["Image"] for task in swarm.running_tasks("app")} == before
-    # The workers, which were healthy on it, went back too: one release runs.
-    assert swarm.running_image("worker") == swarm.running_image("app")
-    # Swarm keeps no release before the one it went back to: --rollback says so, changing nothing.
-    script = swarm.root / "dockerable" / "swarm" / "deploy.sh"
-    stack_file = str(swarm.folder / "docker-stack.yml")
-    refused = run(str(script), stack_file, "--rollback", env=swarm.env, check=False)
-    assert refused.returncode == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
-    assert f"{swarm.stack}_app keeps no previous release to go back to" in refused.stderr
-    assert {task["Image"] for task in swarm.running_tasks("app")} == before
 
 
 FAILING_MIGRATION = """from django.db import migrations
@@ -339,7 +302,7 @@ def test_a_failed_migration_stops_the_deploy_and_the_running_release_serves_on(s
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .endswith(" failed: nothing else changed, the running release serves on")
+        .endswith(" failed: the running release serves on, on its own image")
     )
     assert {task["ID"] for task in swarm.running_tasks("app")} == before
     assert "<h1>Release two</h1>" in swarm.page()
@@ -447,17 +410,45 @@ def rotated_secret_key(swarm) -> dict:
     return values
 
 
-def test_a_rotated_secret_key_rolls_out_under_load_keeping_sessions_no_secret_shows(swarm):
+def inspected_stack(swarm) -> str:
+    """`docker inspect` of the services, the containers on this node and the app's tasks."""
+    inspected = run(
+        "docker", "service", "inspect", *[f"{swarm.stack}_{name}" for name in ("app", "postgres", "nginx")]
+    ).stdout
+    containers = run("docker", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={swarm.stack}")
+    inspected += run("docker", "inspect", *containers.stdout.split()).stdout
+    task_ids = [task["ID"] for task in swarm.running_tasks("app")]
+    return inspected + run("docker", "inspect", *task_ids).stdout
+
+
+def new_tls_pair(folder: Path):
+    """A new key and certificate for the environment in `folder`, as newenv makes them."""
+    for name, content in zip(("server.key", "server.crt"), self_signed(HOST), strict=True):
+        (folder / "ssl" / name).write_bytes(content)
+
+
+def release_three(swarm) -> str:
+    """A third release of the fixture app, built (to go back two from): its image."""
+    template = swarm.root / "project" / "fixturebook" / "templates" / "fixturebook" / "index.html"
+    template.write_text(template.read_text().replace("<h1>Release two</h1>", "<h1>Release three</h1>"))
+    return swarm.build(f"{swarm.stack}-app:three")
+
+
+def test_a_rotated_secret_key_and_a_new_tls_pair_roll_out_under_load_keeping_sessions_no_secret_shows(swarm):
     # A second deploy meanwhile is refused.
     session = signed_in_session(swarm)
     values = rotated_secret_key(swarm)
     before = {task["ID"] for task in swarm.running_tasks("app")}
     banner = swarm.folder / "banner.txt"
     banner.write_text(f"release {uuid.uuid4().hex}\n")
-    with swarm.load() as outcome, swarm.stack_file(OWN_CONFIG):
+    image = release_three(swarm)
+    # A new TLS key and certificate: the clients trust any until the deploy has ended.
+    nginx = {task["ID"] for task in swarm.running_tasks("nginx")}
+    new_tls_pair(swarm.folder)
+    with swarm.load(verify=False) as outcome, swarm.stack_file(OWN_CONFIG):
         first = subprocess.Popen(  # pylint: disable=consider-using-with
             swarm.deploy_command(),
-            env={**swarm.env, "DOCKERABLE_IMAGE": f"{swarm.stack}-app:two"},
+            env={**swarm.env, "DOCKERABLE_IMAGE": image},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -473,24 +464,77 @@ def test_a_rotated_secret_key_rolls_out_under_load_keeping_sessions_no_secret_sh
     assert lines[0].endswith(f"if none runs (it was killed), remove its lock: docker config rm {lock}")
     assert run("docker", "config", "inspect", lock, check=False).returncode != 0
     assert not before & {task["ID"] for task in swarm.running_tasks("app")}  # every task replaced
-    # Signed in before the rotation, still signed in after it: the old key is a fallback.
+    # Signed in before the rotation, still signed in after it: the old key is a fallback. The
+    # client trusts only the new certificate, which the same nginx task serves.
     assert admin_status(swarm, session) == "200"
+    assert {task["ID"] for task in swarm.running_tasks("nginx")} == nginx
     configs = run("docker", "config", "ls", "--format", "{{.Name}}").stdout.split()
     assert f"{swarm.stack}_banner-{hashlib.sha256(banner.read_bytes()).hexdigest()[:12]}" in configs
-    inspected = run(
-        "docker", "service", "inspect", *[f"{swarm.stack}_{name}" for name in ("app", "postgres", "nginx")]
-    ).stdout
-    inspected += run(
-        "docker",
-        "inspect",
-        *run(
-            "docker", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={swarm.stack}"
-        ).stdout.split(),
-    ).stdout
-    task_ids = [task["ID"] for task in swarm.running_tasks("app")]
-    inspected += run("docker", "inspect", *task_ids).stdout
+    inspected = inspected_stack(swarm)
     for secret in (values["SECRET_KEY"], values["DB_PASSWORD"]):
         assert secret not in inspected
+    assert "<h1>Release three</h1>" in swarm.page()
+
+
+def releases(swarm) -> list[tuple[bool, str]]:
+    """swarm/deploy.sh --releases: (running?, release) each, oldest first."""
+    lines = swarm.history("--releases").stdout.splitlines()[1:]
+    return [(line.startswith("*"), line[2:].split()[1]) for line in lines]
+
+
+def release_of(image: str) -> str:
+    """The release deploy.sh names `image` by: the environment and the first 12 digits of its ID."""
+    return "example-" + run("docker", "image", "inspect", "--format", "{{.Id}}", image).stdout.strip()[7:19]
+
+
+def registry_tags(swarm) -> list[str]:
+    """The tags of the app's image under the registry's name on the manager."""
+    images = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    return [image for image in images if image.startswith(f"{swarm.registry}/{swarm.stack}-app:")]
+
+
+def test_after_swarm_rolled_a_failing_release_back_rollback_returns_to_any_kept_one_under_load(swarm):
+    health = swarm.root / "dockerable" / "runtime" / "health.py"
+    kept = health.read_text()
+    health.write_text(
+        kept.replace('JsonResponse({"status": "alive"})', 'JsonResponse({"status": "no"}, status=500)')
+    )
+    try:
+        image = swarm.build(f"{swarm.stack}-app:unhealthy")
+    finally:
+        health.write_text(kept)
+    tags = (TEST_IMAGE, f"{swarm.stack}-app:two", f"{swarm.stack}-app:three")
+    one, two, three = (release_of(tag) for tag in tags)
+    before = {task["Image"] for task in swarm.running_tasks("app")}
+    with swarm.load(expect="Release three") as outcome:
+        result = swarm.deploy(image=image, check=False)
+    assert result.returncode == 1
+    assert "failed its health check and was rolled back" in result.stderr, result.stderr
+    assert failures(outcome) == {}, outcome
+    assert {task["Image"] for task in swarm.running_tasks("app")} == before
+    # The workers, which were healthy on it, went back too: one release runs.
+    assert swarm.running_image("worker") == swarm.running_image("app")
+    # The swarm recorded the releases that served, not the one that never did.
+    assert releases(swarm) == [(False, one), (False, two), (True, three)]
+    # To the release two back, by name, then to the one before it, under load: Swarm keeps no
+    # previous spec after its own rollback, the swarm's history does.
+    with swarm.load() as outcome:
+        swarm.history("--rollback", one)
+        assert "<h1>Dockerable Django</h1>" in swarm.page()
+        assert release_named(swarm, "app") == release_named(swarm, "worker") == one
+        assert swarm.running_image("worker") == swarm.running_image("app")
+        assert releases(swarm) == [(False, two), (False, three), (True, one)]
+        # Keeping one release forgets the others and removes their images from the manager.
+        swarm.history("--rollback", DOCKERABLE_KEEP_RELEASES="1")
+    assert failures(outcome) == {}, outcome
+    assert "<h1>Release three</h1>" in swarm.page()
+    assert release_named(swarm, "app") == release_named(swarm, "worker") == three
+    assert {task["Image"] for task in swarm.running_tasks("app")} == before
+    assert swarm.running_image("worker") == swarm.running_image("app")
+    assert releases(swarm) == [(True, three)]
+    tags = registry_tags(swarm)
+    assert f"{swarm.registry}/{swarm.stack}-app:{three}" in tags
+    assert not {f"{swarm.registry}/{swarm.stack}-app:{release}" for release in (one, two)} & set(tags), tags
 
 
 def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swarm):
@@ -603,6 +647,31 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(swarm):
     assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
 
 
+def test_rollbacks_the_history_cannot_make_are_refused_in_one_line_changing_nothing(swarm):
+    spec = run("docker", "service", "inspect", f"{swarm.stack}_app").stdout
+    ((_, running),) = releases(swarm)  # the last rollback kept one
+    stack_file = swarm.folder / "docker-stack.yml"
+    for args, expected in (
+        (
+            ("--rollback",),
+            f"only one release of {swarm.stack} is recorded ({running}): there is none before it",
+        ),
+        (("--rollback", running), f"{running} is the release running already"),
+        (
+            ("--rollback", "example-0123456789ab"),
+            f"no release example-0123456789ab of {swarm.stack} is recorded: "
+            f"swarm/deploy.sh {stack_file} --releases lists those there are",
+        ),
+    ):
+        refused = swarm.history(*args, check=False)
+        assert (refused.returncode, refused.stderr) == (1, f"swarm/deploy.sh: {expected}\n"), args
+    result = run(*swarm.deploy_command(), env={**swarm.env, "DOCKERABLE_KEEP_RELEASES": "0"}, check=False)
+    assert (result.returncode, result.stderr) == (
+        1, "swarm/deploy.sh: DOCKERABLE_KEEP_RELEASES=0: must be a whole number, 1 or more\n"
+    )  # fmt: skip
+    assert run("docker", "service", "inspect", f"{swarm.stack}_app").stdout == spec
+
+
 def test_a_stack_file_deploy_sh_or_swarm_cannot_use_is_refused_in_one_line(swarm):
     release = swarm.running_image("app")
 
@@ -639,7 +708,7 @@ def test_a_stack_file_deploy_sh_or_swarm_cannot_use_is_refused_in_one_line(swarm
     # What Compose accepts and Swarm refuses: `docker stack deploy`'s own line, and no success.
     line = refusal(
         TEST_STACK_FILE.replace(
-            "  nginx: {}\n", "  nginx: {deploy: {placement: {constraints: [dd-no-operator]}}}\n"
+            "  nginx: {", "  nginx: {deploy: {placement: {constraints: [dd-no-operator]}}, "
         )
     )
     assert line.startswith("swarm/deploy.sh: docker stack deploy failed: "), line
@@ -759,7 +828,7 @@ def test_deploystack_and_a_bundle_deploy_an_environment_of_ones_own(swarm):
         )  # fmt: skip
         assert built.returncode == 0, built.stdout + built.stderr
         page = swarm.client(f"https://{domain}/", stack=stack, folder=folder, host=domain).stdout
-        assert re.search(r"<h1>(Dockerable Django|Release two)</h1>", page), page  # as earlier tests left it
+        assert re.search(r"<h1>(Dockerable Django|Release \w+)</h1>", page), page  # as earlier tests left it
         swarm.psql("INSERT INTO fixturebook_entry (text, created) VALUES ('kept across stack rm', now())",
                    stack=stack, folder=folder)  # fmt: skip
 
