@@ -6,6 +6,8 @@
 #   ENV=PROXY          -> uwsgi.sh socket: uWSGI behind nginx, the uwsgi protocol on a UNIX socket,
 #                         no TLS (or on PROXY_SOCKET=:3031, TCP, where nginx is on another host: Swarm)
 #   cmd.sh manage ARGS -> manage.sh: `python manage.py ARGS` (the migrate service uses this)
+#   cmd.sh dbpassword  -> dbpassword.sh: the database role gets DB_PASSWORD, the last step of a
+#                         password rotation (docs/security.md)
 #   cmd.sh worker      -> worker.sh: the background tasks' worker (the worker service), reloading
 #                         on code changes when ENV=DEV
 #   cmd.sh check       -> check.sh: the environment's files for the mode ENV names, then exits
@@ -110,6 +112,10 @@ main() {
             require_readable_code
             prepare_private_files no
             exec_as_app "${START}/manage.sh" "$@" ;;
+        dbpassword)
+            require_settings_module
+            prepare_private_files no
+            exec_as_app "${START}/dbpassword.sh" ;;
         worker)
             shift
             require_settings_module

@@ -8,7 +8,9 @@ and no database (startapp, makemigrations): what they write is the host user's.
 import os
 import sys
 
-COMMANDS = ("newenv", "checkenv", "shipenv", "upgradeenv", "deploystack", "audit", "rotatekey")
+COMMANDS = (
+    "newenv", "checkenv", "shipenv", "upgradeenv", "deploystack", "audit", "rotatekey", "rotatedbpassword"
+)  # fmt: skip
 USAGE = f"usage: dockerable/run {{{','.join(COMMANDS)},manage}} [ARGS] (--help after a command for its own)"
 
 

@@ -95,8 +95,8 @@ def fresh_secrets(source: Path, name: str, domain: str) -> tuple[bytes, list[str
     }
     left_out = [key for key in data if key in environment.S3_KEYS]
     for key, value in data.items():
-        # A new environment has no earlier SECRET_KEY to accept.
-        if key.startswith("_") or key in left_out or key == environment.SECRET_KEY_FALLBACKS:
+        # A new environment has no earlier SECRET_KEY or database password to accept.
+        if key.startswith("_") or key in left_out or key in environment.FALLBACK_LISTS:
             continue
         result[key] = fresh_value(key) if is_secret(key) else value
     result[DOMAIN_NAME] = domain

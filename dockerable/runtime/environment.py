@@ -50,6 +50,11 @@ SENTRY_DSN = "SENTRY_DSN"
 # Earlier SECRET_KEYs, newest first, which Django still accepts for sessions, password-reset links
 # and signed values made with them (dockerable/run rotatekey; docs/security.md): a list.
 SECRET_KEY_FALLBACKS = "SECRET_KEY_FALLBACKS"
+# Earlier database passwords, newest first, which the app and the backups try when PostgreSQL
+# refuses DB_PASSWORD, until the role has it (dockerable/run rotatedbpassword; docs/security.md).
+DB_PASSWORD_FALLBACKS = "DB_PASSWORD_FALLBACKS"
+# The keys that hold lists of earlier values, and what each list holds.
+FALLBACK_LISTS = {SECRET_KEY_FALLBACKS: "earlier SECRET_KEYs", DB_PASSWORD_FALLBACKS: "earlier DB_PASSWORDs"}
 # What the template reads from every environment's secrets.json (the settings, PostgreSQL and the
 # backups): True for a key every environment must have, False for one it may leave out. A key of
 # the user's own is checked where settings.py reads it: SECRETS["KEY"] or SECRETS.get("KEY", default).
@@ -59,6 +64,7 @@ TEMPLATE_KEYS = {
     "DB_NAME": True,
     "DB_USER": True,
     "DB_PASSWORD": True,
+    DB_PASSWORD_FALLBACKS: False,
     "DB_HOST": False,
     DOMAIN_KEY: False,
     **dict.fromkeys(S3_KEYS, False),
@@ -112,10 +118,10 @@ VALUE_FORMS = {
 
 
 def _value_fault(key: str, value) -> str | None:
-    if key == SECRET_KEY_FALLBACKS:
+    if key in FALLBACK_LISTS:
         if isinstance(value, list) and all(isinstance(item, str) and item for item in value):
             return None
-        return f"key {key!r} must be a list of earlier SECRET_KEYs (non-empty strings)"
+        return f"key {key!r} must be a list of {FALLBACK_LISTS[key]} (non-empty strings)"
     if not isinstance(value, str) or not value:
         return f"key {key!r} must be a non-empty string"
     test, form = VALUE_FORMS.get(key, (None, ""))
@@ -221,10 +227,11 @@ def load_secrets(default: Path) -> Secrets:
 
 
 def main(argv: list[str]) -> int:
-    """`check PATH`: silent if fine; `database PATH`: the DB_ keys as JSON. `-` reads stdin,
-    and a second PATH then names the file in messages. A bad file: one line, exit 64."""
-    usage = "usage: environment.py check|database PATH [NAME]"
-    if len(argv) not in (2, 3) or argv[0] not in ("check", "database"):
+    """`check PATH`: silent if fine; `database PATH`: the DB_ keys as JSON; `rotation PATH`: how
+    many earlier database passwords it keeps (DB_PASSWORD_FALLBACKS). `-` reads stdin, and a second
+    PATH then names the file in messages. A bad file: one line, exit 64."""
+    usage = "usage: environment.py check|database|rotation PATH [NAME]"
+    if len(argv) not in (2, 3) or argv[0] not in ("check", "database", "rotation"):
         print(usage, file=sys.stderr)
         return EXIT_BAD_FILE
     command, source, *name = argv
@@ -240,6 +247,8 @@ def main(argv: list[str]) -> int:
         # Compact and sorted, the same bytes for the same keys from release to release: Swarm
         # names the database's secret after their hash, and a new name restarts PostgreSQL.
         sys.stdout.write(json.dumps(secrets.database(), sort_keys=True, separators=(",", ":")))
+    elif command == "rotation":
+        print(len(secrets.get(DB_PASSWORD_FALLBACKS, [])))
     return 0
 
 

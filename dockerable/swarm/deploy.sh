@@ -108,15 +108,49 @@ take_lock() {
 # PostgreSQL and the backups get only the database's keys of secrets.json (DB_*), in a file of
 # their own: a change to any other secret must not restart the database. The image's loader
 # (dockerable/runtime/environment.py) checks the file, before anything is tagged or pushed, and
-# picks them. Written owner-only, removed on exit; Swarm keeps its copy.
+# picks them, and says how many earlier passwords it keeps (DB_FALLBACKS). Written owner-only,
+# removed on exit; Swarm keeps its copy.
 database_secret() {
     local secrets="${ENV_DIR}/secrets.json" fault
     DB_SECRET_FILE="$(umask 077 && mktemp)"
     # shellcheck disable=SC2094  # the path is only a name in the loader's messages: it reads stdin
-    fault="$(docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python "$SOURCE_IMAGE" \
-        -I -S /app/dockerable/runtime/environment.py database - "$secrets" <"$secrets" 2>&1 >"$DB_SECRET_FILE")" \
+    fault="$(loader database - "$secrets" <"$secrets" 2>&1 >"$DB_SECRET_FILE")" \
         || die "${fault:-the release image could not read ${secrets}}"
+    # shellcheck disable=SC2094
+    DB_FALLBACKS="$(loader rotation - "$secrets" <"$secrets")"
     export DB_SECRET_FILE
+}
+
+# The release image's loader of secrets.json, on stdin, with arguments $@.
+loader() {
+    docker run --rm -i --pull never --network none --user 10001:10001 --entrypoint python "$SOURCE_IMAGE" \
+        -I -S /app/dockerable/runtime/environment.py "$@"
+}
+
+# PostgreSQL's secret (DATABASE_SECRET): made here from the database's keys for a stack that has no
+# PostgreSQL yet; afterwards the one it runs with. PostgreSQL reads it only when it creates the
+# database, so a new password (rotatedbpassword) must not be a new secret: that would restart it.
+postgres_secret() {
+    local name
+    name="$(docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}' \
+        "${STACK}_postgres" 2>/dev/null)" || name=""
+    if [[ -z "$name" ]]; then
+        name="${STACK}_database-$(sha256sum <"$DB_SECRET_FILE" | cut -c 1-12)"
+        docker secret inspect "$name" >/dev/null 2>&1 || docker secret create "$name" "$DB_SECRET_FILE" >/dev/null \
+            || die "cannot make the Swarm secret ${name} of the database's keys"
+    fi
+    export DATABASE_SECRET="$name"
+}
+
+# After the app's tasks rolled over, while secrets.json keeps earlier database passwords: the role
+# gets DB_PASSWORD, by a job of image $1 (cmd.sh dbpassword; nothing to do once it has it). The
+# app's tasks and the backups try the earlier ones until then.
+settle_db_password() {
+    ((DB_FALLBACKS > 0)) || return 0
+    say "the database role's password: DB_PASSWORD"
+    app_job dbpassword --network "${STACK}_db" "$1" /dockerable/cmd.sh dbpassword \
+        || die "the database role did not get the new DB_PASSWORD (its last lines above): the app and the" \
+            "backups use an earlier one meanwhile; deploy again"
 }
 
 # HASH_<KEY> for each secret and config of the stack (stack.yml names each `${STACK}_<key>-${HASH_<KEY>}`):
@@ -382,12 +416,14 @@ rollback() {
     docker image inspect "$image" >/dev/null 2>&1 || docker pull --quiet "$image" >/dev/null \
         || die "image ${image} of ${release} is neither on this engine nor in its registry"
     database_secret
+    postgres_secret
     hash_files
     BACKUP_IMAGE="$(spec_image backup)"
     export BACKUP_IMAGE
     say "rolling ${ENV_NAME} back to ${release}"
     stack_deploy "$image" "${APP_REPLICAS:-2}"
     wait_stopping_tasks
+    settle_db_password "$image"
     swarm_record "$release" "$image" "$source"
     swarm_prune
     say "${ENV_NAME} runs ${release} again"
@@ -399,6 +435,7 @@ deploy() {
     check_labels
     source_image
     database_secret
+    postgres_secret
     hash_files
     release_image
     current="$(running_image)"
@@ -418,6 +455,7 @@ deploy() {
     say "rolling the app over to ${RELEASE_IMAGE}"
     stack_deploy "$RELEASE_IMAGE" "$replicas"
     wait_stopping_tasks
+    settle_db_password "$RELEASE_IMAGE"
     swarm_record "${RELEASE_IMAGE##*:}" "$RELEASE_IMAGE" "$(release_source)"
     swarm_prune
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"

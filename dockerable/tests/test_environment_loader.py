@@ -38,6 +38,10 @@ FAULTS = {
         with_value("SECRET_KEY_FALLBACKS", "an-earlier-key"),
         "key 'SECRET_KEY_FALLBACKS' must be a list of earlier SECRET_KEYs (non-empty strings)",
     ),
+    "db-fallbacks-with-an-empty-one": (
+        with_value("DB_PASSWORD_FALLBACKS", ["an-earlier-password", ""]),
+        "key 'DB_PASSWORD_FALLBACKS' must be a list of earlier DB_PASSWORDs (non-empty strings)",
+    ),
     "domain-with-scheme": (
         with_value("DOMAIN", "https://www.example.com/"),
         "key 'DOMAIN' must be a host name such as www.example.com (no scheme, port or path)",

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -183,35 +184,39 @@ def test_newenv_refuses_an_unwritable_target_and_leaves_nothing(repo, tools_imag
     assert not (settings_dir / "blocked").exists() and not leftovers(repo)
 
 
-def test_rotatekey_keeps_each_replaced_key_first_among_the_fallbacks_until_dropped(repo, staging):
+ROTATIONS = [("rotatekey", "SECRET_KEY", "key"), ("rotatedbpassword", "DB_PASSWORD", "password")]
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS, ids=[command for command, _, _ in ROTATIONS])
+def test_a_rotation_keeps_each_replaced_value_first_in_the_fallbacks_until_dropped(repo, staging, rotation):
+    command, key, what = rotation
     staging, _ = staging
     secrets_file = staging / "secrets.json"
     kept = secrets_file.read_bytes()
     first = json.loads(kept)
+    fallbacks = f"{key}_FALLBACKS"
     try:
-        for _ in range(2):
-            result = envtool("rotatekey", "staging", cwd=repo)
+        for result in (envtool(command, "staging", cwd=repo) for _ in range(2)):
             assert result.returncode == 0, result.stderr
         values = json.loads(secrets_file.read_text())
-        second_key = values["SECRET_KEY_FALLBACKS"][0]
-        assert values["SECRET_KEY_FALLBACKS"] == [second_key, first["SECRET_KEY"]]
-        assert len({values["SECRET_KEY"], second_key, first["SECRET_KEY"]}) == 3
+        second = values[fallbacks][0]
+        assert values[fallbacks] == [second, first[key]]
+        assert len({values[key], second, first[key]}) == 3
         # Nothing else changed, and the file is still the owner's alone.
-        rest = {key: value for key, value in values.items() if not key.startswith("SECRET_KEY")}
-        assert rest == {key: value for key, value in first.items() if key != "SECRET_KEY"}
+        rest = {name: value for name, value in values.items() if not name.startswith(key)}
+        assert rest == {name: value for name, value in first.items() if name != key}
         assert secrets_file.stat().st_mode & 0o777 == 0o600
         assert [path.name for path in staging.glob(".secrets-*")] == []
         # The settings read it, and checkenv passes.
         assert envtool("checkenv", "staging", cwd=repo).returncode == 0
-        dropped = envtool("rotatekey", "staging", "--drop-fallbacks", cwd=repo)
-        assert dropped.returncode == 0, dropped.stderr
-        assert "dropped 2 earlier key(s)" in dropped.stdout
-        assert json.loads(secrets_file.read_text())["SECRET_KEY"] == values["SECRET_KEY"]
-        assert "SECRET_KEY_FALLBACKS" not in json.loads(secrets_file.read_text())
+        result = envtool(command, "staging", "--drop-fallbacks", cwd=repo)
+        assert result.returncode == 0, result.stderr
+        assert f"dropped 2 earlier {what}(s)" in result.stdout
+        assert json.loads(secrets_file.read_text()) == {**first, key: values[key]}
     finally:
         secrets_file.write_bytes(kept)
-    missing = envtool("rotatekey", "nowhere", cwd=repo)
-    assert missing.returncode == 1 and len(missing.stderr.splitlines()) == 1, missing.stderr
+    result = envtool(command, "nowhere", cwd=repo)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_rotatekey_refuses_settings_that_would_not_read_the_fallback(repo, staging):
@@ -232,6 +237,65 @@ def test_rotatekey_refuses_settings_that_would_not_read_the_fallback(repo, stagi
         f"CommandError: {settings_file} does not set SECRET_KEY_FALLBACKS: add "
         'SECRET_KEY_FALLBACKS = SECRETS.get("SECRET_KEY_FALLBACKS", []) under SECRET_KEY first'
     )
+    assert secrets_file.read_bytes() == secrets  # nothing written
+
+
+def test_newenv_from_an_environment_mid_rotation_keeps_none_of_its_earlier_values(repo):
+    example = repo / "project" / "settings" / "example" / "secrets.json"
+    kept = example.read_bytes()
+    earlier = {"SECRET_KEY_FALLBACKS": ["an-old-key"], "DB_PASSWORD_FALLBACKS": ["an-old-password"]}
+    example.write_text(json.dumps({**json.loads(kept), **earlier}))
+    try:
+        result = envtool("newenv", "midrotation", "--domain", "mid.example.test", cwd=repo)
+    finally:
+        example.write_bytes(kept)
+    assert result.returncode == 0, result.stderr
+    made = json.loads((repo / "project" / "settings" / "midrotation" / "secrets.json").read_text())
+    assert "SECRET_KEY_FALLBACKS" not in made and "DB_PASSWORD_FALLBACKS" not in made, made
+    assert envtool("checkenv", "midrotation", cwd=repo).returncode == 0
+
+
+def test_the_loader_counts_the_earlier_database_passwords(tmp_path):
+    secrets_file = tmp_path / "secrets.json"
+    values = json.loads((SAMPLE / "secrets.json").read_text())
+    loader = REPO / "dockerable" / "runtime" / "environment.py"
+    for fallbacks, said in ((None, "0\n"), ([], "0\n"), (["a", "b"], "2\n")):
+        extra = {} if fallbacks is None else {"DB_PASSWORD_FALLBACKS": fallbacks}
+        secrets_file.write_text(json.dumps({**values, **extra}))
+        counted = subprocess.run(
+            [sys.executable, str(loader), "rotation", str(secrets_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (counted.returncode, counted.stdout) == (0, said), counted.stderr
+
+
+def test_rotatedbpassword_refuses_settings_that_would_not_try_the_fallback(repo, staging):
+    staging, _ = staging
+    settings_file, secrets_file = staging / "settings.py", staging / "secrets.json"
+    base = staging.parent / "base.py"
+    kept, kept_base, secrets = settings_file.read_text(), base.read_text(), secrets_file.read_bytes()
+    lines = []
+    try:
+        # As environments made before the fallbacks: Django's own backend, then no fallbacks given.
+        ours, django = '"dockerable.runtime.postgresql"', '"django.db.backends.postgresql"'
+        base.write_text(kept_base.replace(ours, django))
+        lines.append(envtool("rotatedbpassword", "staging", cwd=repo).stderr)
+        base.write_text(kept_base)
+        settings_file.write_text(
+            "\n".join(line for line in kept.splitlines() if "PASSWORD_FALLBACKS=" not in line) + "\n"
+        )
+        lines.append(envtool("rotatedbpassword", "staging", cwd=repo).stderr)
+    finally:
+        base.write_text(kept_base)
+        settings_file.write_text(kept)
+    assert lines == [
+        f'CommandError: {base} does not use the backend that tries them: set DATABASES\' "ENGINE" to '
+        '"dockerable.runtime.postgresql"\n',
+        f"CommandError: {settings_file} does not give the database its fallbacks: add "
+        'PASSWORD_FALLBACKS=SECRETS.get("DB_PASSWORD_FALLBACKS", []) to DATABASES["default"].update(...)\n',
+    ]
     assert secrets_file.read_bytes() == secrets  # nothing written
 
 

@@ -156,6 +156,52 @@ def test_a_rotated_secret_key_keeps_sessions_and_reset_links_until_its_fallback_
         restart_app_and_worker(prod)
 
 
+def role_takes(stack, password: str) -> bool:
+    """Whether PostgreSQL lets the database's role in with `password`: psql in the backup service,
+    over the network (PostgreSQL trusts its own 127.0.0.1)."""
+    values = json.loads((stack.folder / "secrets.json").read_text())
+    tried = stack.compose(
+        "exec", "-T", "-e", f"PGPASSWORD={password}", "backup", "psql", "--host=postgres",
+        f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}", "-c", "", check=False,
+    )  # fmt: skip
+    return tried.returncode == 0
+
+
+def test_a_rotated_database_password_reaches_the_app_the_backups_and_then_the_role(prod):
+    secrets_file = prod.folder / "secrets.json"
+    kept = secrets_file.read_bytes()
+    old = json.loads(kept)
+    root = prod.folder.parents[2]
+    try:
+        rotated = envtool("rotatedbpassword", "example", cwd=root)
+        assert rotated.returncode == 0, rotated.stderr
+        new = json.loads(secrets_file.read_text())["DB_PASSWORD"]
+        prod.up("--force-recreate", "app", "worker", "backup")
+        # The role still has the old password: the app and a backup get in with the fallback.
+        assert role_takes(prod, old["DB_PASSWORD"]) and not role_takes(prod, new)
+        assert get(prod, "/healthz").body == b'{"status": "ok", "database": "ok"}'
+        prod.exec("backup", "./backup.sh", "now")
+        # The role gets the new one, and the app, restarted without the fallback, connects with it.
+        said = prod.exec("app", "/dockerable/cmd.sh", "dbpassword").stdout
+        assert (
+            said
+            == f"dbpassword: the role {old['DB_USER']} has DB_PASSWORD now (it connected with a fallback)\n"
+        )
+        assert role_takes(prod, new) and not role_takes(prod, old["DB_PASSWORD"])
+        dropped = envtool("rotatedbpassword", "example", "--drop-fallbacks", cwd=root)
+        assert dropped.returncode == 0, dropped.stderr
+        prod.up("--force-recreate", "app", "worker", "backup")
+        assert get(prod, "/healthz").body == b'{"status": "ok", "database": "ok"}'
+        prod.exec("backup", "./backup.sh", "now")
+        said = prod.exec("app", "/dockerable/cmd.sh", "dbpassword").stdout
+        assert said == f"dbpassword: the role {old['DB_USER']} has DB_PASSWORD already\n", said
+    finally:
+        prod.psql(f"ALTER ROLE CURRENT_USER PASSWORD '{old['DB_PASSWORD']}'")
+        secrets_file.write_bytes(kept)
+        make_private(secrets_file)
+        prod.up("--force-recreate", "app", "worker", "backup")
+
+
 def test_no_service_logs_an_error_in_two_idle_minutes(prod):
     # First in the module, before any test makes something fail on purpose. The health checks
     # above all must log nothing: pg_isready with no user tried the role of the OS user (root),

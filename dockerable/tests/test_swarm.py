@@ -37,6 +37,7 @@ from dockerable.tests.log_checks import errors_in, idle_from
 from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
 from dockerable.tests.metric_checks import api, inside, query
+from dockerable.tests.swarm_checks import registry_tags, release_of, releases, role_takes
 from dockerable.tests.swarm_cluster import (
     CLIENT_IMAGE,
     HOST,
@@ -399,15 +400,34 @@ def signed_in_session(swarm) -> str:
     return session
 
 
-def rotated_secret_key(swarm) -> dict:
-    """`rotatekey example` in the swarm's checkout: its secrets.json after it."""
+def rotated_secrets(swarm) -> dict:
+    """`rotatekey example` and `rotatedbpassword example` in the swarm's checkout: its secrets.json
+    after them."""
     secrets_file = swarm.folder / "secrets.json"
-    old_key = json.loads(secrets_file.read_text())["SECRET_KEY"]
-    rotated = envtool("rotatekey", "example", cwd=swarm.root)
-    assert rotated.returncode == 0, rotated.stderr
+    old = json.loads(secrets_file.read_text())
+    for command in ("rotatekey", "rotatedbpassword"):
+        rotated = envtool(command, "example", cwd=swarm.root)
+        assert rotated.returncode == 0, rotated.stderr
     values = json.loads(secrets_file.read_text())
-    assert values["SECRET_KEY"] != old_key and values["SECRET_KEY_FALLBACKS"] == [old_key]
+    assert values["SECRET_KEY"] != old["SECRET_KEY"] and values["SECRET_KEY_FALLBACKS"] == [old["SECRET_KEY"]]
+    assert values["DB_PASSWORD_FALLBACKS"] == [old["DB_PASSWORD"]]
     return values
+
+
+def check_database_password_rotated(swarm, values: dict, database: set[str]):
+    """After the deploy of `values`, a rotated secrets.json: the role has the new database password,
+    not the old one, and PostgreSQL's task (`database`) was not replaced (the app's tasks used the
+    old one until the deploy gave the role the new one); a backup runs. Then the old one goes from
+    the file (the next deploy takes it out of the secret)."""
+    assert role_takes(swarm, values["DB_PASSWORD"])
+    assert not role_takes(swarm, values["DB_PASSWORD_FALLBACKS"][0])
+    assert {task["ID"] for task in swarm.running_tasks("postgres")} == database
+    (backup,) = run(
+        "docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={swarm.stack}_backup"
+    ).stdout.split()
+    run("docker", "exec", backup, "bash", "/dockerable/backup.sh", "now")
+    dropped = envtool("rotatedbpassword", "example", "--drop-fallbacks", cwd=swarm.root)
+    assert dropped.returncode == 0, dropped.stderr
 
 
 def inspected_stack(swarm) -> str:
@@ -437,13 +457,15 @@ def release_three(swarm) -> str:
 def test_a_rotated_secret_key_and_a_new_tls_pair_roll_out_under_load_keeping_sessions_no_secret_shows(swarm):
     # A second deploy meanwhile is refused.
     session = signed_in_session(swarm)
-    values = rotated_secret_key(swarm)
+    values = rotated_secrets(swarm)
     before = {task["ID"] for task in swarm.running_tasks("app")}
     banner = swarm.folder / "banner.txt"
     banner.write_text(f"release {uuid.uuid4().hex}\n")
     image = release_three(swarm)
     # A new TLS key and certificate: the clients trust any until the deploy has ended.
-    nginx = {task["ID"] for task in swarm.running_tasks("nginx")}
+    kept = {
+        service: {task["ID"] for task in swarm.running_tasks(service)} for service in ("nginx", "postgres")
+    }
     new_tls_pair(swarm.folder)
     with swarm.load(verify=False) as outcome, swarm.stack_file(OWN_CONFIG):
         first = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -467,30 +489,14 @@ def test_a_rotated_secret_key_and_a_new_tls_pair_roll_out_under_load_keeping_ses
     # Signed in before the rotation, still signed in after it: the old key is a fallback. The
     # client trusts only the new certificate, which the same nginx task serves.
     assert admin_status(swarm, session) == "200"
-    assert {task["ID"] for task in swarm.running_tasks("nginx")} == nginx
+    assert {task["ID"] for task in swarm.running_tasks("nginx")} == kept["nginx"]
+    check_database_password_rotated(swarm, values, kept["postgres"])
     configs = run("docker", "config", "ls", "--format", "{{.Name}}").stdout.split()
     assert f"{swarm.stack}_banner-{hashlib.sha256(banner.read_bytes()).hexdigest()[:12]}" in configs
     inspected = inspected_stack(swarm)
-    for secret in (values["SECRET_KEY"], values["DB_PASSWORD"]):
+    for secret in (values["SECRET_KEY"], values["DB_PASSWORD"], *values["DB_PASSWORD_FALLBACKS"]):
         assert secret not in inspected
     assert "<h1>Release three</h1>" in swarm.page()
-
-
-def releases(swarm) -> list[tuple[bool, str]]:
-    """swarm/deploy.sh --releases: (running?, release) each, oldest first."""
-    lines = swarm.history("--releases").stdout.splitlines()[1:]
-    return [(line.startswith("*"), line[2:].split()[1]) for line in lines]
-
-
-def release_of(image: str) -> str:
-    """The release deploy.sh names `image` by: the environment and the first 12 digits of its ID."""
-    return "example-" + run("docker", "image", "inspect", "--format", "{{.Id}}", image).stdout.strip()[7:19]
-
-
-def registry_tags(swarm) -> list[str]:
-    """The tags of the app's image under the registry's name on the manager."""
-    images = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    return [image for image in images if image.startswith(f"{swarm.registry}/{swarm.stack}-app:")]
 
 
 def test_after_swarm_rolled_a_failing_release_back_rollback_returns_to_any_kept_one_under_load(swarm):

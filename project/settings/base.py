@@ -87,12 +87,13 @@ MIDDLEWARE = [
 # DATABASES
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
-# The engine is shared; credentials come from each environment's secrets.json.
+# The engine is shared: Django's PostgreSQL backend, which also tries the earlier passwords of a
+# rotation (PASSWORD_FALLBACKS); credentials come from each environment's secrets.json.
 # DB_HOST/DB_PORT override where it is, so that runserver on the host can reach
 # the development stack's published port without /etc/hosts edits.
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "dockerable.runtime.postgresql",
         "NAME": "postgres",
         "USER": "postgres",
         "PASSWORD": "",

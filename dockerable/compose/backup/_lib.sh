@@ -57,9 +57,21 @@ readonly NAME
 readonly PATTERN="^${NAME}-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump(\.age)?$"
 
 connect() {
+    local earlier password
     PGHOST="${DB_HOST:-postgres}" PGUSER="$(secret DB_USER)" PGPASSWORD="$(secret DB_PASSWORD)"
     PGDATABASE="$(secret DB_NAME)" PGCONNECT_TIMEOUT=10
     export PGHOST PGUSER PGPASSWORD PGDATABASE PGCONNECT_TIMEOUT
+    # During a password rotation the role may still have an earlier one (docs/security.md): the
+    # first that the server takes. A server that takes none keeps DB_PASSWORD, and its own error.
+    mapfile -t earlier < <(secrets DB_PASSWORD_FALLBACKS)
+    ((${#earlier[@]} > 0)) || return 0
+    psql -X -q -c '' >/dev/null 2>&1 && return 0
+    for password in "${earlier[@]}"; do
+        if PGPASSWORD="$password" psql -X -q -c '' >/dev/null 2>&1; then
+            PGPASSWORD="$password"
+            return 0
+        fi
+    done
 }
 
 # This environment's backups, newest first (the names sort by time).

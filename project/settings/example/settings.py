@@ -37,6 +37,8 @@ DATABASES["default"].update(
     NAME=env_str("DB_NAME", SECRETS["DB_NAME"]),
     USER=SECRETS["DB_USER"],
     PASSWORD=SECRETS["DB_PASSWORD"],
+    # Earlier passwords, tried when the server refuses DB_PASSWORD (dockerable/run rotatedbpassword).
+    PASSWORD_FALLBACKS=SECRETS.get("DB_PASSWORD_FALLBACKS", []),
     # DB_HOST/DB_PORT from the environment win, for runserver on the host.
     HOST=env_str("DB_HOST", SECRETS.get("DB_HOST", "postgres")),
 )
