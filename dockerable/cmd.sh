@@ -8,6 +8,9 @@
 #   cmd.sh manage ARGS -> manage.sh: `python manage.py ARGS` (the migrate service uses this)
 #   cmd.sh dbpassword  -> dbpassword.sh: the database role gets DB_PASSWORD, the last step of a
 #                         password rotation (docs/security.md)
+#   cmd.sh reload      -> reload.sh: in the running app container (`docker compose exec`), hands the
+#                         environment's files over again and has uWSGI load the app anew, with no
+#                         restart: a rotated secret, a new TLS pair (docs/security.md)
 #   cmd.sh worker      -> worker.sh: the background tasks' worker (the worker service), reloading
 #                         on code changes when ENV=DEV
 #   cmd.sh check       -> check.sh: the environment's files for the mode ENV names, then exits
@@ -84,9 +87,14 @@ exec_as_app() {
     exec "$@"
 }
 
-start_production() {
+# The environment's ssl/, unless SSL_CERT and SSL_KEY name other files.
+default_tls_files() {
     SSL_CERT="${SSL_CERT:-/ssl/server.crt}"
     SSL_KEY="${SSL_KEY:-/ssl/server.key}"
+}
+
+start_production() {
+    default_tls_files
     prepare_private_files yes
     # TLS 1.2+ and Mozilla intermediate's key exchange groups, for uWSGI's HTTPS.
     export OPENSSL_CONF=/dockerable/openssl.cnf
@@ -116,6 +124,20 @@ main() {
             require_settings_module
             prepare_private_files no
             exec_as_app "${START}/dbpassword.sh" ;;
+        reload)
+            require_settings_module
+            require_known_env
+            [[ "${ENV:-PROD}" != DEV ]] \
+                || die "ENV=DEV: runserver reads the environment's files when it starts: restart the app"
+            # Before anything changes: the running app keeps its copies when the new file is wrong.
+            require_valid_secrets "$(secrets_source)"
+            if [[ "${ENV:-PROD}" == PROD ]]; then
+                default_tls_files
+                prepare_private_files yes
+            else
+                prepare_private_files no
+            fi
+            exec_as_app "${START}/reload.sh" ;;
         worker)
             shift
             require_settings_module

@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography import x509
@@ -34,6 +34,14 @@ from dockerable.tests.http_client import (
     request,
     sign_fixturebook,
     ssl_connection,
+)
+from dockerable.tests.live_checks import (
+    admin_page_status,
+    create_superuser,
+    reload_app,
+    reset_token,
+    role_takes,
+    signed_in,
 )
 from dockerable.tests.log_checks import error_lines, left_idle, request_lines
 from dockerable.tests.manage_cli import envtool
@@ -78,44 +86,6 @@ def get(stack, path, method="GET", **kwargs):
     )
 
 
-def signed_in(stack, user: str, password: str) -> str:
-    """The session cookie of `user` signed in through the admin's form, as a browser does."""
-    login = get(stack, "/admin/login/")
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    headers = {
-        "Cookie": f"csrftoken={login.cookies['csrftoken']}",
-        "Referer": f"https://{HOST}:{stack.env['HTTPS_PORT']}/admin/login/",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-    form = urlencode({"csrfmiddlewaretoken": csrf, "username": user, "password": password, "next": "/admin/"})
-    answer = get(stack, "/admin/login/", method="POST", body=form.encode(), headers=headers)
-    assert answer.status == 302 and "sessionid" in answer.cookies, (answer.status, answer.text[:300])
-    return answer.cookies["sessionid"]
-
-
-def admin_page_status(stack, session: str) -> int:
-    """200 while the session is signed in; 302 to the sign-in page once it is not."""
-    return get(stack, "/admin/", headers={"Cookie": f"sessionid={session}"}).status
-
-
-# A new password-reset link's token of the user `rotation` (with no token given), or whether the
-# token given is still valid, in the running app's Django.
-RESET_TOKEN = """
-from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator as tokens
-user = get_user_model().objects.get(username="rotation")
-token = {token!r}
-print(tokens.check_token(user, token) if token else tokens.make_token(user))
-"""
-
-
-def reset_token(stack, token: str = "") -> str:
-    code = RESET_TOKEN.format(token=token)
-    # The last line: Django's shell may first say what it imported.
-    said = stack.exec("app", "/dockerable/cmd.sh", "manage", "shell", "-c", code).stdout
-    return said.strip().splitlines()[-1]
-
-
 def restart_app_and_worker(stack) -> None:
     """As docs/security.md says after a rotation: the app and worker read secrets.json anew."""
     stack.up("--force-recreate", "app", "worker")
@@ -123,13 +93,10 @@ def restart_app_and_worker(stack) -> None:
 
 def test_a_rotated_secret_key_keeps_sessions_and_reset_links_until_its_fallback_is_dropped(prod):
     password = f"rotation-{uuid.uuid4().hex}"
-    prod.compose(
-        "exec", "-T", "-e", f"DJANGO_SUPERUSER_PASSWORD={password}", "app", "/dockerable/cmd.sh", "manage",
-        "createsuperuser", "--noinput", "--username", "rotation", "--email", "rotation@example.com",
-    )  # fmt: skip
-    session = signed_in(prod, "rotation", password)
-    token = reset_token(prod)
-    assert admin_page_status(prod, session) == 200
+    create_superuser(prod, "rotation", password)
+    session = signed_in(get, prod, HOST, "rotation", password)
+    token = reset_token(prod, "rotation")
+    assert admin_page_status(get, prod, session) == 200
     secrets_file = prod.folder / "secrets.json"
     kept = secrets_file.read_bytes()
     old_key = json.loads(kept)["SECRET_KEY"]
@@ -141,30 +108,19 @@ def test_a_rotated_secret_key_keeps_sessions_and_reset_links_until_its_fallback_
         assert secrets_file.stat().st_mode & 0o777 == 0o600
         restart_app_and_worker(prod)
         # Signed with the key before: still valid, through its fallback.
-        assert admin_page_status(prod, session) == 200
-        assert reset_token(prod, token) == "True"
+        assert admin_page_status(get, prod, session) == 200
+        assert reset_token(prod, "rotation", token) == "True"
         # The fallback dropped: what the old key signed is no longer valid.
         dropped = envtool("rotatekey", "example", "--drop-fallbacks", cwd=prod.folder.parents[2])
         assert dropped.returncode == 0, dropped.stderr
         assert "SECRET_KEY_FALLBACKS" not in json.loads(secrets_file.read_text())
         restart_app_and_worker(prod)
-        assert admin_page_status(prod, session) == 302
-        assert reset_token(prod, token) == "False"
+        assert admin_page_status(get, prod, session) == 302
+        assert reset_token(prod, "rotation", token) == "False"
     finally:
         secrets_file.write_bytes(kept)
         make_private(secrets_file)
         restart_app_and_worker(prod)
-
-
-def role_takes(stack, password: str) -> bool:
-    """Whether PostgreSQL lets the database's role in with `password`: psql in the backup service,
-    over the network (PostgreSQL trusts its own 127.0.0.1)."""
-    values = json.loads((stack.folder / "secrets.json").read_text())
-    tried = stack.compose(
-        "exec", "-T", "-e", f"PGPASSWORD={password}", "backup", "psql", "--host=postgres",
-        f"--username={values['DB_USER']}", f"--dbname={values['DB_NAME']}", "-c", "", check=False,
-    )  # fmt: skip
-    return tried.returncode == 0
 
 
 def test_a_rotated_database_password_reaches_the_app_the_backups_and_then_the_role(prod):
@@ -200,6 +156,53 @@ def test_a_rotated_database_password_reaches_the_app_the_backups_and_then_the_ro
         secrets_file.write_bytes(kept)
         make_private(secrets_file)
         prod.up("--force-recreate", "app", "worker", "backup")
+
+
+def served_certificate(stack) -> x509.Certificate:
+    pem = ssl.get_server_certificate(("127.0.0.1", int(stack.env["HTTPS_PORT"])))
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def test_a_reload_serves_a_new_tls_pair_and_files_that_do_not_load_change_nothing(prod):
+    folder = prod.folder
+    names = ("secrets.json", "settings.py", "ssl/server.crt", "ssl/server.key")
+    kept = {name: ((folder / name).read_bytes(), (folder / name).stat().st_mode) for name in names}
+    fresh_key, fresh_cert = self_signed(HOST)
+    reloads = prod.logs("app").count("binary reloading uWSGI")
+    try:
+        (folder / "secrets.json").write_text('{"SECRET_KEY": "only this"}')
+        make_private(folder / "secrets.json")
+        refused = prod.exec("app", "/dockerable/cmd.sh", "reload", check=False)
+        assert refused.returncode == 64, refused
+        assert refused.stderr.startswith("cmd.sh: /app/project/settings/example/secrets.json: missing keys")
+        (folder / "secrets.json").write_bytes(kept["secrets.json"][0])
+        make_private(folder / "secrets.json")
+        (folder / "settings.py").write_bytes(kept["settings.py"][0] + b"\nDEBUG = undefined_name\n")
+        refused = prod.exec("app", "/dockerable/cmd.sh", "reload", check=False)
+        assert (refused.returncode, refused.stderr) == (1, (
+            "reload: nothing reloaded: the environment's files do not load: "
+            "NameError: name 'undefined_name' is not defined\n"
+        ))  # fmt: skip
+        (folder / "settings.py").write_bytes(kept["settings.py"][0])
+        (folder / "ssl" / "server.key").write_bytes(fresh_key)  # the certificate not yet replaced
+        refused = prod.exec("app", "/dockerable/cmd.sh", "reload", check=False)
+        assert (refused.returncode, refused.stderr) == (64, (
+            "cmd.sh: /ssl/server.key is not the private key of /ssl/server.crt, "
+            "or either is not PEM (the environment's ssl/)\n"
+        ))  # fmt: skip
+        assert prod.logs("app").count("binary reloading uWSGI") == reloads
+        assert served_certificate(prod) == x509.load_pem_x509_certificate(kept["ssl/server.crt"][0])
+        (folder / "ssl" / "server.crt").write_bytes(fresh_cert)
+        # Not under load: the reload restarts uWSGI's HTTPS router too, which closes the connections
+        # it holds (docs/security.md); proxy mode's test has the load.
+        reload_app(prod)
+        assert served_certificate(prod) == x509.load_pem_x509_certificate(fresh_cert)
+        assert get(prod, "/healthz").status == 200  # verified against the new certificate
+    finally:
+        for name, (content, mode) in kept.items():
+            (folder / name).write_bytes(content)
+            (folder / name).chmod(mode)
+        reload_app(prod)
 
 
 def test_no_service_logs_an_error_in_two_idle_minutes(prod):

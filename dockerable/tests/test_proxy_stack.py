@@ -9,7 +9,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +26,7 @@ from dockerable.tests.checkers import (
     mozilla_intermediate_findings,
     observatory_failures,
 )
-from dockerable.tests.conftest import unique_project
+from dockerable.tests.conftest import make_private, unique_project
 from dockerable.tests.docker_stack import REPO, SMALL_QUEUE, Stack, free_port, run, wait_for
 from dockerable.tests.http_client import (
     answer_times_during_slow_bodies,
@@ -35,7 +34,17 @@ from dockerable.tests.http_client import (
     request,
     sign_fixturebook,
 )
+from dockerable.tests.live_checks import (
+    admin_page_status,
+    create_superuser,
+    load_on,
+    reload_app,
+    reset_token,
+    role_takes,
+    signed_in,
+)
 from dockerable.tests.log_checks import by_logger, error_lines, left_idle, request_lines
+from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import form_upload_problems, upload_problems
 from dockerable.tests.metric_checks import FETCH, api, exported, published, query, value
 from dockerable.tests.security_headers import header_problems, problems_by_answer
@@ -472,44 +481,63 @@ def test_a_full_queue_to_the_workers_gets_an_answer_from_nginx_and_is_logged(pro
         )
 
 
-@contextlib.contextmanager
-def load_on(proxy, folder: Path, path: str):
-    """Clients requesting `path` through nginx until the block ends (swarm_load.py, on this machine);
-    yields a dict that gets its summary."""
-    config = {
-        "address": "127.0.0.1",
-        "port": int(proxy.env["HTTPS_PORT"]),
-        "host": DOMAIN,
-        "ca": None,
-        "path": path,
-        "clients": 8,  # half of them keep their connection alive
-        "stop": str(folder / "stop"),
-        "mark": str(folder / "mark"),
-    }
-    (folder / "load.json").write_text(json.dumps(config))
-    summary: dict = {}
-    with subprocess.Popen(
-        [sys.executable, str(REPO / "dockerable" / "tests" / "swarm_load.py"), str(folder / "load.json")],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as load:
-        try:
-            time.sleep(2)
-            yield summary
-            time.sleep(2)
-        finally:
-            (folder / "stop").touch()
-        summary.update(json.loads(load.communicate(timeout=60)[0]))
-
-
 def test_stopping_or_recreating_the_app_under_keep_alive_load_leaves_no_request_unanswered(proxy, tmp_path):
     issued_by_pebble(proxy)
-    with load_on(proxy, tmp_path, "/healthz") as summary:
+    with load_on(proxy, tmp_path, "/healthz", DOMAIN) as summary:
         proxy.compose("restart", "app")
         proxy.compose("up", "-d", "--wait", "--no-deps", "--force-recreate", "app")
     # nginx answers what the app cannot (502 while it is down); nothing is closed unanswered.
     assert set(summary["counts"]) <= {"200", "502"}, summary
     assert summary["counts"]["200"] > 100, summary
+
+
+def rotated(stack, *args: str) -> None:
+    """`dockerable/run ARGS example` for each command, then what docs/security.md says for proxy mode:
+    the app reloads, the worker and the backup service start again on the new secrets.json."""
+    root = stack.folder.parents[2]
+    for command in ("rotatekey", "rotatedbpassword"):
+        done = envtool(command, "example", *args, cwd=root)
+        assert done.returncode == 0, done.stderr
+    reload_app(stack)
+    stack.up("--no-deps", "--force-recreate", "worker", "backup")
+
+
+def test_the_secret_key_and_database_password_rotated_under_load_with_a_reload_fail_no_request(
+    proxy, tmp_path
+):
+    issued_by_pebble(proxy)
+    password = f"rotation-{uuid.uuid4().hex}"
+    create_superuser(proxy, "reloaded", password)
+    session = signed_in(get, proxy, DOMAIN, "reloaded", password)
+    token = reset_token(proxy, "reloaded")
+    secrets_file = proxy.folder / "secrets.json"
+    kept = secrets_file.read_bytes()
+    old = json.loads(kept)
+    try:
+        with load_on(proxy, tmp_path, "/healthz", DOMAIN) as summary:
+            rotated(proxy)
+            new = json.loads(secrets_file.read_text())
+            # The reloaded app signs with the new key and still takes what the old one signed.
+            assert admin_page_status(get, proxy, session) == 200
+            assert reset_token(proxy, "reloaded", token) == "True"
+            # Its new connections got in with the fallback; now the role takes the new password.
+            assert role_takes(proxy, old["DB_PASSWORD"]) and not role_takes(proxy, new["DB_PASSWORD"])
+            proxy.exec("backup", "./backup.sh", "now")
+            proxy.exec("app", "/dockerable/cmd.sh", "dbpassword")
+            assert role_takes(proxy, new["DB_PASSWORD"]) and not role_takes(proxy, old["DB_PASSWORD"])
+            # Without the fallbacks, reloaded: the old key's session is gone, and the new workers'
+            # connections to the database (/healthz uses one) get in with the new password alone.
+            rotated(proxy, "--drop-fallbacks")
+            assert admin_page_status(get, proxy, session) == 302
+            proxy.exec("backup", "./backup.sh", "now")
+        # The requests that came while uWSGI reloaded waited in its socket's queue.
+        assert set(summary["counts"]) == {"200"} and summary["counts"]["200"] > 200, summary
+    finally:
+        proxy.psql(f"ALTER ROLE CURRENT_USER PASSWORD '{old['DB_PASSWORD']}'")
+        secrets_file.write_bytes(kept)
+        make_private(secrets_file)
+        reload_app(proxy)
+        proxy.up("--no-deps", "--force-recreate", "worker", "backup")
 
 
 def test_the_list_is_cached_in_valkey_and_a_write_shows_at_once(proxy):
@@ -532,7 +560,7 @@ def test_the_list_is_cached_in_valkey_and_a_write_shows_at_once(proxy):
 
 def test_the_cache_stopped_under_load_fails_no_request_and_is_logged_once(proxy, tmp_path):
     issued_by_pebble(proxy)
-    with load_on(proxy, tmp_path, "/cached") as summary:
+    with load_on(proxy, tmp_path, "/cached", DOMAIN) as summary:
         proxy.compose("stop", "cache")
         time.sleep(4)
         proxy.compose("start", "cache")
@@ -630,7 +658,10 @@ def test_forced_renewals_under_keep_alive_and_http2_load_fail_no_request(proxy, 
     serials = [served_certificate(proxy)[0].serial_number]
     # A reload of nginx closes idle keep-alive connections: a client sending on one just then lost
     # its request (1 in 341 in one run). Three renewals, each served before the next.
-    with load_on(proxy, tmp_path, "/healthz") as summary, http2_requests(proxy, "/healthz") as over_http2:
+    with (
+        load_on(proxy, tmp_path, "/healthz", DOMAIN) as summary,
+        http2_requests(proxy, "/healthz") as over_http2,
+    ):
         for _ in range(3):
             renewed = proxy.exec("certbot", "sh", "/dockerable-proxy/certbot.sh", "renew", "--force-renewal")
             assert renewed.returncode == 0, renewed.stderr
@@ -725,7 +756,7 @@ def test_the_environments_own_key_and_certificate_replaced_under_load_fail_no_re
     try:
         own.up()
         serials = [served_certificate(own)[0].serial_number]
-        with load_on(own, tmp_path, "/healthz") as summary:
+        with load_on(own, tmp_path, "/healthz", DOMAIN) as summary:
             # As a user would: the key first, written over the old one, then the certificate. In
             # between, the key matches no certificate: nginx keeps the old pair until both match.
             (folder / "server.key").write_bytes((fresh / "server.key").read_bytes())
