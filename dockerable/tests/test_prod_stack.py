@@ -429,9 +429,10 @@ def test_deploy_check_passes_with_no_warning_inside_the_container(prod):
 
 
 def test_no_django_process_runs_as_root(prod):
-    # Real uid of every uWSGI process (master, workers, HTTP router) in the container.
+    # Real uid of every uWSGI process (master, workers, HTTP router) in the container; after a
+    # reload (cmd.sh reload) the master runs again as its full path.
     script = (
-        'for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi) '
+        'for p in /proc/[0-9]*; do case "$(tr "\\0" "\\n" < "$p/cmdline" | head -n1)" in uwsgi | */uwsgi) '
         "awk '/^Uid:/ {print $2, $3}' \"$p/status\";; esac; done"
     )
     listing = prod.exec("app", "sh", "-c", script).stdout.split("\n")
