@@ -142,6 +142,14 @@ def test_debug_is_on_in_development_mode(dev):
     assert "Using the URLconf defined in" in missing.text  # Django's DEBUG 404 page
 
 
+def test_a_reload_is_refused_in_one_line_where_runserver_serves(dev):
+    refused = dev.exec("app", "/dockerable/cmd.sh", "reload", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        64,
+        "cmd.sh: ENV=DEV: runserver reads the environment's files when it starts: restart the app\n",
+    )
+
+
 def test_the_policy_is_production_modes_reported_only_and_the_admin_works_under_it_in_a_browser(
     dev,
     checker_images,  # pylint: disable=unused-argument

@@ -169,6 +169,12 @@ def test_a_reload_serves_a_new_tls_pair_and_files_that_do_not_load_change_nothin
     kept = {name: ((folder / name).read_bytes(), (folder / name).stat().st_mode) for name in names}
     fresh_key, fresh_cert = self_signed(HOST)
     reloads = prod.logs("app").count("binary reloading uWSGI")
+    # Outside the running app container there is no uWSGI to reload.
+    alone = prod.compose("run", "--rm", "--no-deps", "app", "/dockerable/cmd.sh", "reload", check=False)
+    assert (alone.returncode, alone.stderr.splitlines()[-1]) == (
+        1,
+        "reload: no uWSGI answers on /tmp/uwsgi-stats.sock: run it in the app's running container",
+    )
     try:
         (folder / "secrets.json").write_text('{"SECRET_KEY": "only this"}')
         make_private(folder / "secrets.json")
