@@ -86,6 +86,16 @@ def get(stack, path, method="GET", **kwargs):
     )
 
 
+def test_the_backup_service_starts_once_the_migrations_are_done(prod):
+    # First in the module: later tests recreate the backup service.
+    def state(service: str) -> dict:
+        container = prod.containers(service)[0]
+        return json.loads(run("docker", "inspect", "-f", "{{json .State}}", container).stdout)
+
+    migrated = datetime.fromisoformat(state("migrate")["FinishedAt"])
+    assert datetime.fromisoformat(state("backup")["StartedAt"]) > migrated
+
+
 def restart_app_and_worker(stack) -> None:
     """As docs/security.md says after a rotation: the app and worker read secrets.json anew."""
     stack.up("--force-recreate", "app", "worker")
