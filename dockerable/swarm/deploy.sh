@@ -251,11 +251,11 @@ spec_image() {
 # command also fails when Swarm rolls the app's update back, which check_update reports; any other
 # failure (a network, secret or service Swarm refused) stops here with the command's last line.
 stack_deploy() {
-    local before fault workers="${WORKER_REPLICAS:-1}"
-    # No worker before the first migrations: its queue's table does not exist yet.
-    [[ "$2" != 0 ]] || workers=0
+    local before fault workers="${WORKER_REPLICAS:-1}" backups=1
+    # No worker before the first migrations (its queue's table does not exist yet), and no backup.
+    [[ "$2" != 0 ]] || workers=0 backups=0
     before="$(update_status)"
-    if ! fault="$(APP_IMAGE="$1" APP_RELEASE="${1##*:}" APP_REPLICAS="$2" WORKER_REPLICAS="$workers" docker stack deploy --detach=false --quiet --with-registry-auth \
+    if ! fault="$(APP_IMAGE="$1" APP_RELEASE="${1##*:}" APP_REPLICAS="$2" WORKER_REPLICAS="$workers" BACKUP_REPLICAS="$backups" docker stack deploy --detach=false --quiet --with-registry-auth \
             --compose-file "${here}/stack.yml" --compose-file "$stack_file" "$STACK" 2>&1 >/dev/null)"; then
         check_update "$before"
         die "docker stack deploy failed: $(tail -n 1 <<<"$fault")"

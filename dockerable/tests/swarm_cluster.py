@@ -276,8 +276,15 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
 
     def nginx_problems(self) -> list[str]:
         """nginx's lines of the last minutes about failed requests."""
-        logs = run("docker", "service", "logs", "--raw", "--since", "10m", f"{self.stack}_nginx", check=False)
-        lines = (logs.stdout + logs.stderr).splitlines()
+        # `docker service logs` has been seen to hang past a task's end: what it said by then is enough.
+        try:
+            logs = run("docker", "service", "logs", "--raw", "--since", "10m", f"{self.stack}_nginx",
+                       check=False, timeout=60)  # fmt: skip
+            said = logs.stdout + logs.stderr
+        except subprocess.TimeoutExpired as cut:
+            parts = [part for part in (cut.stdout, cut.stderr) if part]
+            said = "".join(part if isinstance(part, str) else part.decode(errors="replace") for part in parts)
+        lines = said.splitlines()
         return [
             line for line in lines if any(word in line for word in ("upstream", "resolve", '"status":50'))
         ][-40:]

@@ -107,6 +107,15 @@ def swarm(test_image):  # pylint: disable=unused-argument
             cluster.stop()
 
 
+def test_the_backup_service_started_once_the_first_migrations_were_done(swarm):
+    # First in the module: its tasks are the first deploy's. The nodes share this machine's clock.
+    migrated = float(swarm.psql("SELECT extract(epoch FROM max(applied)) FROM django_migrations"))
+    tasks = run("docker", "service", "ps", "-q", f"{swarm.stack}_backup").stdout.split()
+    created = run("docker", "inspect", "--format", "{{json .CreatedAt}}", *tasks).stdout.split()
+    first = min(datetime.datetime.fromisoformat(json.loads(stamp)).timestamp() for stamp in created)
+    assert first > migrated, (first, migrated)
+
+
 def test_the_stack_serves_https_redirects_http_and_static_from_nginx(swarm):
     assert "<h1>Dockerable Django</h1>" in swarm.page()  # the certificate checked against the sample's
     redirect = swarm.client(
