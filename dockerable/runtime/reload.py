@@ -30,13 +30,14 @@ def problem() -> str:
     return "; ".join(str(message) for message in serious)
 
 
-def workers() -> tuple[int, set[int]]:
-    """The master's pid and its workers' that accept requests; (0, set()) while uWSGI is between lives."""
+def workers() -> tuple[int, dict[int, bool]]:
+    """The master's pid, and each worker's pid with whether it accepts requests (one being respawned
+    does not); (0, {}) while uWSGI is between lives."""
     try:
         stats = read_stats()
     except (OSError, ValueError):
-        return 0, set()
-    return stats["pid"], {worker["pid"] for worker in stats["workers"] if worker["accepting"]}
+        return 0, {}
+    return stats["pid"], {worker["pid"]: bool(worker["accepting"]) for worker in stats["workers"]}
 
 
 def say(line: str) -> int:
@@ -53,15 +54,16 @@ def main() -> int:
     if fault := problem():
         return say(f"nothing reloaded: the environment's files do not load: {fault}")
     count = len(before)
+    named = f"{count} new worker{'s' if count != 1 else ''}"
     os.kill(master, signal.SIGHUP)
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.2)
         pid, now = workers()
-        if pid and len(now) == count and not now & before:
-            print(f"reload: {count} new workers serve with the environment's files as they are now")
+        if pid and len(now) == count and all(now.values()) and not now.keys() & before.keys():
+            print(f"reload: done, {named} serving the environment's files as they are now")
             return 0
-    return say(f"uWSGI has not served with {count} new workers within {TIMEOUT_SECONDS} s")
+    return say(f"uWSGI has not served with {named} within {TIMEOUT_SECONDS} s")
 
 
 if __name__ == "__main__":

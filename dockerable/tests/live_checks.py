@@ -44,7 +44,7 @@ def load_on(stack, folder: Path, path: str, host: str):
         summary.update(json.loads(load.communicate(timeout=60)[0]))
 
 
-RELOADED = r"reload: [1-9]\d* new workers serve with the environment's files as they are now\n"
+RELOADED = r"reload: done, [1-9]\d* new workers? serving the environment's files as they are now\n"
 
 
 def reload_app(stack) -> None:
