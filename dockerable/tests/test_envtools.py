@@ -198,6 +198,8 @@ def test_a_rotation_keeps_each_replaced_value_first_in_the_fallbacks_until_dropp
     try:
         for result in (envtool(command, "staging", cwd=repo) for _ in range(2)):
             assert result.returncode == 0, result.stderr
+            # What to do next: the app reads a new key without a restart.
+            assert command != "rotatekey" or "`cmd.sh reload`" in result.stdout, result.stdout
         values = json.loads(secrets_file.read_text())
         second = values[fallbacks][0]
         assert values[fallbacks] == [second, first[key]]

@@ -19,7 +19,10 @@ class Command(Rotation):
     KEY = "SECRET_KEY"
     FALLBACKS = environment.SECRET_KEY_FALLBACKS
     WHAT = "key"
-    NEXT = "Restart the app and the worker to use it (docs/security.md, Rotating secrets)."
+    NEXT = (
+        "Compose modes: run `cmd.sh reload` in the app's container and restart the worker; a bundle or "
+        "Swarm: deploy (docs/security.md, Rotating secrets)."
+    )
 
     def refusal(self, folder: Path) -> str | None:
         # A new key the settings do not pair with the old one signs every user out.
