@@ -4,7 +4,7 @@ from django.core.cache import cache
 from django.core.cache.utils import make_template_fragment_key
 from django.core.validators import FileExtensionValidator
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 # The image types an entry may carry: what browsers show and the media servers send inline
@@ -64,3 +64,21 @@ def delete_image(sender, instance, **kwargs):  # pylint: disable=unused-argument
         if file:
             storage, name = file.storage, file.name
             transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+
+
+@receiver(pre_save, sender=Entry)
+def forget_a_replaced_image(sender, instance, raw=False, **kwargs):  # pylint: disable=unused-argument
+    """An image replaced or cleared (in the admin): the entry's thumbnail is cleared, so that the
+    worker makes the new image's (tasks.py), and the old image and thumbnail files go once the
+    change is committed, as an entry's files go with it."""
+    if raw or instance.pk is None:
+        return
+    before = Entry.objects.filter(pk=instance.pk).values_list("image", "thumbnail").first()
+    if before is None or before[0] == instance.image.name:
+        return
+    if instance.thumbnail.name == before[1]:
+        instance.thumbnail = ""
+        instance.thumbnail_width = instance.thumbnail_height = None
+    storage = instance.image.storage
+    for name in filter(None, before):
+        transaction.on_commit(lambda name=name: storage.delete(name))

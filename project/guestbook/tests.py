@@ -154,3 +154,29 @@ def test_a_saved_image_queues_its_thumbnail_which_is_made_once_however_often_the
         entry.delete()
     assert make_thumbnail.call(entry.pk) == ""
     assert not list((media / "guestbook").rglob("*.*"))
+
+
+def test_an_image_replaced_in_the_admin_gets_its_own_thumbnail_and_the_old_files_go(
+    admin_client, media, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = Entry.objects.create(text="wide", image=picture("wide.png", size=(1200, 800)))
+    make_thumbnail.call(entry.pk)
+    change = reverse("admin:guestbook_entry_change", args=[entry.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(change, {"text": "tall", "image": picture("tall.png", size=(800, 1200))})
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    entry.refresh_from_db()
+    assert "tall" in entry.image.name and not entry.thumbnail
+    assert DBTaskResult.objects.filter(args_kwargs__args=[entry.pk]).count() == 2  # queued again
+    made = make_thumbnail.call(entry.pk)
+    entry.refresh_from_db()
+    assert entry.thumbnail.name == made and (entry.thumbnail_width, entry.thumbnail_height) == (213, 320)
+    stored = sorted(path.relative_to(media).as_posix() for path in media.rglob("*.*"))
+    assert stored == sorted([entry.image.name, made])  # the wide image and its thumbnail are gone
+    # Cleared: no thumbnail, no files.
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(change, {"text": "none", "image-clear": "on"})
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    entry.refresh_from_db()
+    assert not entry.image and not entry.thumbnail and not list(media.rglob("*.*"))
