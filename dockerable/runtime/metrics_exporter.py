@@ -17,9 +17,9 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 
 from dockerable.runtime.metrics import EXPORTER_PORT
+from dockerable.runtime.metrics_files import CompactingCollector
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def registry() -> CollectorRegistry:
     reg = CollectorRegistry()
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if folder:
-        MultiProcessCollector(reg, path=folder)
+        CompactingCollector(reg, path=folder)
     else:
         # uWSGI started without dockerable/start/uwsgi.sh: the workers count each for itself.
         logger.warning("metrics: PROMETHEUS_MULTIPROC_DIR is not set: Django's counts are not exported")

@@ -19,11 +19,13 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from dockerable.envtools.certificates import self_signed
 from dockerable.runtime.metrics import MetricsMiddleware
 from dockerable.runtime.metrics_exporter import CertificateCollector, served_certificate_expiry
+from dockerable.runtime.metrics_files import compact
 from dockerable.tests.docker_stack import REPO, free_port, wait_for
 from dockerable.tests.metric_checks import samples, value
 
@@ -191,3 +193,66 @@ def test_the_served_certificates_expiry_is_read_from_the_handshake_expired_or_no
     assert [
         sample.value for family in CertificateCollector(address, "x").collect() for sample in family.samples
     ] == [0]
+
+
+# A worker's counts: requests and their latency (a histogram); with WAIT, alive until its stdin closes.
+COUNTING = textwrap.dedent(
+    """
+    import django, os, sys
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dockerable.tests.settings"
+    django.setup()
+    from dockerable.runtime.metrics import LATENCY, REQUESTS
+    for seconds in (0.003, 0.2, 7.0)[: int(os.environ["TIMES"])]:
+        REQUESTS.labels("fine", "GET", "200").inc()
+        LATENCY.labels("fine").observe(seconds)
+    if os.environ.get("WAIT"):
+        print("counted", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def test_the_files_of_processes_that_are_gone_are_archived_with_every_count_kept(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+    def counted(times: int) -> None:
+        command = [sys.executable, "-c", COUNTING]
+        subprocess.run(command, env={**env, "TIMES": str(times)}, check=True, cwd=REPO)  # noqa: S603
+
+    def page() -> str:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(tmp_path))
+        return generate_latest(registry).decode()
+
+    def files() -> list[str]:
+        return sorted(path.name for path in tmp_path.iterdir())
+
+    living = subprocess.Popen(  # noqa: S603  # pylint: disable=consider-using-with
+        [sys.executable, "-c", COUNTING], env={**env, "TIMES": "1", "WAIT": "1"}, cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert living.stdout.readline() == "counted\n"
+        counted(2)
+        counted(3)
+        before = page()
+        assert compact(str(tmp_path)) == 4  # two processes gone, a counter and a histogram file each
+        assert page() == before
+        own = [f"counter_{living.pid}.db", f"histogram_{living.pid}.db"]
+        assert files() == sorted(["counter_archive.db", "histogram_archive.db", *own])
+        # Later ones add to the archive; the living process's files are its own still.
+        counted(3)
+        assert compact(str(tmp_path)) == 2 and compact(str(tmp_path)) == 0
+        exported = samples(page())
+        assert value(exported, "django_http_requests_total", view="fine", method="GET", status="200") == 9
+        assert value(exported, "django_http_request_duration_seconds_count", view="fine") == 9
+        assert value(exported, "django_http_request_duration_seconds_bucket", view="fine", le="0.005") == 4
+        assert value(exported, "django_http_request_duration_seconds_bucket", view="fine", le="5.0") == 7
+        assert files() == sorted(["counter_archive.db", "histogram_archive.db", *own])
+    finally:
+        living.stdin.close()
+        living.wait(10)
+    # Gone too now: only the archives are left, with every count.
+    assert compact(str(tmp_path)) == 2
+    assert files() == ["counter_archive.db", "histogram_archive.db"]
+    assert value(samples(page()), "django_http_requests_total", view="fine", method="GET", status="200") == 9

@@ -173,6 +173,27 @@ def served_certificate(stack) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem.encode())
 
 
+# The metric files of /tmp/metrics whose writer is not running (a file is <type>_<pid>.db).
+GONE_WRITERS = (
+    "import glob, os; print(sorted(f for f in glob.glob('/tmp/metrics/*.db') "
+    "if f.split('_')[-1][:-3].isdigit() and not os.path.exists('/proc/' + f.split('_')[-1][:-3])))"
+)
+
+
+def test_a_reload_leaves_its_gone_workers_counts_in_one_archive_not_a_file_each(prod):
+    series = {"view": "fixturebook:cached", "method": "GET", "status": "200"}
+    for _ in range(3):
+        assert get(prod, "/cached?archived").status == 200
+    before = value(exported(prod), "django_http_requests_total", **series)
+    reload_app(prod)  # every process of uWSGI is a new one: the old ones' files are left behind
+    assert get(prod, "/cached?archived").status == 200
+    # The scrape archived them, and counted every request still, once.
+    assert value(exported(prod), "django_http_requests_total", **series) == before + 1
+    assert prod.exec("app", "python", "-c", GONE_WRITERS).stdout == "[]\n"
+    listed = prod.exec("app", "ls", "/tmp/metrics").stdout.split()
+    assert {"counter_archive.db", "histogram_archive.db"} <= set(listed), listed
+
+
 def test_a_reload_serves_a_new_tls_pair_and_files_that_do_not_load_change_nothing(prod):
     folder = prod.folder
     names = ("secrets.json", "settings.py", "ssl/server.crt", "ssl/server.key")
