@@ -8,13 +8,16 @@ import logging
 import subprocess
 import sys
 import threading
+from importlib import import_module
 
 import django
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -173,3 +176,32 @@ def test_a_failed_task_is_listed_in_the_admin_with_its_traceback(admin_client):
         f"/admin/django_tasks_database/dbtaskresult/{failed.id}/change/", secure=True
     ).content.decode()
     assert "TypeError" in shown and "Traceback (most recent call last)" in shown, shown[-3000:]
+
+
+@pytest.mark.docker
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_prune_removes_old_results_and_schedule_rows_and_expired_sessions(settings):
+    settings.TASK_RESULTS_KEEP_DAYS = 30
+    now = timezone.now()
+    old, recent = now - datetime.timedelta(days=31), now - datetime.timedelta(days=29)
+    results = {when: record_run.enqueue(f"prune-{when.isoformat()}").id for when in (old, recent)}
+    for when, task_id in results.items():
+        DBTaskResult.objects.filter(id=task_id).update(status="SUCCESSFUL", started_at=when, finished_at=when)
+    waiting = record_run.enqueue("prune-waiting").id  # not finished: kept however old
+    DBTaskResult.objects.filter(id=waiting).update(enqueued_at=old)
+    ScheduledRun.objects.bulk_create(ScheduledRun(name="nightly", due=when) for when in (old, recent))
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    sessions = {}
+    for name, expiry in (("expired", -60), ("valid", 3600)):
+        session = store()
+        session["user"] = name
+        session.set_expiry(expiry)
+        session.create()
+        sessions[name] = session.session_key
+    assert import_module(PRUNE.rsplit(".", 1)[0]).prune.call() == 1
+    kept = {str(task_id) for task_id in DBTaskResult.objects.values_list("id", flat=True)}
+    assert kept >= {results[recent], waiting}
+    assert not DBTaskResult.objects.filter(id=results[old]).exists()
+    assert list(ScheduledRun.objects.values_list("due", flat=True)) == [recent]
+    left = Session.objects.filter(session_key__in=sessions.values()).values_list("session_key", flat=True)
+    assert list(left) == [sessions["valid"]]

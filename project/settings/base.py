@@ -198,7 +198,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 #          or "every": seconds, optional "kwargs": {...}, "grace": seconds late it may still start (300)}
 # A mistake here stops `migrate`, so `up`, with one line naming the job and its key.
 TASK_SCHEDULES = {
-    # Finished tasks and the schedules' own rows, once they are TASK_RESULTS_KEEP_DAYS old.
+    # Finished tasks and the schedules' own rows, once they are TASK_RESULTS_KEEP_DAYS old; expired sessions.
     "prune-task-results": {"task": "dockerable.tasks.jobs.prune", "cron": "17 4 * * *"},
 }
 TASK_RESULTS_KEEP_DAYS = 30
