@@ -1,13 +1,14 @@
 """The workers' metric files, kept as many as the processes that write them: the counts of a process
 that is gone (a worker uWSGI recycled, every process of a reload) move into one archive file per
-metric type, read at the next scrape with the living processes' files (docs/observability.md)."""
+metric type, read at the next scrape with the living processes' files, and its live gauges go, as
+prometheus_client's mark_process_dead does (docs/observability.md)."""
 
 import glob
 import os
 import threading
 
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 # The types whose counts only add up across processes; gauges are left as prometheus_client keeps them.
 ADDED_UP = ("counter", "histogram", "summary")
@@ -33,9 +34,14 @@ def running(pid: int) -> bool:
 
 def compact(folder: str, alive=running) -> int:
     """Adds the files of processes no longer alive into their type's archive, then removes them; the
-    number removed. The archive is written aside and renamed over the old one: a scrape reads the old
-    files or the new, never half of one (the caller keeps scrapes out meanwhile)."""
+    number removed, with the live gauges of those processes (other gauges stay as they are). The
+    archive is written aside and renamed over the old one: a scrape reads the old files or the new,
+    never half of one (the caller keeps scrapes out meanwhile)."""
     removed = 0
+    for path in glob.glob(os.path.join(folder, "gauge_live*_*.db")):
+        if _gone(path, alive):
+            mark_process_dead(writer_pid(path), folder)
+            removed += 1
     for kind in ADDED_UP:
         gone = [path for path in glob.glob(os.path.join(folder, f"{kind}_*.db")) if _gone(path, alive)]
         if not gone:

@@ -201,10 +201,13 @@ COUNTING = textwrap.dedent(
     import django, os, sys
     os.environ["DJANGO_SETTINGS_MODULE"] = "dockerable.tests.settings"
     django.setup()
+    from prometheus_client import Gauge
     from dockerable.runtime.metrics import LATENCY, REQUESTS
     for seconds in (0.003, 0.2, 7.0)[: int(os.environ["TIMES"])]:
         REQUESTS.labels("fine", "GET", "200").inc()
         LATENCY.labels("fine").observe(seconds)
+    # A user's gauge, summed over the processes running: a process gone counts no more.
+    Gauge("open_carts", "Carts open.", multiprocess_mode="livesum").set(int(os.environ["TIMES"]))
     if os.environ.get("WAIT"):
         print("counted", flush=True)
         sys.stdin.read()
@@ -235,14 +238,17 @@ def test_the_files_of_processes_that_are_gone_are_archived_with_every_count_kept
         assert living.stdout.readline() == "counted\n"
         counted(2)
         counted(3)
-        before = page()
-        assert compact(str(tmp_path)) == 4  # two processes gone, a counter and a histogram file each
-        assert page() == before
-        own = [f"counter_{living.pid}.db", f"histogram_{living.pid}.db"]
+        assert value(samples(page()), "open_carts") == 6
+        assert compact(str(tmp_path), alive=lambda pid: True) == 0  # nothing gone: nothing changes
+        before = samples(page())
+        assert compact(str(tmp_path)) == 6  # two processes gone, a counter, a histogram and a gauge each
+        # The same page (sums in another order: approx), but the gauge of the processes gone.
+        assert samples(page()) == pytest.approx({**before, ("open_carts", ()): 1.0})
+        own = [f"counter_{living.pid}.db", f"gauge_livesum_{living.pid}.db", f"histogram_{living.pid}.db"]
         assert files() == sorted(["counter_archive.db", "histogram_archive.db", *own])
         # Later ones add to the archive; the living process's files are its own still.
         counted(3)
-        assert compact(str(tmp_path)) == 2 and compact(str(tmp_path)) == 0
+        assert compact(str(tmp_path)) == 3 and compact(str(tmp_path)) == 0
         exported = samples(page())
         assert value(exported, "django_http_requests_total", view="fine", method="GET", status="200") == 9
         assert value(exported, "django_http_request_duration_seconds_count", view="fine") == 9
@@ -253,6 +259,6 @@ def test_the_files_of_processes_that_are_gone_are_archived_with_every_count_kept
         living.stdin.close()
         living.wait(10)
     # Gone too now: only the archives are left, with every count.
-    assert compact(str(tmp_path)) == 2
+    assert compact(str(tmp_path)) == 3
     assert files() == ["counter_archive.db", "histogram_archive.db"]
     assert value(samples(page()), "django_http_requests_total", view="fine", method="GET", status="200") == 9
