@@ -75,6 +75,8 @@ read_environment() {
     ENV_NAME="$(basename "$ENV_DIR")"
     # The compose modes' project name: on one host, a stack finds that project's volumes.
     STACK="${DOCKERABLE_STACK:-dockerable-${ENV_NAME}}"
+    # What `docker stack deploy` labels the stack's networks, secrets and configs with.
+    STACK_LABEL="com.docker.stack.namespace=${STACK}"
     DJANGO_SETTINGS_MODULE="project.settings.${ENV_NAME}.settings"
     for file in settings.py secrets.json ssl/server.crt ssl/server.key backup-recipients.txt; do
         [[ -f "${ENV_DIR}/${file}" ]] || die "${ENV_DIR}/${file} is missing"
@@ -307,9 +309,12 @@ nginx_files() {
     local key="${ENV_DIR}/ssl/server.key" cert="${ENV_DIR}/ssl/server.crt" secret config
     secret="${STACK}_server-key-$(sha256sum <"$key" | cut -c 1-12)"
     config="${STACK}_server-crt-$(sha256sum <"$cert" | cut -c 1-12)"
-    docker secret inspect "$secret" >/dev/null 2>&1 || docker secret create "$secret" "$key" >/dev/null \
+    # Labelled as the stack's own, as `docker stack deploy` labels those it makes: prune_unused.
+    docker secret inspect "$secret" >/dev/null 2>&1 \
+        || docker secret create --label "${STACK_LABEL}" "$secret" "$key" >/dev/null \
         || die "cannot make the Swarm secret ${secret} of ${key}"
-    docker config inspect "$config" >/dev/null 2>&1 || docker config create "$config" "$cert" >/dev/null \
+    docker config inspect "$config" >/dev/null 2>&1 \
+        || docker config create --label "${STACK_LABEL}" "$config" "$cert" >/dev/null \
         || die "cannot make the Swarm config ${config} of ${cert}"
     run_job nginx-files --user 0:0 --constraint node.labels.dockerable.proxy==true \
         --mount "type=volume,source=${STACK}_static,target=/srv/static" \
@@ -317,6 +322,18 @@ nginx_files() {
         --secret "source=${secret},target=server.key,mode=0400" \
         --config "source=${config},target=/run/tls/server.crt,mode=0444" \
         "$RELEASE_IMAGE" /dockerable/start/nginx-files.sh
+}
+
+# The stack's secrets and configs of earlier deploys that no service uses any more (an old
+# SECRET_KEY, database password or TLS key among them) go once a deploy has ended: Swarm refuses
+# to remove one a service uses, so each is simply tried. PostgreSQL's own secret, the release
+# records and the lock are not labelled as the stack's, and stay.
+prune_unused() {
+    local kind names
+    for kind in secret config; do
+        mapfile -t names < <(docker "$kind" ls --quiet --filter "label=${STACK_LABEL}")
+        ((${#names[@]} == 0)) || docker "$kind" rm "${names[@]}" >/dev/null 2>&1 || true
+    done
 }
 
 # When the app's last update started, and how it ended ("" if it never had one).
@@ -426,6 +443,7 @@ rollback() {
     settle_db_password "$image"
     swarm_record "$release" "$image" "$source"
     swarm_prune
+    prune_unused
     say "${ENV_NAME} runs ${release} again"
 }
 
@@ -458,6 +476,7 @@ deploy() {
     settle_db_password "$RELEASE_IMAGE"
     swarm_record "${RELEASE_IMAGE##*:}" "$RELEASE_IMAGE" "$(release_source)"
     swarm_prune
+    prune_unused
     say "${ENV_NAME} runs ${RELEASE_IMAGE}"
 }
 

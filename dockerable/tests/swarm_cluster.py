@@ -363,6 +363,19 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 
 
+def unused_secrets(stack: str) -> set[str]:
+    """The secrets labelled as the stack's own that none of its services uses (there must be some)."""
+    own = f"label=com.docker.stack.namespace={stack}"
+    names = set(run("docker", "secret", "ls", "--filter", own, "--format", "{{.Name}}").stdout.split())
+    assert any("_django-" in name for name in names), names
+    services = run("docker", "service", "ls", "--filter", own, "--format", "{{.Name}}").stdout.split()
+    used = run(
+        "docker", "service", "inspect", *services,
+        "--format", "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}} {{end}}",
+    ).stdout.split()  # fmt: skip
+    return names - set(used)
+
+
 def host_docker(*args, check=True):
     """docker on this machine's engine, where the two nodes and the registry run."""
     return run(*HOST_DOCKER, *args, check=check)

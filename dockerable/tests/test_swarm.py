@@ -46,6 +46,7 @@ from dockerable.tests.swarm_cluster import (
     failures,
     host_docker,
     stack_images,
+    unused_secrets,
 )
 from dockerable.tests.task_checks import each_ran_once, ran_once_on_a_worker, runs, tick_runs, wait_for_status
 from dockerable.tests.test_prod_stack import MOTO_IMAGE, uwsgi_request
@@ -502,6 +503,9 @@ def test_a_rotated_secret_key_and_a_new_tls_pair_roll_out_under_load_keeping_ses
     check_database_password_rotated(swarm, values, kept["postgres"])
     configs = run("docker", "config", "ls", "--format", "{{.Name}}").stdout.split()
     assert f"{swarm.stack}_banner-{hashlib.sha256(banner.read_bytes()).hexdigest()[:12]}" in configs
+    # The secrets of the deploys before (the old key, database password and TLS key) are gone: each
+    # secret of the stack left is one a service uses.
+    assert unused_secrets(swarm.stack) == set()
     inspected = inspected_stack(swarm)
     for secret in (values["SECRET_KEY"], values["DB_PASSWORD"], *values["DB_PASSWORD_FALLBACKS"]):
         assert secret not in inspected
