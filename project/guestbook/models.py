@@ -67,11 +67,11 @@ def delete_image(sender, instance, **kwargs):  # pylint: disable=unused-argument
 
 
 @receiver(pre_save, sender=Entry)
-def forget_a_replaced_image(sender, instance, raw=False, **kwargs):  # pylint: disable=unused-argument
+def forget_a_replaced_image(sender, instance, raw=False, update_fields=None, **kwargs):  # pylint: disable=unused-argument
     """An image replaced or cleared (in the admin): the entry's thumbnail is cleared, so that the
     worker makes the new image's (tasks.py), and the old image and thumbnail files go once the
     change is committed, as an entry's files go with it."""
-    if raw or instance.pk is None:
+    if raw or instance.pk is None or (update_fields is not None and "image" not in update_fields):
         return
     before = Entry.objects.filter(pk=instance.pk).values_list("image", "thumbnail").first()
     if before is None or before[0] == instance.image.name:
