@@ -9,6 +9,7 @@ import logging
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.log import log_response
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,16 @@ def health_response() -> JsonResponse:
     except DatabaseError as exc:
         # Drop the broken connection now so the next probe reconnects from scratch.
         connection.close()
-        # Why goes to the log, not to whoever asked: the body is the same for every failure. The
-        # driver's first line (refused, unknown host, authentication) names no password.
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        logger.warning("/healthz: the database does not answer: %s: %s", type(exc).__name__, reason)
+        # Why goes to the log, not to whoever asked: the body is the same for every failure.
+        logger.warning("/healthz: the database does not answer: %s", reason_of(exc))
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def reason_of(exc: Exception) -> str:
+    """The error's class and the driver's first line (refused, unknown host, authentication),
+    which names no password."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 def with_length(response: JsonResponse) -> JsonResponse:
@@ -60,7 +65,7 @@ class HealthCheckMiddleware:
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """A page that needs the database while it is unreachable: 503 at once, not a 500 and a traceback."""
 
-    def process_exception(self, request, exception):  # pylint: disable=unused-argument
+    def process_exception(self, request, exception):
         """Django calls this with the view's exception; None lets other errors through."""
         if isinstance(exception, OperationalError | InterfaceError):
             # The connection is broken: the next request opens a new one.
@@ -71,5 +76,14 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
                 content_type="text/plain; charset=utf-8",
             )
             response["Retry-After"] = "10"
+            # Django's own line for a 503, with the reason, which it would not give.
+            log_response(
+                "%s: %s (the database cannot be reached: %s)",
+                response.reason_phrase,
+                request.path,
+                reason_of(exception),
+                response=response,
+                request=request,
+            )
             return response
         return None

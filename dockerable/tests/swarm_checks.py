@@ -1,8 +1,11 @@
-"""Checks of a running Swarm stack for test_swarm.py: its release history, its database role."""
+"""Checks of a running Swarm stack for test_swarm.py: its release history, its database role, a
+second deploy beside a first, a page as one task renders it."""
 
 import json
+import subprocess
 
-from dockerable.tests.docker_stack import run
+from dockerable.tests.docker_stack import run, wait_for
+from dockerable.tests.test_prod_stack import uwsgi_request
 
 
 def releases(swarm) -> list[tuple[bool, str]]:
@@ -33,3 +36,35 @@ def role_takes(swarm, password: str) -> bool:
     tried = run("docker", "exec", "-e", f"PGPASSWORD={password}", container, "psql", *login, "-c", "",
                 check=False)  # fmt: skip
     return tried.returncode == 0
+
+
+def second_deploy_while(first: subprocess.Popen, swarm) -> subprocess.CompletedProcess:
+    """A deploy started while `first` runs (once `first` holds its lock); `first` waited for."""
+    lock = f"{swarm.stack}_deploy-lock"
+    try:
+        wait_for(
+            lambda: (
+                run("docker", "config", "inspect", lock, check=False).returncode == 0
+                or first.poll() is not None
+            ),
+            timeout=120,
+            what="the first deploy's lock",
+        )
+        assert first.poll() is None, "the first deploy ended before a second could be tried"
+        second = swarm.deploy(check=False)
+    finally:
+        first_out, first_err = first.communicate(timeout=900)
+    assert first.returncode == 0, first_out + first_err
+    return second
+
+
+def rendered_by(docker: list[str], container: str, path: str) -> str:
+    """The page at `path` as app task `container` renders it (the uwsgi protocol, from inside it)."""
+    script = (
+        "import socket, sys\n"
+        "with socket.create_connection(('127.0.0.1', 3031), timeout=30) as sock:\n"
+        f"    sock.sendall({uwsgi_request(path)!r})\n"
+        "    chunks = iter(lambda: sock.recv(65536), b'')\n"
+        "    sys.stdout.buffer.write(b''.join(chunks))\n"
+    )
+    return run(*docker, "exec", container, "python", "-c", script).stdout

@@ -363,6 +363,22 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 
 
+@contextlib.contextmanager
+def unreachable(swarm: Swarm, docker: list[str], container: str):
+    """The task's uWSGI port takes no new connection until the block ends, as when its address
+    outlives it or its node is cut off: the SYNs dropped in the task's own network namespace
+    (entered from its node: the task has no capability to change its firewall)."""
+    node = swarm.manager if docker == swarm.engines[0] else swarm.node
+    pid = run(*docker, "inspect", "--format", "{{.State.Pid}}", container).stdout.strip()
+    firewall = [*HOST_DOCKER, "exec", node, "nsenter", f"--target={pid}", "--net", "iptables"]
+    rule = ["INPUT", "-p", "tcp", "--dport", "3031", "--syn", "-j", "DROP"]
+    run(*firewall, "-I", *rule)
+    try:
+        yield
+    finally:
+        run(*firewall, "-D", *rule)
+
+
 def unused_secrets(stack: str) -> set[str]:
     """The secrets labelled as the stack's own that none of its services uses (there must be some)."""
     own = f"label=com.docker.stack.namespace={stack}"

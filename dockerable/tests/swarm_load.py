@@ -4,8 +4,10 @@
 Half the clients keep one HTTPS connection alive, half open a new one per request; each starts a
 request every CONFIG["every"] seconds at most (EVERY unless given; 0: back to back). It runs until
 the file CONFIG["stop"] exists, then prints one JSON line: every request's outcome counted, the
-failures listed, latency percentiles before and after CONFIG["mark"] appears, and the requests
-answered of those started after it; with CONFIG["post_every"], the keys it posted that were answered.
+failures listed (when each ended by time.monotonic(), one clock for every container of this
+machine; what; how long it took), latency percentiles before and after CONFIG["mark"] appears,
+and the requests answered of those started after it; with CONFIG["post_every"], the keys it
+posted that were answered.
 """
 
 import http.client
@@ -113,9 +115,11 @@ def main() -> int:
         json.dumps(
             {
                 "counts": counts,
-                "failures": [[round(at, 3), str(outcome)] for at, outcome, _, _ in results if outcome != 200][
-                    :50
-                ],
+                "failures": [
+                    [round(at, 3), str(outcome), round(took, 3)]
+                    for at, outcome, took, _ in results
+                    if outcome != 200
+                ][:50],
                 "p99_before": percentile([took for _, _, took, marked in results if not marked], 0.99),
                 "p99_after": percentile([took for _, _, took, marked in results if marked], 0.99),
                 "answered_after": sum(1 for _, outcome, _, marked in results if marked and outcome == 200),

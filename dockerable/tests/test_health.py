@@ -65,7 +65,7 @@ def test_the_fixture_app_saves_and_lists_entries(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_livez_answers_without_the_database_and_pages_that_need_it_are_503(client):
+def test_livez_answers_without_the_database_and_pages_that_need_it_are_503(client, caplog):
     with database_unreachable():
         live = client.get("/livez", HTTP_HOST="10.0.1.7:8081")
         page = client.get("/", secure=True)
@@ -75,4 +75,13 @@ def test_livez_answers_without_the_database_and_pages_that_need_it_are_503(clien
     # A page that needs the database: 503 with Retry-After, not a 500.
     assert page.status_code == 503 and page["Retry-After"] == "10"
     assert "database cannot be reached" in page.content.decode()
+    # One line for the page, with the driver's reason, which Django's own line would not give.
+    said = [record for record in caplog.records if record.name == "django.request"]
+    assert len(said) == 1 and said[0].levelname == "ERROR", caplog.text
+    assert (
+        said[0]
+        .getMessage()
+        .startswith("Service Unavailable: / (the database cannot be reached: OperationalError: ")
+    ), said[0].getMessage()
+    assert "Connection refused" in said[0].getMessage()
     assert client.get("/", secure=True).status_code == 200

@@ -38,8 +38,8 @@ DIFFERENCES = {
     "Swarm mounts its secret readable",
     ("backup", "environment"): "Swarm sets DJANGO_SETTINGS_MODULE here; an environment's compose file "
     "sets it on its own backup service",
-    ("app", "healthcheck"): "Swarm probes /livez: a database outage must not make it restart every "
-    "app task (docs/swarm.md); compose keeps the image's /healthz",
+    ("app", "healthcheck"): "Swarm probes /livez once a task has reached the database (or for 12 s): "
+    "an outage must not make it restart every app task (docs/swarm.md); compose keeps /healthz",
     ("app", "environment"): "Swarm: uWSGI on TCP for nginx on another node, DRAIN_SECONDS, and the "
     "secret and settings module that compose's environment files set",
     ("app", "cap_add"): "Swarm starts the app as its own user, its secret mounted readable; compose "
