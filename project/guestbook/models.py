@@ -73,7 +73,12 @@ def forget_a_replaced_image(sender, instance, raw=False, update_fields=None, **k
     change is committed, as an entry's files go with it."""
     if raw or instance.pk is None or (update_fields is not None and "image" not in update_fields):
         return
-    before = Entry.objects.filter(pk=instance.pk).values_list("image", "thumbnail").first()
+    rows = Entry.objects.filter(pk=instance.pk)
+    if transaction.get_connection().in_atomic_block:  # as the admin's saves are
+        # A worker making the old image's thumbnail holds the row: wait for it, then see that file
+        # too (read before it is committed, it would be left behind).
+        rows = rows.select_for_update()
+    before = rows.values_list("image", "thumbnail").first()
     if before is None or before[0] == instance.image.name:
         return
     if instance.thumbnail.name == before[1]:

@@ -3,10 +3,12 @@ that tests/run starts. Delete them with the app."""
 
 import io
 import re
+import threading
 import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
@@ -180,3 +182,34 @@ def test_an_image_replaced_in_the_admin_gets_its_own_thumbnail_and_the_old_files
     assert answer.status_code == 302, answer.content.decode()[-2000:]
     entry.refresh_from_db()
     assert not entry.image and not entry.thumbnail and not list(media.rglob("*.*"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_replaced_while_the_worker_makes_the_old_ones_thumbnail_leaves_no_file_behind(media):
+    entry = Entry.objects.create(text="wide", image=picture("wide.png", size=(1200, 800)))
+    locked = threading.Event()
+
+    def worker():
+        """make_thumbnail as the worker runs it, its lock on the row taken first and held a second
+        while the admin's save (below) waits on it."""
+        try:
+            with transaction.atomic():
+                Entry.objects.select_for_update().get(pk=entry.pk)
+                locked.set()
+                time.sleep(1)
+                make_thumbnail.call(entry.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert locked.wait(10)
+    with transaction.atomic():  # as the admin saves a change
+        changed = Entry.objects.get(pk=entry.pk)
+        changed.image = picture("tall.png", size=(800, 1200))
+        changed.save()
+    thread.join()
+    entry.refresh_from_db()
+    assert "tall" in entry.image.name and not entry.thumbnail
+    stored = sorted(path.relative_to(media).as_posix() for path in media.rglob("*.*"))
+    assert stored == [entry.image.name]  # the wide image and the thumbnail made of it are gone
