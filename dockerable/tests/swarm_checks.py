@@ -1,10 +1,11 @@
 """Checks of a running Swarm stack for test_swarm.py: its release history, its database role, a
-second deploy beside a first, a page as one task renders it."""
+second deploy beside a first, a page as one task renders it, a signed-in session."""
 
 import json
 import subprocess
 
 from dockerable.tests.docker_stack import run, wait_for
+from dockerable.tests.swarm_cluster import HOST
 from dockerable.tests.test_prod_stack import uwsgi_request
 
 
@@ -68,3 +69,32 @@ def rendered_by(docker: list[str], container: str, path: str) -> str:
         "    sys.stdout.buffer.write(b''.join(chunks))\n"
     )
     return run(*docker, "exec", container, "python", "-c", script).stdout
+
+
+# A staff user signed in by Django's test client inside an app task: its session key.
+SIGN_IN = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+user, _ = get_user_model().objects.get_or_create(username="rotation", is_staff=True, is_superuser=True)
+user.set_password("rotation-" + user.username * 4)
+user.save()
+client = Client()
+client.force_login(user)
+print(client.cookies["sessionid"].value)
+"""
+
+
+def admin_status(swarm, session: str) -> str:
+    """The status of the admin's index page through nginx with `session`: 200 signed in, 302 not."""
+    return swarm.client(
+        "-o /dev/null -w '%{http_code}'", f"-H 'Cookie: sessionid={session}'", f"https://{HOST}/admin/"
+    ).stdout
+
+
+def signed_in_session(swarm) -> str:
+    """The session key of a staff user signed in inside an app task, checked through nginx."""
+    docker, task = swarm.app_task()
+    session = run(*docker, "exec", task, "/dockerable/cmd.sh", "manage", "shell", "-c", SIGN_IN).stdout
+    session = session.split()[-1]
+    assert admin_status(swarm, session) == "200"
+    return session

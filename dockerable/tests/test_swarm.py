@@ -38,12 +38,14 @@ from dockerable.tests.manage_cli import envtool
 from dockerable.tests.media_checks import UPLOADS
 from dockerable.tests.metric_checks import api, inside, query
 from dockerable.tests.swarm_checks import (
+    admin_status,
     registry_tags,
     release_of,
     releases,
     rendered_by,
     role_takes,
     second_deploy_while,
+    signed_in_session,
 )
 from dockerable.tests.swarm_cluster import (
     CLIENT_IMAGE,
@@ -377,35 +379,6 @@ def test_a_database_outage_answers_503_quickly_restarts_no_app_task_and_heals_it
     run("docker", "service", "scale", f"{swarm.stack}_app=2", timeout=300)
 
 
-# A staff user signed in by Django's test client inside an app task: its session key.
-SIGN_IN = """
-from django.contrib.auth import get_user_model
-from django.test import Client
-user, _ = get_user_model().objects.get_or_create(username="rotation", is_staff=True, is_superuser=True)
-user.set_password("rotation-" + user.username * 4)
-user.save()
-client = Client()
-client.force_login(user)
-print(client.cookies["sessionid"].value)
-"""
-
-
-def admin_status(swarm, session: str) -> str:
-    """The status of the admin's index page through nginx with `session`: 200 signed in, 302 not."""
-    return swarm.client(
-        "-o /dev/null -w '%{http_code}'", f"-H 'Cookie: sessionid={session}'", f"https://{HOST}/admin/"
-    ).stdout
-
-
-def signed_in_session(swarm) -> str:
-    """The session key of a staff user signed in inside an app task, checked through nginx."""
-    docker, task = swarm.app_task()
-    session = run(*docker, "exec", task, "/dockerable/cmd.sh", "manage", "shell", "-c", SIGN_IN).stdout
-    session = session.split()[-1]
-    assert admin_status(swarm, session) == "200"
-    return session
-
-
 def rotated_secrets(swarm) -> dict:
     """`rotatekey example` and `rotatedbpassword example` in the swarm's checkout: its secrets.json
     after them."""
@@ -550,6 +523,18 @@ def test_after_swarm_rolled_a_failing_release_back_rollback_returns_to_any_kept_
     tags = registry_tags(swarm)
     assert f"{swarm.registry}/{swarm.stack}-app:{three}" in tags
     assert not {f"{swarm.registry}/{swarm.stack}-app:{release}" for release in (one, two)} & set(tags), tags
+
+
+def test_a_stack_with_no_recorded_release_has_none_to_list_or_roll_back_to(swarm):
+    other = f"{swarm.stack}-none"
+    for args in (["--releases"], ["--rollback"]):
+        result = swarm.history(*args, check=False, DOCKERABLE_STACK=other)
+        assert (result.returncode, result.stdout) == (1, ""), result
+        assert result.stderr == (
+            f"swarm/deploy.sh: no release of {other} is recorded in the swarm (each deploy records its own)\n"
+        )
+    # The rollback's lock, taken before it looked, is gone with it.
+    assert not run("docker", "config", "ls", "-q", "--filter", f"name={other}").stdout.strip()
 
 
 def test_a_backup_restores_into_the_stack_with_its_app_scaled_down_meanwhile(swarm):
