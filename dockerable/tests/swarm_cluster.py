@@ -334,8 +334,7 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
             if args.split()[0].endswith("uwsgi")
         ]
         assert len(pids) >= 2, listed  # the master and a worker at least
-        node = self.manager if docker == self.engines[0] else self.node
-        signal_all = [*HOST_DOCKER, "exec", node, "sh", "-c", 'kill -s "$0" "$@"']
+        signal_all = on_node(self, docker, "sh", "-c", 'kill -s "$0" "$@"')
         run(*signal_all, "STOP", *pids)
         try:
             yield
@@ -363,14 +362,19 @@ class Swarm:  # pylint: disable=too-many-instance-attributes
         return run("docker", "exec", container, "psql", *login, "-Atc", query).stdout
 
 
+def on_node(swarm: Swarm, docker: list[str], *command: str) -> list[str]:
+    """`command` run on the node (the docker:dind container itself) whose engine `docker` drives."""
+    node = swarm.manager if docker == swarm.engines[0] else swarm.node
+    return [*HOST_DOCKER, "exec", node, *command]
+
+
 @contextlib.contextmanager
 def unreachable(swarm: Swarm, docker: list[str], container: str):
     """The task's uWSGI port takes no new connection until the block ends, as when its address
     outlives it or its node is cut off: the SYNs dropped in the task's own network namespace
     (entered from its node: the task has no capability to change its firewall)."""
-    node = swarm.manager if docker == swarm.engines[0] else swarm.node
     pid = run(*docker, "inspect", "--format", "{{.State.Pid}}", container).stdout.strip()
-    firewall = [*HOST_DOCKER, "exec", node, "nsenter", f"--target={pid}", "--net", "iptables"]
+    firewall = on_node(swarm, docker, "nsenter", f"--target={pid}", "--net", "iptables")
     rule = ["INPUT", "-p", "tcp", "--dport", "3031", "--syn", "-j", "DROP"]
     run(*firewall, "-I", *rule)
     try:
