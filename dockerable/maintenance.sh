@@ -13,6 +13,12 @@ set -Eeuo pipefail
 readonly WEBROOT=/var/www/acme
 readonly FLAG="${WEBROOT}/dockerable-maintenance"
 readonly USAGE="usage: maintenance.sh project/settings/<env>/docker-compose-proxy.yml|docker-stack.yml on|off|status"
+# The stack's name is swarm/stack.sh's: under this script's folder in a checkout, under
+# dockerable/ beside it in a bundle.
+stack_rule="$(dirname "${BASH_SOURCE[0]}")/swarm/stack.sh"
+[[ -f "$stack_rule" ]] || stack_rule="$(dirname "${BASH_SOURCE[0]}")/dockerable/swarm/stack.sh"
+# shellcheck source-path=SCRIPTDIR source=swarm/stack.sh
+source "$stack_rule"
 
 die() {
     echo "maintenance.sh: $*" >&2
@@ -60,7 +66,7 @@ in_swarm_job() {
 choose_mode() {
     local services
     if [[ "${compose_file##*/}" == docker-stack.yml ]]; then
-        STACK="${DOCKERABLE_STACK:-dockerable-$(basename "$(dirname "$(realpath "$compose_file")")")}"
+        STACK="$(stack_name "$compose_file")"
         in_flag_volume() { in_swarm_job "$@"; }
         return
     fi

@@ -36,6 +36,8 @@ history="${here}/../release-history.sh"
 source "$history"
 # shellcheck source-path=SCRIPTDIR source=history.sh
 source "${here}/history.sh"
+# shellcheck source-path=SCRIPTDIR source=stack.sh
+source "${here}/stack.sh"
 
 require_manager() {
     command -v docker >/dev/null || die "docker is not installed on this host"
@@ -73,8 +75,7 @@ read_environment() {
     [[ -f "$stack_file" ]] || die "${stack_file}: no such stack file"
     ENV_DIR="$(cd "$(dirname "$stack_file")" && pwd)"
     ENV_NAME="$(basename "$ENV_DIR")"
-    # The compose modes' project name: on one host, a stack finds that project's volumes.
-    STACK="${DOCKERABLE_STACK:-dockerable-${ENV_NAME}}"
+    STACK="$(stack_name "$stack_file")"
     # What `docker stack deploy` labels the stack's networks, secrets and configs with.
     STACK_LABEL="com.docker.stack.namespace=${STACK}"
     DJANGO_SETTINGS_MODULE="project.settings.${ENV_NAME}.settings"

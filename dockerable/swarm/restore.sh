@@ -11,6 +11,9 @@
 # it ends.
 set -Eeuo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=stack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack.sh"
+
 die() {
     echo "swarm/restore.sh: $*" >&2
     exit 1
@@ -61,7 +64,7 @@ main() {
     [[ $# -eq 0 ]] || die "unexpected argument '$1'"
     [[ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" == true ]] \
         || die "this Docker engine is not a swarm manager: run it on the stack's manager"
-    STACK="${DOCKERABLE_STACK:-dockerable-$(basename "$(dirname "$(realpath "$stack_file")")")}"
+    STACK="$(stack_name "$stack_file")"
     task="$(backup_task)"
     replicas="" workers=""
     trap cleanup EXIT
