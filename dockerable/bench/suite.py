@@ -384,23 +384,26 @@ def upload_measures(stack: Stack, report: Report, seconds: int) -> None:
     report.measures[f"upload_{UPLOAD_KB}kb_errors"] = result.errors
 
 
-def login_measures(stack: Stack, report: Report, seconds: int, https_port: int) -> None:
-    """The page's p99 at a light load, alone and while CLIENTS clients send bad logins."""
-    log(f"the page alone and while {CLIENTS} clients send bad logins")
+def login_measures(stack: Stack, report: Report, seconds: int, https_port: int, rounds: int) -> None:
+    """The page's p99 at a light load, alone and while CLIENTS clients send bad logins: the median
+    of `rounds` runs each, since the p99 of one short run at 2 connections is a handful of requests."""
+    log(f"the page alone and while {CLIENTS} clients send bad logins ({rounds} runs each)")
     network, url = f"{stack.project}_default", "https://app/"
     host_cpu.wait_until_quiet(QUIET_BELOW, QUIET_TIMEOUT)
-    alone = run_wrk(network, url, seconds, connections=LIGHT_LOAD)
+    alone = [run_wrk(network, url, seconds, connections=LIGHT_LOAD) for _ in range(rounds)]
     with login_flood(https_port) as outcomes:
         wait_for(lambda: sum(outcomes.values()) >= CLIENTS, timeout=60, what="the bad logins to start")
-        during = run_wrk(network, url, seconds, connections=LIGHT_LOAD)
+        during = [run_wrk(network, url, seconds, connections=LIGHT_LOAD) for _ in range(rounds)]
         attempts = sum(outcomes.values())
         refused = outcomes["429"]
     failed = {outcome: count for outcome, count in outcomes.items() if outcome not in ("200", "429")}
     if failed:
         raise RuntimeError(f"the bad logins did not all get an answer: {failed}")
-    report.measures["page_p99_ms_alone"] = percentile(alone.histogram, 99)
-    report.measures["page_p99_ms_during_login_flood"] = percentile(during.histogram, 99)
-    report.measures["page_errors_during_login_flood"] = during.errors
+    alone_p99, during_p99 = ([percentile(run.histogram, 99) for run in runs] for runs in (alone, during))
+    report.measures["page_p99_ms_alone"] = statistics.median(alone_p99)
+    report.measures["page_p99_ms_during_login_flood"] = statistics.median(during_p99)
+    report.measures["page_p99_ms_during_login_flood_worst"] = max(during_p99)
+    report.measures["page_errors_during_login_flood"] = sum(result.errors for result in during)
     report.measures["bad_logins"] = attempts
     report.measures["bad_logins_refused_share"] = round(refused / attempts, 3)
 
@@ -647,7 +650,7 @@ def run_suite(checkout: Path, report: Report, options) -> None:
         # Backup and start-up timings on a quiet machine: one stack at a time.
         proxy.down(volumes=True)
         dev.compose("down")
-        login_measures(prod, report, options.seconds, https_port)
+        login_measures(prod, report, options.seconds, https_port, options.rounds)
         task_measures(prod, report, options.seconds)
         backup_measures(prod, report, options.seconds)
         media_measures(prod, report, options.seconds)
