@@ -399,7 +399,7 @@ def login_measures(stack: Stack, report: Report, seconds: int, https_port: int, 
     failed = {outcome: count for outcome, count in outcomes.items() if outcome not in ("200", "429")}
     if failed:
         raise RuntimeError(f"the bad logins did not all get an answer: {failed}")
-    alone_p99, during_p99 = ([percentile(run.histogram, 99) for run in runs] for runs in (alone, during))
+    alone_p99, during_p99 = ([percentile(one.histogram, 99) for one in runs] for runs in (alone, during))
     report.measures["page_p99_ms_alone"] = statistics.median(alone_p99)
     report.measures["page_p99_ms_during_login_flood"] = statistics.median(during_p99)
     report.measures["page_p99_ms_during_login_flood_worst"] = max(during_p99)
