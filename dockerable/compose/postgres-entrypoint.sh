@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The postgres service's entrypoint. The database name, user and password have one source of
-# truth, the environment's secrets.json: read them as root into the variables the official
-# image initialises the database with, then hand over to that image's own entrypoint.
+# The postgres service's entrypoint under Compose (Swarm's reads Swarm secrets instead: swarm/stack.yml).
+# The database name, user and password have one source of truth, the environment's secrets.json:
+# read them as root, through the loader, into the variables the official image initialises the
+# database with, then hand over to that image's own entrypoint.
 set -Eeuo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=secrets.sh
@@ -13,7 +14,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/secrets.sh"
 # (An environment from before this keeps its own health check and sets no PGSERVICEFILE.)
 write_health_check_service() {
     [[ -n "${PGSERVICEFILE:-}" ]] || return 0
-    printf '[dockerable]\nuser=%s\ndbname=%s\n' "$POSTGRES_USER" "$POSTGRES_DB" >"$PGSERVICEFILE"
+    local service
+    service="$(pg_service)"
+    printf '%s\n' "$service" >"$PGSERVICEFILE"
 }
 
 main() {

@@ -19,6 +19,9 @@ from dockerable.envtools.layout import existing_env, image_locks
 from dockerable.envtools.signing import seal
 
 BUILD_FILE = Path("dockerable") / "docker-compose-build-only.yml"
+# The file the app's services extend, and the loader of secrets.json, which the postgres and backup
+# services mount.
+SHARED_FILES = (BUILD_FILE, Path("dockerable") / "runtime" / "environment.py")
 # What a host runs, at the bundle's top: the deploy, restores, PostgreSQL upgrades, releases and
 # rollback (and the history they share), maintenance mode.
 HOST_SCRIPTS = tuple(
@@ -91,7 +94,7 @@ def build_images(folder: Path, *services: str) -> dict[str, str]:
 
 
 def release_variables(tag: str, images: dict[str, str]) -> dict[str, str]:
-    """What names this release's images on a host: the app's tag and the backup image's repository,
+    """What names this release's images on a host: the app's tag and the database's images' repository,
     as they were built here (a host's compose project resolves them the same way, or not); and the
     release's name, the tag alone, which error reports carry."""
     named = {"DOCKERABLE_IMAGE": tag, "DOCKERABLE_RELEASE": tag.rsplit(":", 1)[1]}
@@ -135,7 +138,8 @@ def write_bundle(partial: Path, root: str, folder: Path, image_tar: Path, texts:
         archive.add(image_tar, f"{root}/image.tar")
         for script in HOST_SCRIPTS:
             archive.add(base / script, f"{root}/{script.name}")
-        archive.add(base / BUILD_FILE, f"{root}/{BUILD_FILE}")
+        for shared in SHARED_FILES:
+            archive.add(base / shared, f"{root}/{shared}")
         for shared in SHARED_DIRS:
             archive.add(base / shared, f"{root}/{shared}", filter=without_skipped)
         archive.add(folder, f"{root}/project/settings/{folder.name}", filter=without_skipped)
@@ -173,7 +177,7 @@ def software_bill(work: Path) -> str:
 def make_bundle(name: str, output_dir: Path, key: Path) -> Bundle:
     """Build, tag and save the images, and pack them with the environment folder, signed with `key`."""
     folder = existing_env(name)
-    images = build_images(folder, "app", "backup")
+    images = build_images(folder, "app", "backup", "postgres")
     tag = release_tag(name, images["app"])
     docker("tag", images["app"], tag)
     release = release_variables(tag, images)
@@ -189,8 +193,9 @@ def make_bundle(name: str, output_dir: Path, key: Path) -> Bundle:
     with tempfile.TemporaryDirectory(prefix="shipenv-") as work:
         texts[f"{root}/{SBOM}"] = (software_bill(Path(work)), 0o644)
         image_tar = Path(work) / "image.tar"
-        backups = [images["backup"]] if "backup" in images else []
-        docker("save", "--output", str(image_tar), tag, *backups)
+        # The database's images: the backup's, and the server's Compose runs (Swarm's is stock).
+        database = [images[service] for service in ("backup", "postgres") if service in images]
+        docker("save", "--output", str(image_tar), tag, *database)
         # Only a complete, signed bundle gets the final name; a failure leaves none.
         partial = target.with_suffix(".partial")
         try:

@@ -3,8 +3,9 @@
 The file holds what describes one environment and stays out of the image: its secrets and its
 public host name (DOMAIN), which the settings, checkenv and newenv read from here.
 
-The standard library only: cmd.sh runs this file as root before any Django code, and a deploy
-runs it inside the release image, as `python -I -S environment.py check|database PATH`.
+The standard library only: cmd.sh runs this file as root before any Django code, a deploy runs
+it inside the release image, and PostgreSQL's and the backups' scripts (compose/secrets.sh) in
+theirs, as `python3 -I -S environment.py COMMAND ...` (main).
 """
 
 import json
@@ -226,29 +227,76 @@ def load_secrets(default: Path) -> Secrets:
     return read(secrets_path(default))
 
 
+def pg_service(secrets: Secrets) -> str:
+    """A libpq service file whose service "dockerable" names the database's user and database: how
+    PostgreSQL's health check (pg_isready -d service=dockerable) connects as neither root nor guesses."""
+    return f"[dockerable]\nuser={secrets['DB_USER']}\ndbname={secrets['DB_NAME']}\n"
+
+
+def _line_list(secrets: Secrets, key: str) -> str:
+    """The list at `key`, one item a line (nothing without the key), for a script's `mapfile`."""
+    items = secrets.get(key, [])
+    if any("\n" in item for item in items):
+        raise SecretsError(f"{secrets.path}: key {key!r} has an item with a line break")
+    return "".join(f"{item}\n" for item in items)
+
+
+# Each command, and whether it checks the whole schema: `value`, `list` and `pg-service` read what
+# PostgreSQL and the backups need from a file that may hold the database's keys only (Swarm's).
+COMMANDS = {
+    "check": True,
+    "database": True,
+    "rotation": True,
+    "value": False,
+    "list": False,
+    "pg-service": False,
+}
+# The commands that take a KEY before the PATH.
+KEYED = {"value": TEMPLATE_KEYS, "list": FALLBACK_LISTS}
+
+
+def _output(secrets: Secrets, command: str, key: str | None) -> str:
+    if command == "database":
+        # Compact and sorted, the same bytes for the same keys from release to release: Swarm
+        # names the backups' secret after their hash.
+        return json.dumps(secrets.database(), sort_keys=True, separators=(",", ":"))
+    if command == "rotation":
+        return f"{len(secrets.get(DB_PASSWORD_FALLBACKS, []))}\n"
+    if command == "value":
+        # As it is, no newline added: it can be a Swarm secret's content.
+        return secrets[key]
+    if command == "list":
+        return _line_list(secrets, key)
+    if command == "pg-service":
+        return pg_service(secrets)
+    return ""
+
+
 def main(argv: list[str]) -> int:
     """`check PATH`: silent if fine; `database PATH`: the DB_ keys as JSON; `rotation PATH`: how
-    many earlier database passwords it keeps (DB_PASSWORD_FALLBACKS). `-` reads stdin, and a second
-    PATH then names the file in messages. A bad file: one line, exit 64."""
-    usage = "usage: environment.py check|database|rotation PATH [NAME]"
-    if len(argv) not in (2, 3) or argv[0] not in ("check", "database", "rotation"):
-        print(usage, file=sys.stderr)
+    many earlier database passwords it keeps (DB_PASSWORD_FALLBACKS); `value KEY PATH`: one string;
+    `list KEY PATH`: one of FALLBACK_LISTS, an item a line; `pg-service PATH`: pg_service's file.
+    `-` reads stdin, and a NAME after it names the file in messages. A bad file: one line, exit 64."""
+    command, *rest = argv or [""]
+    key = rest.pop(0) if command in KEYED and rest else None
+    if command not in COMMANDS or len(rest) not in (1, 2) or (command in KEYED and key not in KEYED[command]):
+        print(
+            f"usage: environment.py {'|'.join(COMMANDS)} [KEY] PATH [NAME] (a KEY for value, list)",
+            file=sys.stderr,
+        )
         return EXIT_BAD_FILE
-    command, source, *name = argv
+    source, *name = rest
+    schema = COMMANDS[command]
     try:
         if source == "-":
-            secrets = parse(Path(name[0] if name else "secrets.json"), sys.stdin.read())
+            secrets = parse(Path(name[0] if name else "secrets.json"), sys.stdin.read(), schema=schema)
         else:
-            secrets = read(Path(source))
+            secrets = read(Path(source), schema=schema)
+        output = _output(secrets, command, key)
     except SecretsError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_FILE
-    if command == "database":
-        # Compact and sorted, the same bytes for the same keys from release to release: Swarm
-        # names the database's secret after their hash, and a new name restarts PostgreSQL.
-        sys.stdout.write(json.dumps(secrets.database(), sort_keys=True, separators=(",", ":")))
-    elif command == "rotation":
-        print(len(secrets.get(DB_PASSWORD_FALLBACKS, [])))
+    sys.stdout.write(output)
     return 0
 
 

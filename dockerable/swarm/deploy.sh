@@ -130,19 +130,38 @@ loader() {
         -I -S /app/dockerable/runtime/environment.py "$@"
 }
 
-# PostgreSQL's secret (DATABASE_SECRET): made here from the database's keys for a stack that has no
-# PostgreSQL yet; afterwards the one it runs with. PostgreSQL reads it only when it creates the
-# database, so a new password (rotatedbpassword) must not be a new secret: that would restart it.
-postgres_secret() {
-    local name
-    name="$(docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}' \
-        "${STACK}_postgres" 2>/dev/null)" || name=""
-    if [[ -z "$name" ]]; then
-        name="${STACK}_database-$(sha256sum <"$DB_SECRET_FILE" | cut -c 1-12)"
-        docker secret inspect "$name" >/dev/null 2>&1 || docker secret create "$name" "$DB_SECRET_FILE" >/dev/null \
-            || die "cannot make the Swarm secret ${name} of the database's keys"
+# PostgreSQL's secrets (named after DATABASE_KEYS): its database's name, user and password, and its
+# health check's libpq service file, made here from the database's keys for a stack whose
+# PostgreSQL has none yet; afterwards the ones it runs with. PostgreSQL reads them only when it
+# creates the database, so a new password (rotatedbpassword) must not make new ones: that would
+# restart it. Not labelled as the stack's: prune_unused leaves them.
+postgres_secrets() {
+    local running
+    running="$(docker service inspect --format \
+        '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{if eq .File.Name "pg-service"}}{{.SecretName}}{{end}}{{end}}' \
+        "${STACK}_postgres" 2>/dev/null)" || running=""
+    if [[ -n "$running" ]]; then
+        export DATABASE_KEYS="${running##*-}"
+        return 0
     fi
-    export DATABASE_SECRET="$name"
+    DATABASE_KEYS="$(sha256sum <"$DB_SECRET_FILE" | cut -c 1-12)"
+    export DATABASE_KEYS
+    keep_secret postgres-db value DB_NAME
+    keep_secret postgres-user value DB_USER
+    keep_secret postgres-password value DB_PASSWORD
+    keep_secret pg-service pg-service
+}
+
+# The Swarm secret ${STACK}_$1-${DATABASE_KEYS}, unless it exists, of what the loader's command $2...
+# prints of the database's keys.
+keep_secret() {
+    local name="${STACK}_${1}-${DATABASE_KEYS}" content
+    shift
+    docker secret inspect "$name" >/dev/null 2>&1 && return 0
+    content="$(loader "$@" - "${ENV_DIR}/secrets.json" <"$DB_SECRET_FILE")" \
+        || die "the release image could not read ${ENV_DIR}/secrets.json's database keys"
+    printf '%s' "$content" | docker secret create "$name" - >/dev/null \
+        || die "cannot make the Swarm secret ${name} of the database's keys"
 }
 
 # After the app's tasks rolled over, while secrets.json keeps earlier database passwords: the role
@@ -327,14 +346,17 @@ nginx_files() {
 
 # The stack's secrets and configs of earlier deploys that no service uses any more (an old
 # SECRET_KEY, database password or TLS key among them) go once a deploy has ended: Swarm refuses
-# to remove one a service uses, so each is simply tried. PostgreSQL's own secret, the release
-# records and the lock are not labelled as the stack's, and stay.
+# to remove one a service uses, so each is simply tried. PostgreSQL's own secrets, the release
+# records and the lock are not labelled as the stack's, and stay; PostgreSQL's one secret of
+# before (${STACK}_database-*, all its keys in one file) goes once it runs on its four.
 prune_unused() {
     local kind names
     for kind in secret config; do
         mapfile -t names < <(docker "$kind" ls --quiet --filter "label=${STACK_LABEL}")
         ((${#names[@]} == 0)) || docker "$kind" rm "${names[@]}" >/dev/null 2>&1 || true
     done
+    mapfile -t names < <(docker secret ls --quiet --filter "name=${STACK}_database-")
+    ((${#names[@]} == 0)) || docker secret rm "${names[@]}" >/dev/null 2>&1 || true
 }
 
 # When the app's last update started, and how it ended ("" if it never had one).
@@ -434,7 +456,7 @@ rollback() {
     docker image inspect "$image" >/dev/null 2>&1 || docker pull --quiet "$image" >/dev/null \
         || die "image ${image} of ${release} is neither on this engine nor in its registry"
     database_secret
-    postgres_secret
+    postgres_secrets
     hash_files
     BACKUP_IMAGE="$(spec_image backup)"
     export BACKUP_IMAGE
@@ -454,7 +476,7 @@ deploy() {
     check_labels
     source_image
     database_secret
-    postgres_secret
+    postgres_secrets
     hash_files
     release_image
     current="$(running_image)"

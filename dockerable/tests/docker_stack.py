@@ -21,9 +21,11 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TEST_IMAGE = "dockerable-django:test"
 # The tag dockerable/run gives its tools image in the tests (through DOCKERABLE_TOOLS_IMAGE).
 TOOLS_IMAGE = "dockerable-django:test-tools"
-# The repository of the backup images the tests build once and every stack of theirs runs
-# (through DOCKERABLE_BACKUP_IMAGE), tagged postgres-<major> as compose/services.yml tags them.
+# The repository of the database and backup images the tests build once and every stack of theirs
+# runs (through DOCKERABLE_BACKUP_IMAGE), tagged as compose/services.yml tags them: by Dockerfile
+# stage, the tag before its -<major>.
 BACKUP_REPOSITORY = "dockerable-backup"
+IMAGE_TAGS = {"database": "database", "backup": "postgres"}
 DOCKERFILE = REPO / "dockerable" / "Dockerfile"
 # This machine's engine, whatever DOCKER_HOST says later: the Swarm module points it at its
 # docker:dind manager while the checkers' images build in the background of the same process.
@@ -43,28 +45,30 @@ def base_image() -> str:
 
 
 def build_backup_images(context: Path = REPO) -> list[str]:
-    """Build the backup image of every major compose/services.yml defines, as BACKUP_REPOSITORY's
-    postgres-<major>, the tags the stacks run with DOCKERABLE_BACKUP_IMAGE set to it.
+    """Build the database and backup images of every major compose/services.yml defines, as
+    BACKUP_REPOSITORY's database-<major> and postgres-<major>, the tags the stacks run with
+    DOCKERABLE_BACKUP_IMAGE set to it.
 
     Always rebuilt: `compose up` reuses any image it finds under a service's tag, even one
-    built before the Dockerfile's `backup` stage changed.
+    built before the Dockerfile's stage changed.
     """
     services = yaml.safe_load((context / "dockerable" / "compose" / "services.yml").read_text())["services"]
     tags = []
     for service in services.values():
         build = service.get("build") or {}
-        if isinstance(build, dict) and build.get("target") == "backup":
+        target = build.get("target") if isinstance(build, dict) else None
+        if target in IMAGE_TAGS:
             major = build["args"]["PG_MAJOR"]
-            assert service["image"].endswith(f"}}:postgres-{major}"), service["image"]
-            tag = f"{BACKUP_REPOSITORY}:postgres-{major}"
+            tag = f"{IMAGE_TAGS[target]}-{major}"
+            assert service["image"].endswith(f"}}:{tag}"), service["image"]
             dockerfile = context / "dockerable" / "Dockerfile"
             run(
-                "docker", "build", "-q", "--target=backup", f"--build-arg=PG_MAJOR={major}",
+                "docker", "build", "-q", f"--target={target}", f"--build-arg=PG_MAJOR={major}",
                 f"--build-context=backup-scripts={context / 'dockerable' / 'compose'}",
-                f"--file={dockerfile}", f"--tag={tag}", str(context), timeout=1200,
+                f"--file={dockerfile}", f"--tag={BACKUP_REPOSITORY}:{tag}", str(context), timeout=1200,
             )  # fmt: skip
-            tags.append(tag)
-    assert tags, "compose/services.yml defines no backup image"
+            tags.append(f"{BACKUP_REPOSITORY}:{tag}")
+    assert {tag.split(":")[1].split("-")[0] for tag in tags} == set(IMAGE_TAGS.values()), tags
     return tags
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from dockerable.envtools.checks import ERROR, OK, read_secrets
 from dockerable.runtime import environment
-from dockerable.tests.docker_stack import REPO, run
+from dockerable.tests.docker_stack import BACKUP_REPOSITORY, REPO, run
 from dockerable.tests.manage_cli import manage
 
 SAMPLE = json.loads((REPO / "project" / "settings" / "example" / "secrets.json").read_text())
@@ -89,6 +89,10 @@ FAULTS = {
 }
 # What a stdin reader (a deploy) can be given: a file's text.
 TEXT_FAULTS = [name for name, (text, _) in FAULTS.items() if text is not None]
+# The faults PostgreSQL's and the backups' readers meet, asking DB_NAME, DB_USER and DB_PASSWORD in
+# turn (compose/secrets.sh): the same line. (Without all three, they name the first, DB_NAME.)
+DATABASE_FAULTS = ["no-db-name", "no-db-user", "no-db-password", "number", "syntax", "list", "unreadable"]
+DATABASE_KEYS = ("DB_NAME", "DB_USER", "DB_PASSWORD")
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +195,43 @@ def test_the_script_prints_the_database_part_as_json_and_nothing_else():
     assert script("bogus", str(sample)).returncode == 64
 
 
+def test_the_script_gives_one_key_a_list_and_the_health_checks_service_file(tmp_path):
+    # Swarm's backups read a file of the database's keys only: no other key is asked for.
+    database = tmp_path / "database.json"
+    database.write_text(json.dumps({"DB_NAME": "shop", "DB_USER": "owner", "DB_PASSWORD": "p w",
+                                    "DB_PASSWORD_FALLBACKS": ["old one", "older"]}))  # fmt: skip
+    assert script("value", "DB_PASSWORD", str(database)).stdout == "p w"
+    assert script("list", "DB_PASSWORD_FALLBACKS", str(database)).stdout == "old one\nolder\n"
+    assert script("pg-service", str(database)).stdout == "[dockerable]\nuser=owner\ndbname=shop\n"
+    assert script("value", "DB_NAME", "-", "named.json", stdin=database.read_text()).stdout == "shop"
+    # No fallbacks: nothing to try.
+    sample = REPO / "project" / "settings" / "example" / "secrets.json"
+    assert script("list", "DB_PASSWORD_FALLBACKS", str(sample)).stdout == ""
+    # A missing key, an item a script could not read one a line, a key the template does not have
+    # or that is not a list: one line each, exit 64.
+    database.write_text(json.dumps({"DB_NAME": "shop", "DB_PASSWORD_FALLBACKS": ["two\nlines"]}))
+    refusals = {
+        ("value", "DB_USER"): f"{database}: missing key 'DB_USER'\n",
+        ("pg-service",): f"{database}: missing key 'DB_USER'\n",
+        ("list", "DB_PASSWORD_FALLBACKS"): f"{database}: key 'DB_PASSWORD_FALLBACKS' has an item with "
+        "a line break\n",
+    }
+    for args, line in refusals.items():
+        result = script(*args, str(database))
+        assert (result.returncode, result.stdout, result.stderr) == (64, "", line), args
+    for args in (("value", "MY_KEY"), ("list", "DB_NAME"), ("value",)):
+        result = script(*args, str(database))
+        assert result.returncode == 64 and result.stderr.startswith("usage: environment.py check|"), args
+
+
+@pytest.mark.parametrize("name", DATABASE_FAULTS)
+def test_the_database_keys_fault_with_the_same_line_as_the_whole_file(faults, name):
+    path = faults / f"{name}.json"
+    results = [script("value", key, str(path)) for key in DATABASE_KEYS]
+    refused = next(result for result in results if result.returncode != 0)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (64, "", expected(path, name) + "\n")
+
+
 @pytest.mark.docker
 def test_the_images_preflight_and_the_swarm_deploys_reader_say_the_same_line(faults, test_image):
     """cmd.sh check (the preflight service) and the deploy's `database -` (swarm/deploy.sh), run as
@@ -215,3 +256,31 @@ def test_the_images_preflight_and_the_swarm_deploys_reader_say_the_same_line(fau
             check=False, input_text=path.read_text(),
         )  # fmt: skip
         assert (result.returncode, result.stdout, result.stderr) == (64, "", expected(path, name) + "\n")
+
+
+@pytest.mark.docker
+def test_postgres_and_the_backups_say_the_same_line_in_their_images(faults, test_image):  # pylint: disable=unused-argument
+    """compose/secrets.sh run as Compose runs it, through the loader: PostgreSQL's entrypoint in the
+    database image (the loader mounted) and a backup command in the backup image (the loader in it),
+    as root with their services' capabilities, on the file mounted where the services mount it."""
+    compose_scripts = REPO / "dockerable" / "compose"
+    for name in DATABASE_FAULTS:
+        line = f"/run/secrets/django.json: {FAULTS[name][1]}\n"
+        mount = ["--volume", f"{faults / f'{name}.json'}:/run/secrets/django.json:ro"]
+        postgres = run(
+            "docker", "run", "--rm", "--network", "none", "--cap-drop", "ALL",
+            "--cap-add", "DAC_READ_SEARCH", "--cap-add", "CHOWN", "--cap-add", "FOWNER", *mount,
+            "--volume", f"{compose_scripts}:/dockerable:ro",
+            "--volume", f"{LOADER}:/opt/dockerable/environment.py:ro",
+            "--entrypoint", "bash", f"{BACKUP_REPOSITORY}:database-18", "/dockerable/postgres-entrypoint.sh",
+            check=False,
+        )  # fmt: skip
+        assert (postgres.returncode, postgres.stderr) == (64, f"postgres-entrypoint.sh: {line}"), name
+        backup = run(
+            "docker", "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "DAC_OVERRIDE",
+            *mount, "--env", "DJANGO_SETTINGS_MODULE=project.settings.example.settings",
+            "--entrypoint", "bash", f"{BACKUP_REPOSITORY}:postgres-18",
+            "/dockerable/backup.sh", "export", "/tmp/x",
+            check=False,
+        )  # fmt: skip
+        assert (backup.returncode, backup.stderr) == (64, f"export: {line}"), name

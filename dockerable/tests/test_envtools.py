@@ -586,9 +586,13 @@ def test_the_backup_service_runs_the_database_servers_image():
     majors = sorted(name.removeprefix("postgres-") for name in services if name.startswith("postgres-"))
     assert majors == ["17", "18"]
     for major in majors:
-        assert services[f"postgres-{major}"]["image"] == f"postgres:{major}"
+        assert services[f"postgres-{major}"]["build"]["target"] == "database"
+        assert services[f"backup-{major}"]["build"]["target"] == "backup"
+        assert services[f"postgres-{major}"]["build"]["args"] == {"PG_MAJOR": major}
         assert services[f"backup-{major}"]["build"]["args"] == {"PG_MAJOR": major}
-    assert "\nFROM postgres:${PG_MAJOR} AS backup\n" in (REPO / "dockerable" / "Dockerfile").read_text()
+    dockerfile = (REPO / "dockerable" / "Dockerfile").read_text()
+    assert "\nFROM postgres:${PG_MAJOR} AS database\n" in dockerfile
+    assert "\nFROM database AS backup\n" in dockerfile
 
 
 # The capabilities each service adds back after dropping all (compose/services.yml says why);

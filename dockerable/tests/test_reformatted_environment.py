@@ -16,8 +16,6 @@ from dockerable.tests.docker_stack import REPO
 
 EXAMPLE = REPO / "project" / "settings" / "example"
 SAMPLE_DOMAIN = "example.dockerable.test"
-# Where Perl is still read (issue 25: the stock postgres image has no Python to run the loader).
-PERL_LEFT = {"dockerable/compose/secrets.sh"}
 
 
 class Tagged:
@@ -144,7 +142,7 @@ def test_an_older_environment_s_domain_in_settings_py_reads_the_same_however_wri
     assert declared_domain(tmp_path) == SAMPLE_DOMAIN
 
 
-def test_no_perl_is_left_but_where_the_issue_says():
+def test_no_perl_is_left():
     tracked = subprocess.run(
         ["git", "ls-files", "dockerable", "project", "tests"],
         cwd=REPO,
@@ -159,4 +157,4 @@ def test_no_perl_is_left_but_where_the_issue_says():
         and (REPO / name).is_file()
         and re.search(r"\bperl\b", (REPO / name).read_text(errors="replace"))
     }
-    assert perl == PERL_LEFT
+    assert not perl, perl

@@ -61,6 +61,8 @@ class Host:
         # ...and the shared topology that the environment's thin compose files extend.
         assert any(name.endswith("dockerable/compose/services.yml") for name in names)
         assert any(name.endswith("dockerable/compose/postgres-entrypoint.sh") for name in names)
+        # ...and the loader of secrets.json those services run.
+        assert any(name.endswith("dockerable/runtime/environment.py") for name in names)
         assert any(name.endswith("dockerable/compose/backup.sh") for name in names)
         assert any(name.endswith("/restore.sh") for name in names)
         assert any(name.endswith("/pg-upgrade.sh") for name in names)
@@ -72,16 +74,16 @@ class Host:
         for lock in (REPO / "requirements.txt", REPO / "dockerable" / "requirements-uwsgi.txt"):
             pins = re.findall(r"^([a-z0-9._-]+)==(\S+)", lock.read_text(), re.M)
             assert pins and {f"pkg:pypi/{name}@{version}" for name, version in pins} <= listed, lock
-        # The backup service's image travels too: a host has no Dockerfile to build it from.
+        # The backup and database services' images travel too: a host has no Dockerfile to build them.
         with tarfile.open(root / "image.tar") as images:
             tags = [
                 tag for entry in json.load(images.extractfile("manifest.json")) for tag in entry["RepoTags"]
             ]
         # Under the name it was built with, which bundle.env gives the host's compose files.
         release = dict(line.split("=", 1) for line in (root / "bundle.env").read_text().splitlines())
-        backup = f"{release['DOCKERABLE_BACKUP_IMAGE']}:postgres-18"
-        assert backup in tags and release["DOCKERABLE_IMAGE"] in tags, (release, tags)
-        self.images.add(backup)
+        database = [f"{release['DOCKERABLE_BACKUP_IMAGE']}:{tag}" for tag in ("postgres-18", "database-18")]
+        assert {*database, release["DOCKERABLE_IMAGE"]} <= set(tags), (release, tags)
+        self.images.update(database)
         run(str(root / "deploy.sh"), env=self.env, timeout=600)
         # The release's tag reaches the app, whose error reports name it.
         assert release["DOCKERABLE_RELEASE"] == release["DOCKERABLE_IMAGE"].rsplit(":", 1)[1]

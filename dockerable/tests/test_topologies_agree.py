@@ -34,6 +34,8 @@ PAIRS = {
 DIFFERENCES = {
     ("postgres", "healthcheck"): "start_interval: compose's `up --wait` gains from 200 ms probes; "
     "deploy.sh polls every second",
+    ("postgres", "environment"): "Swarm runs the stock image on secrets deploy.sh makes from the "
+    "database's keys (POSTGRES_*_FILE); compose's entrypoint reads secrets.json through the loader",
     ("backup", "cap_add"): "compose reads the host user's 0600 secrets.json as root (DAC_OVERRIDE); "
     "Swarm mounts its secret readable",
     ("backup", "environment"): "Swarm sets DJANGO_SETTINGS_MODULE here; an environment's compose file "
@@ -115,8 +117,9 @@ def test_deploy_derives_each_secret_and_config_s_hash_from_the_stack_file(tmp_pa
     """deploy.sh hashes the file of every entry Compose's model of the stack lists, under the
     variable the entry's name takes (stack_files.py): no list of them is kept by hand."""
     stack = yaml.load(STACK.read_text(), Loader=ComposeLoader)  # noqa: S506
-    # PostgreSQL's secret is the one deploy.sh made at the first deploy, kept since (no file here).
-    assert stack["secrets"].pop("database") == {"name": "${DATABASE_SECRET}", "external": True}
+    # PostgreSQL's secrets are the ones deploy.sh made at the first deploy, kept since (no file here).
+    for key in ("postgres-db", "postgres-user", "postgres-password", "pg-service"):
+        assert stack["secrets"].pop(key) == {"name": f"${{STACK}}_{key}-${{DATABASE_KEYS}}", "external": True}
     declared = {kind: stack[kind] for kind in ("secrets", "configs")}
     for entries in declared.values():
         for key, spec in entries.items():
@@ -126,7 +129,7 @@ def test_deploy_derives_each_secret_and_config_s_hash_from_the_stack_file(tmp_pa
         "STACK": "dd-agree",
         "ENV_DIR": str(REPO / "project" / "settings" / "example"),
         "DB_SECRET_FILE": str(tmp_path / "database.json"),
-        "DATABASE_SECRET": "dd-agree_database-0123456789ab",
+        "DATABASE_KEYS": "0123456789ab",
     }
     model = subprocess.run(
         ["docker", "compose", "--file", str(STACK), "--file", str(EXAMPLE_STACK)]

@@ -58,8 +58,11 @@ readonly PATTERN="^${NAME}-[0-9]{8}T[0-9]{6}Z(-[a-z-]+)?\.dump(\.age)?$"
 
 connect() {
     local earlier password
-    PGHOST="${DB_HOST:-postgres}" PGUSER="$(secret DB_USER)" PGPASSWORD="$(secret DB_PASSWORD)"
-    PGDATABASE="$(secret DB_NAME)" PGCONNECT_TIMEOUT=10
+    # One a line: a line of several assignments fails only with its last one, and went on unset.
+    PGDATABASE="$(secret DB_NAME)"
+    PGUSER="$(secret DB_USER)"
+    PGPASSWORD="$(secret DB_PASSWORD)"
+    PGHOST="${DB_HOST:-postgres}" PGCONNECT_TIMEOUT=10
     export PGHOST PGUSER PGPASSWORD PGDATABASE PGCONNECT_TIMEOUT
     # During a password rotation the role may still have an earlier one (docs/security.md): the
     # first that the server takes. A server that takes none keeps DB_PASSWORD, and its own error.
