@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Releases and rollback, sourced by a bundle's deploy.sh, releases.sh and rollback.sh, and by
-# swarm/deploy.sh (docs/operations.md and docs/swarm.md, Releases and rollback). A history is
+# swarm/deploy.sh (docs/operations.md and docs/swarm.md, Releases and rollback); pg-upgrade.sh
+# sources it for the compose project's name. A history is
 # one line per deploy, appended once the release serves:
 #   UTC time <TAB> release <TAB> image <TAB> where it came from
 # A bundle's host keeps it in ${DOCKERABLE_STATE_DIR:-/var/lib/dockerable}/<compose project>/releases.tsv
@@ -15,11 +16,17 @@ bundle_env_name() {
     echo "${folders[0]}"
 }
 
-# Its compose project: the name its compose files give it, unless COMPOSE_PROJECT_NAME says another.
+# Its compose project (compose_project).
 bundle_project() {
     local env
     env="$(bundle_env_name "$1")" || return 1
-    echo "${COMPOSE_PROJECT_NAME:-dockerable-${env}}"
+    compose_project "$env"
+}
+
+# The compose project of environment $1: the name its compose files give it (newenv writes
+# `name: dockerable-<env>`), unless COMPOSE_PROJECT_NAME says another.
+compose_project() {
+    echo "${COMPOSE_PROJECT_NAME:-dockerable-$1}"
 }
 
 history_file() {

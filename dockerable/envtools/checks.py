@@ -19,10 +19,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from dockerable.envtools import certificates
-from dockerable.envtools.compose import SHARED_TOPOLOGY, extended, outdated, services
+from dockerable.envtools.compose import SHARED_TOPOLOGY, outdated, runs_backups, services
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    DATABASE_FILE,
     PROXY_COMPOSE_FILE,
     SAMPLE_ENV,
     STACK_FILE,
@@ -38,12 +39,10 @@ EXPIRY_WARNING = datetime.timedelta(days=30)
 # error. Other apps' warnings are the apps' own (docs/environments.md, checkenv).
 TEMPLATE_CHECKS = ("security.",)
 # What the environment means to commit, and what must stay out of git.
-COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, STACK_FILE, *COMPOSE_FILES)
+COMMITTED_FILES = ("__init__.py", "settings.py", BACKUP_RECIPIENTS, STACK_FILE, DATABASE_FILE, *COMPOSE_FILES)
 # The Swarm topology an environment's docker-stack.yml is merged over.
 SWARM_STACK = "dockerable/swarm/stack.yml"
 PRIVATE_FILES = ("secrets.json", "ssl/server.key")
-# What a production compose file's backup service extends: backup-<PostgreSQL major>.
-BACKUP_SERVICE = "backup-"
 # What age encrypts to: its own public keys, and SSH ones.
 RECIPIENT_PREFIXES = ("age1", "ssh-ed25519 ", "ssh-rsa ")
 
@@ -196,6 +195,15 @@ def check_compose_layout(name: str, folder: Path) -> list[Finding]:
         reason = outdated(path)
         if reason:
             findings.append(Finding(WARNING, "compose files", f"{path} {reason}: {fix}"))
+    if not findings and not (folder / DATABASE_FILE).is_file():
+        findings.append(
+            Finding(
+                ERROR,
+                "compose files",
+                f"{folder / DATABASE_FILE} is missing, and the compose files take PostgreSQL from it: "
+                f"copy dockerable/compose/database-<major>.yml there, the major the data is on",
+            )
+        )
     return findings or [
         Finding(OK, "compose files", f"every mode extends {SHARED_TOPOLOGY} and checks its files first")
     ]
@@ -283,7 +291,7 @@ def check_backups(folder: Path) -> list[Finding]:
         found = services(path)
     except ValueError as exc:
         return [Finding(ERROR, "backups", str(exc))]
-    backup = [spec for spec in found.values() if extended(spec)[1].startswith(BACKUP_SERVICE)]
+    backup = [spec for spec in found.values() if runs_backups(spec)]
     if not backup:
         return [
             Finding(

@@ -8,14 +8,19 @@ from django.template import Context, Engine
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    DATABASE_FILE,
     DEV_COMPOSE_FILE,
     POSTGRES_MAJOR,
+    POSTGRES_MAJORS,
     SAMPLE_ENV,
     STACK_FILE,
     pgdata_volume,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "compose_templates"
+# dockerable/compose: each major's database.yml, which an environment gets a copy of.
+SHARED = Path(__file__).resolve().parents[1] / "compose"
+PRODUCTION_COMPOSE_FILE = COMPOSE_FILES[0]
 # Every thin file extends services from here; a file that does not is a full copy from before it.
 SHARED_TOPOLOGY = "dockerable/compose/services.yml"
 SAMPLE_NOTE = " (SAMPLE: public secrets)"
@@ -26,8 +31,9 @@ MEDIA_VOLUME = "media"
 # The service that runs the background tasks, in every mode; development mode's mail catcher; the
 # cache of the other modes.
 WORKER, MAIL, CACHE = "worker", "mail", "cache"
-# A thin file's postgres service extends `postgres-18`; a full file's ran `image: postgres:17`.
-POSTGRES_PREFIX, POSTGRES_IMAGE = "postgres-", "postgres"
+# database.yml's postgres service extends `postgres-18`, as a thin file's did before it; a full
+# file's ran `image: postgres:17`.
+POSTGRES_PREFIX, POSTGRES_IMAGE, BACKUP_PREFIX = "postgres-", "postgres", "backup-"
 
 
 class ComposeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
@@ -73,6 +79,13 @@ def extended(spec: dict) -> tuple[str | None, str]:
     return None, ""
 
 
+def runs_backups(spec: dict) -> bool:
+    """True if a production compose file's service is the backup service: it extends database.yml's
+    `backup`, or (before database.yml) the shared topology's backup-<major>."""
+    file, parent = extended(spec)
+    return parent.startswith(BACKUP_PREFIX) or (Path(str(file)).name == DATABASE_FILE and parent == "backup")
+
+
 def _major(spec: dict) -> int | None:
     _, parent = extended(spec)
     if parent.startswith(POSTGRES_PREFIX) and parent.removeprefix(POSTGRES_PREFIX).isdigit():
@@ -84,21 +97,22 @@ def _major(spec: dict) -> int | None:
 
 
 def render(name: str, domain: str, postgres: int = POSTGRES_MAJOR) -> dict[str, str]:
-    """Each compose (and stack) file of environment `name`, serving `domain`, on PostgreSQL `postgres`."""
+    """Each compose (and stack) file of environment `name`, serving `domain`, and its database.yml
+    for PostgreSQL `postgres`."""
     engine = Engine()
-    context = {
-        "env": name,
-        "domain": domain,
-        "sample_note": SAMPLE_NOTE if name == SAMPLE_ENV else "",
-        "postgres": postgres,
-        "pgdata": pgdata_volume(postgres),
-    }
-    return {
+    context = {"env": name, "domain": domain, "sample_note": SAMPLE_NOTE if name == SAMPLE_ENV else ""}
+    texts = {
         file_name: engine.from_string((TEMPLATES / file_name).read_text(encoding="utf-8")).render(
             Context(context, autoescape=False)
         )
         for file_name in (*COMPOSE_FILES, STACK_FILE)
     }
+    return {**texts, DATABASE_FILE: database_text(postgres)}
+
+
+def database_text(major: int) -> str:
+    """An environment's database.yml for PostgreSQL `major`: the template's copy, as it is."""
+    return (SHARED / f"database-{major}.yml").read_text(encoding="utf-8")
 
 
 def recipients_text() -> str:
@@ -107,8 +121,9 @@ def recipients_text() -> str:
 
 
 def postgres_major(folder: Path) -> int:
-    """The PostgreSQL major the environment's compose files run (new ones: POSTGRES_MAJOR)."""
-    for file_name in COMPOSE_FILES:
+    """The PostgreSQL major the environment runs: its database.yml's, else (before it) its compose
+    files'; new ones: POSTGRES_MAJOR."""
+    for file_name in (DATABASE_FILE, *COMPOSE_FILES):
         path = folder / file_name
         if path.is_file():
             try:
@@ -155,6 +170,17 @@ def outdated(path: Path) -> str | None:
         (
             MEDIA_VOLUME not in _section(path, "volumes"),
             f"has no {MEDIA_VOLUME} volume, so an upload fails on the app's read-only filesystem",
+        ),
+        (
+            path.name == PRODUCTION_COMPOSE_FILE and extended(found.get("postgres", {}))[0] != DATABASE_FILE,
+            f"names its PostgreSQL major itself instead of taking its postgres service from {DATABASE_FILE}, "
+            "the one file dockerable/pg-upgrade.sh switches",
+        ),
+        (
+            any(pgdata_volume(major) not in _section(path, "volumes") for major in POSTGRES_MAJORS),
+            "does not declare every PostgreSQL major's data volume "
+            f"({', '.join(pgdata_volume(major) for major in POSTGRES_MAJORS)}), "
+            "which dockerable/pg-upgrade.sh moves between",
         ),
     )
     return next((why for faulty, why in faults if faulty), None)

@@ -18,8 +18,11 @@ DEV_COMPOSE_FILE = "docker-compose-dev.yml"
 COMPOSE_FILES = ("docker-compose.yml", DEV_COMPOSE_FILE, PROXY_COMPOSE_FILE)
 # Docker Swarm: what the environment adds to dockerable/swarm/stack.yml.
 STACK_FILE = "docker-stack.yml"
-# The PostgreSQL major of new environments; each environment's compose file names its own.
+# The PostgreSQL major of new environments, and every major the template runs; each environment's
+# database.yml names its own (a copy of dockerable/compose/database-<major>.yml).
 POSTGRES_MAJOR = 18
+POSTGRES_MAJORS = (17, 18)
+DATABASE_FILE = "database.yml"
 # The file of age public keys that backups are encrypted to (none: backups are not encrypted).
 BACKUP_RECIPIENTS = "backup-recipients.txt"
 # The module-level name the settings give the environment's public host (secrets.json's DOMAIN).

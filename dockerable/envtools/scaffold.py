@@ -13,6 +13,7 @@ from dockerable.envtools import certificates, compose
 from dockerable.envtools.layout import (
     BACKUP_RECIPIENTS,
     COMPOSE_FILES,
+    DATABASE_FILE,
     DOMAIN_NAME,
     STACK_FILE,
     declared_domain,
@@ -160,6 +161,14 @@ def upgrade_compose_files(name: str) -> list[Path]:
         raise CommandError(f"{kept[0]} already exists: compare it with its thin file, remove it, rerun")
     # The major its files already run: upgradeenv never changes a database's major.
     texts = compose.render(name, source_domain(folder), compose.postgres_major(folder))
+    written = []
+    # Before the compose files that stop naming the major: an interrupted run must not lose it.
+    database = folder / DATABASE_FILE
+    if not database.exists():
+        new = folder / f".{DATABASE_FILE}.new"
+        new.write_text(texts[DATABASE_FILE], encoding="utf-8")
+        new.rename(database)
+        written.append(database)
     for file_name in stale:
         current = folder / file_name
         new = folder / f".{file_name}.new"
@@ -167,7 +176,7 @@ def upgrade_compose_files(name: str) -> list[Path]:
         if current.is_file():
             current.rename(folder / f"{file_name}.old")
         new.rename(current)
-    written = [folder / file_name for file_name in stale]
+    written += [folder / file_name for file_name in stale]
     # Files that came after the environment: added, never replaced.
     recipients = folder / BACKUP_RECIPIENTS
     if not recipients.exists():

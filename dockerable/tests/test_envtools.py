@@ -14,8 +14,8 @@ import yaml
 from cryptography import x509
 
 from dockerable.envtools.certificates import self_signed
-from dockerable.envtools.compose import render
-from dockerable.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, STACK_FILE
+from dockerable.envtools.compose import database_text, postgres_major, render
+from dockerable.envtools.layout import BACKUP_RECIPIENTS, COMPOSE_FILES, DATABASE_FILE, STACK_FILE
 from dockerable.tests.advisory_stand_in import ADVISORY, AdvisoryStandIn
 from dockerable.tests.docker_stack import REPO, Stack, free_port, git_copy, run
 from dockerable.tests.http_client import request
@@ -480,7 +480,7 @@ def test_compose_files_are_thin_and_the_sample_is_what_newenv_writes(staging):
     for name, text in render("example", "example.dockerable.test").items():
         assert (SAMPLE / name).read_text() == text, name
     # New environments start on the current PostgreSQL major, with no backup key yet.
-    assert "service: postgres-18}" in (staging / "docker-compose.yml").read_text()
+    assert (staging / DATABASE_FILE).read_text() == database_text(18)
     assert (staging / BACKUP_RECIPIENTS).read_text() == (SAMPLE / BACKUP_RECIPIENTS).read_text()
     assert all(line.startswith("#") for line in (SAMPLE / BACKUP_RECIPIENTS).read_text().splitlines())
 
@@ -500,6 +500,8 @@ def legacy(repo):
     for path in LEGACY.iterdir():
         text = path.read_text().replace("example.dockerable.test", f"{name}.localhost")
         (folder / path.name).write_text(text.replace("example", name))
+    # Its major was its compose files' alone then.
+    (folder / DATABASE_FILE).unlink()
     return name, folder
 
 
@@ -522,7 +524,9 @@ def test_checkenv_names_the_fix_for_an_earlier_environment_and_upgradeenv_applie
     assert {file_name: (folder / file_name).read_text() for file_name in COMPOSE_FILES} == {
         file_name: rendered[file_name] for file_name in COMPOSE_FILES
     }
-    # What came after the environment is added: the backup keys file and the Swarm stack file.
+    # What came after the environment is added: database.yml (on its 17), the backup keys file and
+    # the Swarm stack file.
+    assert (folder / DATABASE_FILE).read_text() == rendered[DATABASE_FILE] == database_text(17)
     assert (folder / BACKUP_RECIPIENTS).is_file()
     assert (folder / STACK_FILE).read_text() == rendered[STACK_FILE]
     after = envtool("checkenv", name, cwd=repo)
@@ -551,6 +555,35 @@ def test_a_thin_environment_from_before_preflight_is_named_and_upgraded(repo):
     assert path.read_text() == current
     assert (folder / "docker-compose.yml.old").read_text() == older
     assert not (folder / "docker-compose-proxy.yml.old").exists()
+
+
+def test_a_thin_environment_from_before_database_yml_is_named_and_keeps_its_major(repo):
+    assert envtool("newenv", "ownmajor", cwd=repo).returncode == 0
+    folder = repo / "project" / "settings" / "ownmajor"
+    current = {name: (folder / name).read_text() for name in COMPOSE_FILES}
+    # The files as newenv wrote them for an environment on 17 before database.yml: the major named
+    # in the production file's postgres and backup services, one data volume declared.
+    shared = "{file: ../../../dockerable/compose/services.yml, service: %s-17}"
+    older = {
+        name: text.replace("{file: database.yml, service: postgres}", shared % "postgres")
+        .replace("{file: database.yml, service: backup}", shared % "backup")
+        .replace("pgdata: {}, pgdata-18: {}, ", "pgdata: {}, ")
+        for name, text in current.items()
+    }
+    assert older != current
+    for name, text in older.items():
+        (folder / name).write_text(text)
+    (folder / DATABASE_FILE).unlink()
+    assert postgres_major(folder) == 17
+    checked = envtool("checkenv", "ownmajor", cwd=repo).stdout.splitlines()
+    warnings = [line for line in checked if "PostgreSQL major" in line]
+    assert len(warnings) == 3 and all(line.startswith("WARNING") for line in warnings), warnings
+    assert "names its PostgreSQL major itself" in warnings[0] and "upgradeenv ownmajor" in warnings[0]
+    assert envtool("upgradeenv", "ownmajor", cwd=repo).returncode == 0
+    assert {name: (folder / name).read_text() for name in COMPOSE_FILES} == current
+    assert (folder / DATABASE_FILE).read_text() == database_text(17)
+    assert postgres_major(folder) == 17
+    assert {name: (folder / f"{name}.old").read_text() for name in COMPOSE_FILES} == older
 
 
 def test_a_thin_environment_from_before_the_worker_is_named_and_upgraded(repo):

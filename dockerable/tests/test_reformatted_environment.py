@@ -10,65 +10,27 @@ import pytest
 import yaml
 
 from dockerable.envtools.checks import mounts_recipients
-from dockerable.envtools.compose import ComposeLoader, extended, outdated, postgres_major, services
-from dockerable.envtools.layout import COMPOSE_FILES, declared_domain
+from dockerable.envtools.compose import (
+    database_text,
+    outdated,
+    postgres_major,
+    runs_backups,
+    services,
+)
+from dockerable.envtools.layout import COMPOSE_FILES, DATABASE_FILE, POSTGRES_MAJORS, declared_domain
 from dockerable.tests.docker_stack import REPO
+from dockerable.tests.reformat import QuotingDumper, TagKeepingLoader, reformatted_compose
 
 EXAMPLE = REPO / "project" / "settings" / "example"
 SAMPLE_DOMAIN = "example.dockerable.test"
 
 
-class Tagged:
-    """A Compose tag (!reset, !override) and its value, kept to be written back."""
-
-    def __init__(self, tag: str, value):
-        self.tag, self.value = tag, value
-
-
-class TagKeepingLoader(ComposeLoader):  # pylint: disable=too-many-ancestors
-    """Compose's YAML with its tags kept."""
-
-
-def _keep(loader, node):
-    return Tagged(node.tag, ComposeLoader.yaml_constructors[node.tag](loader, node))
-
-
-TagKeepingLoader.add_constructor("!reset", _keep)
-TagKeepingLoader.add_constructor("!override", _keep)
-
-
-class QuotingDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
-    """Block style, four-space indents, every string double-quoted."""
-
-
-def _represent_tagged(dumper, data: Tagged):
-    if isinstance(data.value, dict):
-        return dumper.represent_mapping(data.tag, data.value)
-    if isinstance(data.value, list):
-        return dumper.represent_sequence(data.tag, data.value)
-    return dumper.represent_scalar(data.tag, "" if data.value is None else str(data.value))
-
-
-QuotingDumper.add_representer(Tagged, _represent_tagged)
-QuotingDumper.add_representer(
-    str, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
-)
-
-
-def reformatted_compose(text: str) -> str:
-    """The same compose file, written otherwise: anchors expanded, other indentation and quoting,
-    comments moved to the top and the end."""
-    document = yaml.load(text, Loader=TagKeepingLoader)  # noqa: S506
-    body = yaml.dump(document, Dumper=QuotingDumper, indent=4, default_flow_style=False, sort_keys=True)
-    return f"# services:\n#   preflight:  (a comment, moved)\n{body}# backup-18 postgres-17\n"
-
-
 @pytest.fixture
 def reformatted(tmp_path) -> Path:
-    """A copy of the example environment with every compose file reformatted."""
+    """A copy of the example environment with every compose file and its database.yml reformatted."""
     folder = tmp_path / "example"
     shutil.copytree(EXAMPLE, folder)
-    for name in COMPOSE_FILES:
+    for name in (*COMPOSE_FILES, DATABASE_FILE):
         path = folder / name
         path.write_text(reformatted_compose(path.read_text()))
         assert path.read_text() != (EXAMPLE / name).read_text()
@@ -81,7 +43,7 @@ def test_the_compose_files_read_the_same_however_written(reformatted):
         for name in COMPOSE_FILES:
             assert outdated(folder / name) is None, (folder, name)
         production = services(folder / "docker-compose.yml")
-        backup = [spec for spec in production.values() if extended(spec)[1].startswith("backup-")]
+        backup = [spec for spec in production.values() if runs_backups(spec)]
         assert len(backup) == 1 and mounts_recipients(backup[0]), folder
     # Compose itself reads the rewritten file as the original.
     for name in COMPOSE_FILES:
@@ -158,3 +120,38 @@ def test_no_perl_is_left():
         and re.search(r"\bperl\b", (REPO / name).read_text(errors="replace"))
     }
     assert not perl, perl
+
+
+@pytest.mark.parametrize("major", POSTGRES_MAJORS)
+def test_database_yml_names_its_major_however_written(tmp_path, major):
+    (tmp_path / DATABASE_FILE).write_text(reformatted_compose(database_text(major)))
+    assert postgres_major(tmp_path) == major
+
+
+def test_no_script_reads_or_edits_yaml_or_python_as_text():
+    """Shell scripts ask Compose (or the loader) instead: no sed, awk or grep over a compose file,
+    Compose's model or a Python file, and no file edited in place (sed -i)."""
+    text_tools = re.compile(r"\b(sed|awk|grep|perl)\b")
+    structured = re.compile(r"\.(ya?ml|py)\b|--format json|\bconfig\b(?! --(volumes|services))")
+    tracked = subprocess.run(
+        ["git", "ls-files", "dockerable", "project", "tests", ".ci"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    shebangs = (b"#!/usr/bin/env bash", b"#!/bin/bash")
+    scripts = [
+        name
+        for name in tracked
+        if name.endswith(".sh") or (REPO / name).is_file() and (REPO / name).read_bytes().startswith(shebangs)
+    ]
+    assert "dockerable/pg-upgrade.sh" in scripts and "dockerable/compose/backup/export" in scripts
+    offenders = [
+        f"{name}:{number}: {line.strip()}"
+        for name in scripts
+        for number, line in enumerate((REPO / name).read_text().splitlines(), 1)
+        if not line.lstrip().startswith("#")
+        and (text_tools.search(line) and structured.search(line) or re.search(r"\bsed -i\b", line))
+    ]
+    assert not offenders, offenders
