@@ -83,6 +83,7 @@ def test_newenv_makes_a_complete_private_environment(staging):
         "ssl/server.key",
         BACKUP_RECIPIENTS,
         STACK_FILE,
+        DATABASE_FILE,
     ):
         assert (staging / name).is_file(), name
     assert (staging / "secrets.json").stat().st_mode & 0o777 == 0o600
@@ -584,6 +585,16 @@ def test_a_thin_environment_from_before_database_yml_is_named_and_keeps_its_majo
     assert (folder / DATABASE_FILE).read_text() == database_text(17)
     assert postgres_major(folder) == 17
     assert {name: (folder / f"{name}.old").read_text() for name in COMPOSE_FILES} == older
+
+
+def test_checkenv_names_a_missing_database_yml_as_an_error(repo):
+    assert envtool("newenv", "nomajor", cwd=repo).returncode == 0
+    folder = repo / "project" / "settings" / "nomajor"
+    (folder / DATABASE_FILE).unlink()
+    result = envtool("checkenv", "nomajor", cwd=repo)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert result.returncode != 0 and len(errors) == 1, result.stdout
+    assert f"{folder / DATABASE_FILE} is missing" in errors[0] and "database-<major>.yml" in errors[0], errors
 
 
 def test_a_thin_environment_from_before_the_worker_is_named_and_upgraded(repo):
